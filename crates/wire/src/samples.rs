@@ -1,0 +1,86 @@
+use crate::{Reader, WireError};
+
+/// Bytes before the first sample of an RR batch.
+pub const RR_BATCH_HEADER_LEN: usize = 12;
+/// Bytes per RR sample.
+pub const RR_SAMPLE_LEN: usize = 8;
+
+/// One beat-to-beat interval: the time of the beat that ends it (Unix
+/// microseconds, event time) and its length in microseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RrSample {
+    pub t_us: i64,
+    pub rr_us: u32,
+}
+
+/// An RR batch as carried in an envelope body:
+///
+/// ```text
+/// 0..4    sample count n, u32 LE
+/// 4..12   t0: time of the earliest sample, Unix µs, i64 LE (0 when n = 0)
+/// 12..    n × { dt: u32 LE µs since t0, rr: u32 LE µs }
+/// ```
+///
+/// Samples keep the sender's order (which need not be time order).
+pub struct RrBatch;
+
+impl RrBatch {
+    pub fn encoded_len(n: usize) -> usize {
+        RR_BATCH_HEADER_LEN + n * RR_SAMPLE_LEN
+    }
+
+    /// How many samples fit in `capacity` bytes of content.
+    pub fn capacity(capacity: usize) -> usize {
+        capacity.saturating_sub(RR_BATCH_HEADER_LEN) / RR_SAMPLE_LEN
+    }
+
+    /// Appends the encoding of `samples` to `out`. Fails if the samples span
+    /// more than u32::MAX µs (71 minutes), which no cadence allows.
+    pub fn encode(samples: &[RrSample], out: &mut Vec<u8>) -> Result<(), WireError> {
+        let t0 = samples.iter().map(|s| s.t_us).min().unwrap_or(0);
+        out.reserve(Self::encoded_len(samples.len()));
+        out.extend_from_slice(&(samples.len() as u32).to_le_bytes());
+        out.extend_from_slice(&t0.to_le_bytes());
+        for (index, s) in samples.iter().enumerate() {
+            let dt = s
+                .t_us
+                .checked_sub(t0)
+                .and_then(|d| u32::try_from(d).ok())
+                .ok_or(WireError::TimeOverflow { index })?;
+            out.extend_from_slice(&dt.to_le_bytes());
+            out.extend_from_slice(&s.rr_us.to_le_bytes());
+        }
+        Ok(())
+    }
+
+    /// Decodes a batch, appending its samples to `out` (reused across calls
+    /// on the hot path). Rejects trailing bytes.
+    pub fn decode_into(content: &[u8], out: &mut Vec<RrSample>) -> Result<(), WireError> {
+        let mut r = Reader::new(content);
+        let count = r.u32()?;
+        let t0 = r.i64()?;
+        let body = r.remaining();
+        if (count as usize).checked_mul(RR_SAMPLE_LEN) != Some(body) {
+            return Err(WireError::CountMismatch {
+                count,
+                len: content.len(),
+            });
+        }
+        let raw = r.take(body)?;
+        out.reserve(count as usize);
+        for (index, chunk) in raw.chunks_exact(RR_SAMPLE_LEN).enumerate() {
+            let mut dt = [0u8; 4];
+            let mut rr = [0u8; 4];
+            dt.copy_from_slice(&chunk[..4]);
+            rr.copy_from_slice(&chunk[4..]);
+            let t_us = t0
+                .checked_add(i64::from(u32::from_le_bytes(dt)))
+                .ok_or(WireError::TimeOverflow { index })?;
+            out.push(RrSample {
+                t_us,
+                rr_us: u32::from_le_bytes(rr),
+            });
+        }
+        r.finish("RR batch")
+    }
+}
