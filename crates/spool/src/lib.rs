@@ -1,0 +1,104 @@
+//! The embedded spool: the paper's "filesystem interface", done right.
+//!
+//! A spool is a directory of topics, each a set of partition logs:
+//!
+//! ```text
+//! SPOOL/ingest/p0000.log      envelopes from gateways (many writers)
+//! SPOOL/results/w0000.log     one worker's results + commit records (one owner)
+//! ```
+//!
+//! Each log is a sequence of frames (see [`frame`]): magic, length, kind, and a
+//! CRC-32C over length, kind and payload. Appenders serialise through an
+//! exclusive `flock` on the log file, write whole batches, and `fdatasync`
+//! before acknowledging, so `kill -9` of any process never loses or
+//! duplicates an acknowledged record. A crash mid-write leaves a torn tail,
+//! which the next appender cuts off under the lock and readers treat as "not
+//! yet written". A frame that is complete but fails its checksum is reported
+//! to the reader as corruption and skipped by scanning for the next valid
+//! frame.
+
+#![forbid(unsafe_code)]
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
+pub mod frame;
+mod log;
+
+pub use log::{Appender, Frame, LogReader, OwnedLog, Step};
+
+use std::path::{Path, PathBuf};
+
+use aorta_transport::{PartitionId, TransportError};
+
+pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> TransportError + '_ {
+    move |source| TransportError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// A spool directory.
+#[derive(Debug, Clone)]
+pub struct Spool {
+    root: PathBuf,
+}
+
+impl Spool {
+    /// Opens (creating if needed) the spool at `root`.
+    pub fn open(root: impl Into<PathBuf>) -> Result<Self, TransportError> {
+        let root = root.into();
+        for t in ["ingest", "results"] {
+            let p = root.join(t);
+            std::fs::create_dir_all(&p).map_err(io_err(&p))?;
+        }
+        Ok(Self { root })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn ingest_path(&self, p: PartitionId) -> PathBuf {
+        self.root.join("ingest").join(format!("p{:04}.log", p.0))
+    }
+
+    pub fn results_path(&self, p: PartitionId) -> PathBuf {
+        self.root.join("results").join(format!("w{:04}.log", p.0))
+    }
+
+    /// An appender for an ingest partition (shared by any number of processes).
+    pub fn ingest_appender(&self, p: PartitionId) -> Result<Appender, TransportError> {
+        Appender::open(self.ingest_path(p))
+    }
+
+    pub fn ingest_reader(&self, p: PartitionId) -> Result<LogReader, TransportError> {
+        LogReader::open(self.ingest_path(p))
+    }
+
+    /// The results log of the worker that owns partition `p`. Fails with
+    /// [`TransportError::Locked`] while another live process owns it.
+    pub fn results_owner(&self, p: PartitionId) -> Result<OwnedLog, TransportError> {
+        OwnedLog::open(self.results_path(p))
+    }
+
+    pub fn results_reader(&self, p: PartitionId) -> Result<LogReader, TransportError> {
+        LogReader::open(self.results_path(p))
+    }
+
+    /// Every results partition present in the spool.
+    pub fn result_partitions(&self) -> Result<Vec<PartitionId>, TransportError> {
+        let dir = self.root.join("results");
+        let mut out = Vec::new();
+        for e in std::fs::read_dir(&dir).map_err(io_err(&dir))? {
+            let e = e.map_err(io_err(&dir))?;
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            if let Some(n) = name.strip_prefix('w').and_then(|s| s.strip_suffix(".log")) {
+                if let Ok(n) = n.parse() {
+                    out.push(PartitionId(n));
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+}

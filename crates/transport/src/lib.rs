@@ -1,0 +1,119 @@
+//! The seam between Aorta's logic and whatever moves ciphertext around.
+//!
+//! Everything that crosses a transport is already an encrypted envelope or a
+//! sealed checkpoint: transports are untrusted and never see plaintext.
+//!
+//! * [`Producer`]: durable append. `Ok` means acknowledged: the records
+//!   survive a crash of any process from then on.
+//! * [`Consumer`]: ordered reading of one partition from an offset, with
+//!   corruption surfaced as an event rather than an error, so one bad record
+//!   never stops a worker.
+//! * [`CommitLog`]: the worker's output partition. Results are appended, then
+//!   a commit record carrying the sealed checkpoint (which names the input
+//!   offsets) makes them visible atomically. On restart the log is cut back to
+//!   its last commit and the worker resumes from the checkpoint; processing is
+//!   deterministic, so the output after recovery equals a fault-free run.
+//!
+//! The embedded spool (`aorta-spool`) implements these on a local directory.
+//! A NATS JetStream implementation maps partitions to subjects of a stream,
+//! offsets to stream sequence numbers, and commits to a KV entry written with
+//! an expected-revision check.
+
+#![forbid(unsafe_code)]
+
+/// A position in a partition. Opaque to the worker except for ordering and
+/// storage in checkpoints.
+pub type Offset = u64;
+
+/// Identifies one partition of a topic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PartitionId(pub u32);
+
+/// What a consumer can hand back.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Polled<'a> {
+    /// A record and the offset after it.
+    Record {
+        offset: Offset,
+        next: Offset,
+        payload: &'a [u8],
+    },
+    /// Bytes that are not a valid record were skipped. The consumer has
+    /// already resynchronised at `next`.
+    Corrupt {
+        offset: Offset,
+        next: Offset,
+        reason: CorruptReason,
+    },
+    /// Nothing more right now.
+    Idle,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CorruptReason {
+    BadMagic,
+    ChecksumMismatch,
+    Oversized { len: u32 },
+}
+
+impl std::fmt::Display for CorruptReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::BadMagic => f.write_str("no frame magic"),
+            Self::ChecksumMismatch => f.write_str("CRC-32C mismatch"),
+            Self::Oversized { len } => write!(f, "frame length {len} over the limit"),
+        }
+    }
+}
+
+/// Transport failures. [`TransportError::retryable`] says whether trying
+/// again later can help.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TransportError {
+    #[error("I/O on {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path} is owned by another live process (lock held)")]
+    Locked { path: String },
+    #[error("record of {len} bytes exceeds the {max}-byte limit")]
+    TooLarge { len: usize, max: usize },
+    #[error("{0}")]
+    Layout(String),
+}
+
+impl TransportError {
+    pub fn retryable(&self) -> bool {
+        matches!(self, Self::Io { .. } | Self::Locked { .. })
+    }
+}
+
+/// Durable, acknowledged append to one partition.
+pub trait Producer {
+    /// Appends records in order; when this returns `Ok` they are durable.
+    fn append(&mut self, records: &[&[u8]]) -> Result<Offset, TransportError>;
+}
+
+/// Ordered reading of one partition.
+pub trait Consumer {
+    fn position(&self) -> Offset;
+    fn seek(&mut self, offset: Offset);
+    /// The next record, a corruption report, or `Idle`.
+    fn poll(&mut self) -> Result<Polled<'_>, TransportError>;
+}
+
+/// A worker's exclusively owned output partition with atomic commits.
+pub trait CommitLog {
+    /// The payload of the last commit (the sealed checkpoint), if any. Opening
+    /// a commit log discards records appended after that commit.
+    fn last_commit(&self) -> Option<&[u8]>;
+    /// Appends output records (not yet visible to committed readers).
+    fn append(&mut self, records: &[&[u8]]) -> Result<(), TransportError>;
+    /// Makes everything appended so far visible, with `checkpoint` as the
+    /// recovery point. Durable on `Ok`.
+    fn commit(&mut self, checkpoint: &[u8]) -> Result<(), TransportError>;
+}
