@@ -19,6 +19,7 @@
 #![forbid(unsafe_code)]
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod enrolment;
 pub mod keys;
 pub mod seal;
 pub mod session;

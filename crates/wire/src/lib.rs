@@ -14,6 +14,7 @@
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
 mod body;
+mod enrolment;
 mod header;
 mod ids;
 mod reader;
@@ -24,6 +25,7 @@ pub use body::{Body, BodyFlags, BODY_HEADER_LEN};
 pub use header::{
     Bucket, ContentType, Header, HeaderFlags, ENC_LEN, HEADER_LEN, MAGIC, TAG_LEN, VERSION,
 };
+pub use enrolment::{AlgorithmSet, Enrolment, EnrolmentStatus, MAX_RECIPIENTS};
 pub use ids::{SessionId, StreamId};
 pub use reader::Reader;
 pub use result::{Algorithm, Metric, Quality, ResultBatch, ResultRecord, RESULT_RECORD_LEN};

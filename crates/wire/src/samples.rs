@@ -1,7 +1,7 @@
 use crate::{Reader, WireError};
 
 /// Bytes before the first sample of an RR batch.
-pub const RR_BATCH_HEADER_LEN: usize = 12;
+pub const RR_BATCH_HEADER_LEN: usize = 20;
 /// Bytes per RR sample.
 pub const RR_SAMPLE_LEN: usize = 8;
 
@@ -18,11 +18,17 @@ pub struct RrSample {
 /// ```text
 /// 0..4    sample count n, u32 LE
 /// 4..12   t0: time of the earliest sample, Unix µs, i64 LE (0 when n = 0)
-/// 12..    n × { dt: u32 LE µs since t0, rr: u32 LE µs }
+/// 12..20  watermark: the sender promises no later batch holds a sample
+///         before this time, Unix µs, i64 LE
+/// 20..    n × { dt: u32 LE µs since t0, rr: u32 LE µs }
 /// ```
 ///
 /// Samples keep the sender's order (which need not be time order).
-pub struct RrBatch;
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RrBatch {
+    pub watermark_us: i64,
+    pub samples: Vec<RrSample>,
+}
 
 impl RrBatch {
     pub fn encoded_len(n: usize) -> usize {
@@ -36,11 +42,12 @@ impl RrBatch {
 
     /// Appends the encoding of `samples` to `out`. Fails if the samples span
     /// more than u32::MAX µs (71 minutes), which no cadence allows.
-    pub fn encode(samples: &[RrSample], out: &mut Vec<u8>) -> Result<(), WireError> {
+    pub fn encode(samples: &[RrSample], watermark_us: i64, out: &mut Vec<u8>) -> Result<(), WireError> {
         let t0 = samples.iter().map(|s| s.t_us).min().unwrap_or(0);
         out.reserve(Self::encoded_len(samples.len()));
         out.extend_from_slice(&(samples.len() as u32).to_le_bytes());
         out.extend_from_slice(&t0.to_le_bytes());
+        out.extend_from_slice(&watermark_us.to_le_bytes());
         for (index, s) in samples.iter().enumerate() {
             let dt = s
                 .t_us
@@ -54,11 +61,12 @@ impl RrBatch {
     }
 
     /// Decodes a batch, appending its samples to `out` (reused across calls
-    /// on the hot path). Rejects trailing bytes.
-    pub fn decode_into(content: &[u8], out: &mut Vec<RrSample>) -> Result<(), WireError> {
+    /// on the hot path) and returning the watermark. Rejects trailing bytes.
+    pub fn decode_into(content: &[u8], out: &mut Vec<RrSample>) -> Result<i64, WireError> {
         let mut r = Reader::new(content);
         let count = r.u32()?;
         let t0 = r.i64()?;
+        let watermark = r.i64()?;
         let body = r.remaining();
         if (count as usize).checked_mul(RR_SAMPLE_LEN) != Some(body) {
             return Err(WireError::CountMismatch {
@@ -81,6 +89,7 @@ impl RrBatch {
                 rr_us: u32::from_le_bytes(rr),
             });
         }
-        r.finish("RR batch")
+        r.finish("RR batch")?;
+        Ok(watermark)
     }
 }

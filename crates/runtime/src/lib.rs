@@ -1,0 +1,80 @@
+//! Aorta's streaming core, as pure decision logic.
+//!
+//! The worker decrypts an envelope and hands this crate what it learned:
+//! which stream, which session and sequence number, the samples, the
+//! sender's watermark. This crate decides what that means — accepted,
+//! replayed, a gap, a new session after a truncated one, which 10-second
+//! blocks close — and computes the results of closed blocks. It does no I/O,
+//! no cryptography and never reads a clock: event time and watermarks arrive
+//! as arguments, so the same input always yields the same output, which is
+//! what makes recovery from a checkpoint exact.
+
+#![forbid(unsafe_code)]
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
+mod compute;
+mod seq;
+mod stream;
+
+pub use compute::compute_window;
+pub use seq::{SeqTracker, SeqVerdict, REPLAY_WINDOW};
+pub use stream::{ClosedWindow, Limits, StreamCounters, StreamState, Verdict};
+
+/// Why an envelope was not used. Counted per reason; never fatal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+pub enum Rejection {
+    /// Not a parseable envelope (bad magic, version, length...).
+    Malformed,
+    /// Names a stream with no valid enrolment.
+    UnknownStream,
+    /// The stream's enrolment was revoked.
+    Revoked,
+    /// Failed authentication: forged sender, wrong key or modified bytes.
+    Unauthenticated,
+    /// A sequence number already accepted in this session.
+    Replay,
+    /// Older than the replay window, or a session older than the current one.
+    Stale,
+    /// Authenticated, but the content does not parse.
+    BadContent,
+    /// Not the content type this partition carries.
+    WrongContentType,
+    /// A plaintext envelope reached a worker that does not accept them.
+    Plaintext,
+}
+
+impl Rejection {
+    pub const ALL: [Rejection; 9] = [
+        Self::Malformed,
+        Self::UnknownStream,
+        Self::Revoked,
+        Self::Unauthenticated,
+        Self::Replay,
+        Self::Stale,
+        Self::BadContent,
+        Self::WrongContentType,
+        Self::Plaintext,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Malformed => "malformed",
+            Self::UnknownStream => "unknown-stream",
+            Self::Revoked => "revoked",
+            Self::Unauthenticated => "unauthenticated",
+            Self::Replay => "replay",
+            Self::Stale => "stale",
+            Self::BadContent => "bad-content",
+            Self::WrongContentType => "wrong-content-type",
+            Self::Plaintext => "plaintext",
+        }
+    }
+}
+
+/// State could not be restored.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StateError {
+    #[error("checkpoint state does not decode: {0}")]
+    Decode(#[from] postcard::Error),
+}

@@ -1,0 +1,379 @@
+use std::collections::BTreeMap;
+
+use aorta_hrv::{block_of, BlockSums, BLOCK_SECONDS};
+use aorta_wire::{AlgorithmSet, Algorithm, Quality, RrSample};
+use serde::{Deserialize, Serialize};
+
+use crate::seq::{SeqTracker, SeqVerdict};
+use crate::Rejection;
+
+const BLOCK_US: i64 = BLOCK_SECONDS * 1_000_000;
+
+/// Bounds that keep a worker's memory and output finite whatever it is fed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Limits {
+    /// A block closes once the watermark passes its end by this much.
+    pub allowed_lateness_us: i64,
+    /// Samples kept per block; more are counted and flagged `overflow`.
+    pub max_samples_per_block: u32,
+    /// Empty blocks emitted for one watermark jump; beyond, skipped and flagged `gap`.
+    pub max_empty_blocks_per_jump: u32,
+    /// Accepted RR range, µs. Outside: counted, flagged `out_of_range`, excluded.
+    pub rr_min_us: u32,
+    pub rr_max_us: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            allowed_lateness_us: 10_000_000,
+            max_samples_per_block: 1 << 20,
+            max_empty_blocks_per_jump: 360,
+            rr_min_us: 150_000,
+            rr_max_us: 6_000_000,
+        }
+    }
+}
+
+/// Per-stream counters, reported in the worker's summary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct StreamCounters {
+    pub envelopes: u64,
+    pub samples: u64,
+    pub late_samples: u64,
+    pub out_of_range_samples: u64,
+    pub overflow_samples: u64,
+    pub missing_envelopes: u64,
+    pub reordered_envelopes: u64,
+    pub truncated_sessions: u64,
+    pub rejected_envelopes: u64,
+    pub windows: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+struct OpenBlock {
+    sums_n: u64,
+    sums_sum: u128,
+    sums_sq: u128,
+    /// (µs since block start, rr µs) in arrival order, when an algorithm needs them.
+    samples: Vec<(u32, u32)>,
+    quality: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Session {
+    id: u64,
+    tracker: SeqTracker,
+    finalized: bool,
+}
+
+/// A closed 10-second block, ready for [`crate::compute_window`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClosedWindow {
+    pub block: i64,
+    pub sums: BlockSums,
+    /// Samples in time order (ties in arrival order), if kept.
+    pub samples: Vec<RrSample>,
+    pub quality: Quality,
+    pub algorithms: AlgorithmSet,
+}
+
+impl ClosedWindow {
+    pub fn start_us(&self) -> i64 {
+        self.block * BLOCK_US
+    }
+}
+
+/// The outcome of offering an authenticated envelope's sequence number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Accept,
+    Reject(Rejection),
+}
+
+/// Everything the worker keeps about one stream between envelopes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamState {
+    /// (effective from, algorithms), ascending by time.
+    algorithms: Vec<(i64, u32)>,
+    keep_samples: bool,
+    session: Option<Session>,
+    watermark_us: i64,
+    /// First block not yet closed; `None` before any data.
+    next_block: Option<i64>,
+    open: BTreeMap<i64, OpenBlock>,
+    /// Flags for the next block that opens (events while none was open).
+    pending: u32,
+    pub counters: StreamCounters,
+}
+
+fn needs_samples(set: AlgorithmSet) -> bool {
+    [Algorithm::Identity, Algorithm::HrvBands, Algorithm::Rmssd]
+        .into_iter()
+        .any(|a| set.contains(a))
+}
+
+impl StreamState {
+    pub fn new(algorithms: AlgorithmSet, effective_from_us: i64) -> Self {
+        Self {
+            algorithms: vec![(effective_from_us, algorithms.0)],
+            keep_samples: needs_samples(algorithms),
+            session: None,
+            watermark_us: i64::MIN,
+            next_block: None,
+            open: BTreeMap::new(),
+            pending: 0,
+            counters: StreamCounters::default(),
+        }
+    }
+
+    /// Changes the algorithm set for blocks starting at or after `from_us`
+    /// (event time, so the change is deterministic whatever the arrival time).
+    pub fn set_algorithms(&mut self, algorithms: AlgorithmSet, from_us: i64) {
+        self.algorithms.retain(|(t, _)| *t < from_us);
+        self.algorithms.push((from_us, algorithms.0));
+        self.keep_samples = self
+            .algorithms
+            .iter()
+            .any(|(_, a)| needs_samples(AlgorithmSet(*a)));
+    }
+
+    fn algorithms_at(&self, t_us: i64) -> AlgorithmSet {
+        self.algorithms
+            .iter()
+            .rev()
+            .find(|(from, _)| *from <= t_us)
+            .or(self.algorithms.first())
+            .map_or(AlgorithmSet::default(), |(_, a)| AlgorithmSet(*a))
+    }
+
+    /// Raises `flag` on every open block, or on the next one if none is open.
+    fn flag(&mut self, flag: u32) {
+        if self.open.is_empty() {
+            self.pending |= flag;
+        } else {
+            self.open.values_mut().for_each(|b| b.quality |= flag);
+        }
+    }
+
+    /// Can an envelope with this session and sequence number be used? Does
+    /// not change state: call before spending effort on decryption.
+    pub fn precheck(&self, session: u64, seq: u64) -> Verdict {
+        match &self.session {
+            Some(s) if session < s.id => Verdict::Reject(Rejection::Stale),
+            Some(s) if session == s.id => match s.tracker.check(seq) {
+                SeqVerdict::Replay => Verdict::Reject(Rejection::Replay),
+                SeqVerdict::TooOld => Verdict::Reject(Rejection::Stale),
+                _ if s.finalized && seq >= s.tracker.next_expected() => {
+                    Verdict::Reject(Rejection::Stale)
+                }
+                _ => Verdict::Accept,
+            },
+            _ => Verdict::Accept,
+        }
+    }
+
+    /// Records an envelope that claimed this stream but was rejected.
+    pub fn on_rejected(&mut self) {
+        self.counters.rejected_envelopes += 1;
+        self.flag(Quality::REJECTED);
+    }
+
+    /// Applies an authenticated envelope: its sequence number, samples,
+    /// watermark and flags. Appends every block that closes to `out`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn on_envelope(
+        &mut self,
+        limits: &Limits,
+        session: u64,
+        seq: u64,
+        samples: &[RrSample],
+        watermark_us: i64,
+        final_: bool,
+        backlog: bool,
+        out: &mut Vec<ClosedWindow>,
+    ) -> Verdict {
+        if let Verdict::Reject(r) = self.precheck(session, seq) {
+            return Verdict::Reject(r);
+        }
+        // Session bookkeeping.
+        let new_session = self.session.as_ref().is_none_or(|s| s.id != session);
+        if new_session {
+            if self.session.as_ref().is_some_and(|s| !s.finalized) {
+                self.counters.truncated_sessions += 1;
+                self.flag(Quality::TRUNCATED);
+            }
+            self.session = Some(Session {
+                id: session,
+                tracker: SeqTracker::default(),
+                finalized: false,
+            });
+        }
+        let verdict = match self.session.as_mut() {
+            Some(s) => s.tracker.accept(seq),
+            None => SeqVerdict::Ahead { missing: 0 },
+        };
+        match verdict {
+            SeqVerdict::Ahead { missing } if missing > 0 => {
+                self.counters.missing_envelopes += missing;
+                self.flag(Quality::GAP);
+            }
+            SeqVerdict::FillsHole => {
+                self.counters.reordered_envelopes += 1;
+                self.counters.missing_envelopes = self.counters.missing_envelopes.saturating_sub(1);
+                self.flag(Quality::REORDERED);
+            }
+            _ => {}
+        }
+        self.counters.envelopes += 1;
+        if backlog {
+            self.flag(Quality::BACKLOG);
+        }
+        for s in samples {
+            self.add_sample(limits, *s);
+        }
+        self.advance(limits, watermark_us, out);
+        if final_ {
+            if let Some(s) = self.session.as_mut() {
+                s.finalized = true;
+            }
+            self.flush(out);
+        }
+        Verdict::Accept
+    }
+
+    fn add_sample(&mut self, limits: &Limits, s: RrSample) {
+        self.counters.samples += 1;
+        let block = block_of(s.t_us);
+        if self.next_block.is_some_and(|nb| block < nb) {
+            self.counters.late_samples += 1;
+            self.flag(Quality::LATE);
+            return;
+        }
+        if self.next_block.is_none() {
+            self.next_block = Some(block);
+        }
+        let keep = self.keep_samples;
+        let pending = std::mem::take(&mut self.pending);
+        let b = self.open.entry(block).or_insert_with(|| OpenBlock {
+            quality: pending,
+            ..OpenBlock::default()
+        });
+        if s.rr_us < limits.rr_min_us || s.rr_us > limits.rr_max_us {
+            self.counters.out_of_range_samples += 1;
+            b.quality |= Quality::OUT_OF_RANGE;
+            return;
+        }
+        if b.sums_n >= u64::from(limits.max_samples_per_block) {
+            self.counters.overflow_samples += 1;
+            b.quality |= Quality::OVERFLOW;
+            return;
+        }
+        let x = u128::from(s.rr_us);
+        b.sums_n += 1;
+        b.sums_sum += x;
+        b.sums_sq += x * x;
+        if keep {
+            // block_of guarantees 0 <= offset < BLOCK_US, which fits in u32.
+            let offset = (s.t_us - block * BLOCK_US) as u32;
+            b.samples.push((offset, s.rr_us));
+        }
+    }
+
+    /// Moves the watermark and closes every block it has passed.
+    fn advance(&mut self, limits: &Limits, watermark_us: i64, out: &mut Vec<ClosedWindow>) {
+        if watermark_us <= self.watermark_us {
+            return;
+        }
+        self.watermark_us = watermark_us;
+        let Some(mut next) = self.next_block else {
+            return;
+        };
+        let horizon = watermark_us.saturating_sub(limits.allowed_lateness_us);
+        let mut emitted_empty = 0u32;
+        while (next + 1).saturating_mul(BLOCK_US) <= horizon {
+            match self.open.remove(&next) {
+                Some(b) => out.push(self.close(next, b)),
+                None => {
+                    if emitted_empty >= limits.max_empty_blocks_per_jump {
+                        // Skip to the next open block, or to the horizon.
+                        let resume = self
+                            .open
+                            .keys()
+                            .next()
+                            .copied()
+                            .unwrap_or(horizon.div_euclid(BLOCK_US));
+                        self.pending |= Quality::GAP;
+                        next = resume;
+                        continue;
+                    }
+                    emitted_empty += 1;
+                    let b = OpenBlock {
+                        quality: std::mem::take(&mut self.pending) | Quality::INSUFFICIENT,
+                        ..OpenBlock::default()
+                    };
+                    out.push(self.close(next, b));
+                }
+            }
+            next += 1;
+        }
+        self.next_block = Some(next);
+    }
+
+    /// Closes every open block (end of a session).
+    fn flush(&mut self, out: &mut Vec<ClosedWindow>) {
+        let open = std::mem::take(&mut self.open);
+        let mut last = None;
+        for (block, b) in open {
+            out.push(self.close(block, b));
+            last = Some(block);
+        }
+        if let Some(l) = last {
+            self.next_block = Some(l + 1);
+        }
+    }
+
+    fn close(&mut self, block: i64, b: OpenBlock) -> ClosedWindow {
+        self.counters.windows += 1;
+        let start = block * BLOCK_US;
+        let mut samples: Vec<RrSample> = b
+            .samples
+            .iter()
+            .map(|&(off, rr)| RrSample {
+                t_us: start + i64::from(off),
+                rr_us: rr,
+            })
+            .collect();
+        // Stable: ties keep arrival order, as the paper's per-file order.
+        samples.sort_by_key(|s| s.t_us);
+        ClosedWindow {
+            block,
+            sums: BlockSums {
+                n: b.sums_n,
+                sum: b.sums_sum,
+                sum_sq: b.sums_sq,
+            },
+            samples,
+            quality: Quality(b.quality),
+            algorithms: self.algorithms_at(start),
+        }
+    }
+
+    /// Serialises the state for a checkpoint.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, crate::StateError> {
+        Ok(postcard::to_allocvec(self)?)
+    }
+
+    pub fn from_bytes(b: &[u8]) -> Result<Self, crate::StateError> {
+        Ok(postcard::from_bytes(b)?)
+    }
+
+    /// Approximate heap bytes held (for the memory report).
+    pub fn heap_bytes(&self) -> usize {
+        self.open
+            .values()
+            .map(|b| b.samples.capacity() * 8 + 64)
+            .sum::<usize>()
+            + self.algorithms.capacity() * 16
+    }
+}
