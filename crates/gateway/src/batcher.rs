@@ -1,0 +1,191 @@
+use std::collections::VecDeque;
+
+use aorta_envelope::session::dangerous_plaintext_envelope;
+use aorta_envelope::{KemPublic, KemSecret, SenderSession};
+use aorta_wire::{BodyFlags, Bucket, ContentType, RrBatch, RrSample, SessionId, StreamId};
+use rand_core::{CryptoRng, RngCore};
+
+use crate::GatewayError;
+
+/// A stream's transmission profile, fixed at enrolment: how often it sends
+/// and how big every envelope is. Sizes and timing depend on nothing else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Profile {
+    pub cadence_ms: u32,
+    pub bucket: Bucket,
+}
+
+impl Profile {
+    /// The profile for a stream of at most `max_rate_per_s` samples per
+    /// second: room for 25 % more than that per tick, rounded up to a bucket.
+    pub fn for_rate(max_rate_per_s: f64, cadence_ms: u32) -> Result<Self, aorta_wire::WireError> {
+        let per_tick = (max_rate_per_s * f64::from(cadence_ms) / 1000.0 * 1.25).ceil() as usize;
+        let bucket = Bucket::for_content(RrBatch::encoded_len(per_tick.max(1)))?;
+        Ok(Self { cadence_ms, bucket })
+    }
+
+    /// RR intervals from a wearable: up to 4 beats/s (240 bpm), every 10 s → 512-byte envelopes.
+    pub fn rr_default() -> Self {
+        Self {
+            cadence_ms: 10_000,
+            bucket: match Bucket::from_exponent(9) {
+                Ok(b) => b,
+                Err(_) => unreachable!("9 is a valid bucket exponent"),
+            },
+        }
+    }
+
+    /// Samples one envelope can carry.
+    pub fn capacity(&self) -> usize {
+        RrBatch::capacity(self.bucket.content_capacity())
+    }
+}
+
+enum Mode {
+    Sealed(SenderSession),
+    /// Benchmark "plain" mode: no encryption at all.
+    DangerousPlaintext { next_seq: u64 },
+}
+
+/// One stream's sender: buffers samples and emits one envelope per tick.
+pub struct StreamSender {
+    stream: StreamId,
+    session: SessionId,
+    profile: Profile,
+    mode: Mode,
+    buffer: VecDeque<RrSample>,
+    content: Vec<u8>,
+    batch: Vec<RrSample>,
+    backlog_ticks: u64,
+}
+
+impl std::fmt::Debug for StreamSender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamSender")
+            .field("stream", &self.stream)
+            .field("session", &self.session.0)
+            .field("buffered", &self.buffer.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl StreamSender {
+    /// Starts a session: one HPKE Auth key agreement with the fleet key.
+    /// `session` must exceed every earlier session id of this stream (the
+    /// worker rejects older ones); [`session_id`] derives one from the clock.
+    pub fn new<R: RngCore + CryptoRng>(
+        stream: StreamId,
+        session: SessionId,
+        profile: Profile,
+        fleet: &KemPublic,
+        device: &KemSecret,
+        rng: &mut R,
+    ) -> Result<Self, GatewayError> {
+        let s = SenderSession::start(ContentType::RrBatch, stream, session, fleet, device, rng)?;
+        Ok(Self::with_mode(stream, session, profile, Mode::Sealed(s)))
+    }
+
+    /// A sender that does NOT encrypt, for measuring the cost of security.
+    pub fn dangerous_plaintext(stream: StreamId, session: SessionId, profile: Profile) -> Self {
+        Self::with_mode(stream, session, profile, Mode::DangerousPlaintext { next_seq: 0 })
+    }
+
+    fn with_mode(stream: StreamId, session: SessionId, profile: Profile, mode: Mode) -> Self {
+        Self {
+            stream,
+            session,
+            profile,
+            mode,
+            buffer: VecDeque::new(),
+            content: Vec::with_capacity(profile.bucket.content_capacity()),
+            batch: Vec::with_capacity(profile.capacity()),
+            backlog_ticks: 0,
+        }
+    }
+
+    pub fn stream(&self) -> StreamId {
+        self.stream
+    }
+    pub fn profile(&self) -> Profile {
+        self.profile
+    }
+    /// Ticks that could not send everything they had.
+    pub fn backlog_ticks(&self) -> u64 {
+        self.backlog_ticks
+    }
+    pub fn buffered(&self) -> usize {
+        self.buffer.len()
+    }
+
+    pub fn push(&mut self, s: RrSample) {
+        self.buffer.push_back(s);
+    }
+
+    /// Seals the envelope for the tick ending at `tick_end_us`: the oldest
+    /// buffered samples before that time, as many as the bucket holds, and
+    /// the watermark `tick_end_us`. Always returns exactly one envelope of
+    /// the stream's bucket size.
+    pub fn tick(&mut self, tick_end_us: i64) -> Result<Vec<u8>, GatewayError> {
+        self.emit(tick_end_us, false)
+    }
+
+    /// Seals everything still buffered, ending the session: zero or more full
+    /// envelopes, then one with the final flag.
+    pub fn finish(&mut self, end_us: i64) -> Result<Vec<Vec<u8>>, GatewayError> {
+        let mut out = Vec::new();
+        while self.buffer.len() > self.profile.capacity() {
+            out.push(self.emit(end_us, false)?);
+        }
+        out.push(self.emit(end_us, true)?);
+        Ok(out)
+    }
+
+    fn emit(&mut self, tick_end_us: i64, final_: bool) -> Result<Vec<u8>, GatewayError> {
+        let cap = self.profile.capacity();
+        self.batch.clear();
+        while self.batch.len() < cap {
+            match self.buffer.front() {
+                Some(s) if final_ || s.t_us < tick_end_us => {
+                    self.batch.push(*s);
+                    self.buffer.pop_front();
+                }
+                _ => break,
+            }
+        }
+        let backlog = self.buffer.front().is_some_and(|s| s.t_us < tick_end_us);
+        if backlog {
+            self.backlog_ticks += 1;
+        }
+        // With a backlog the watermark cannot advance past what was sent.
+        let watermark = match (backlog, self.buffer.front()) {
+            (true, Some(s)) => s.t_us,
+            _ => tick_end_us,
+        };
+        self.content.clear();
+        RrBatch::encode(&self.batch, watermark, &mut self.content)?;
+        let flags = BodyFlags { final_, backlog };
+        let env = match &mut self.mode {
+            Mode::Sealed(s) => s.seal(self.profile.bucket, flags, &self.content)?,
+            Mode::DangerousPlaintext { next_seq } => {
+                let e = dangerous_plaintext_envelope(
+                    ContentType::RrBatch,
+                    self.stream,
+                    self.session,
+                    *next_seq,
+                    self.profile.bucket,
+                    flags,
+                    &self.content,
+                )?;
+                *next_seq += 1;
+                e
+            }
+        };
+        Ok(env)
+    }
+}
+
+/// A session id that increases across gateway restarts: milliseconds since
+/// the Unix epoch in the high 44 bits, 20 random bits below.
+pub fn session_id<R: RngCore>(now_ms: u64, rng: &mut R) -> SessionId {
+    SessionId((now_ms << 20) | u64::from(rng.next_u32() & 0xF_FFFF))
+}

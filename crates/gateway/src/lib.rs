@@ -1,0 +1,38 @@
+//! The gateway: the trusted edge box between a patient's sensors and the
+//! untrusted cloud.
+//!
+//! It takes RR samples from a [`source`], cuts them into batches on a fixed
+//! event-time cadence ([`batcher`]), pads every batch to the stream's fixed
+//! bucket, and seals it in the stream's HPKE session so that only an attested
+//! worker can open it and only this device could have sent it. Every tick
+//! produces exactly one envelope per stream, of exactly the same size, with or
+//! without beats in it: an observer of the transport learns neither heart
+//! rate nor whether a beat happened. It decrypts nothing.
+
+#![forbid(unsafe_code)]
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
+pub mod batcher;
+pub mod source;
+
+pub use batcher::{Profile, StreamSender};
+
+/// Gateway failures.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum GatewayError {
+    #[error(transparent)]
+    Crypto(#[from] aorta_envelope::CryptoError),
+    #[error(transparent)]
+    Wire(#[from] aorta_wire::WireError),
+    #[error(transparent)]
+    Transport(#[from] aorta_transport::TransportError),
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("MQTT: {0}")]
+    Mqtt(String),
+}

@@ -1,0 +1,9 @@
+//! Where samples come from: a built-in simulator, files in the paper's CSV
+//! format, and MQTT topics on the gateway's local broker.
+
+pub mod csv;
+pub mod mqtt;
+pub mod simulator;
+
+pub use csv::{parse_paper_csv, CsvIssue};
+pub use simulator::{PaperLoad, RrSimulator, SimParams};
