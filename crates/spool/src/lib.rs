@@ -5,6 +5,7 @@
 //! ```text
 //! SPOOL/ingest/p0000.log      envelopes from gateways (many writers)
 //! SPOOL/results/w0000.log     one worker's results + commit records (one owner)
+//! SPOOL/control/enrolments.log controller-signed enrolment records
 //! ```
 //!
 //! Each log is a sequence of frames (see [`frame`]): magic, length, kind, and a
@@ -46,7 +47,7 @@ impl Spool {
     /// Opens (creating if needed) the spool at `root`.
     pub fn open(root: impl Into<PathBuf>) -> Result<Self, TransportError> {
         let root = root.into();
-        for t in ["ingest", "results"] {
+        for t in ["ingest", "results", "control"] {
             let p = root.join(t);
             std::fs::create_dir_all(&p).map_err(io_err(&p))?;
         }
@@ -82,6 +83,19 @@ impl Spool {
 
     pub fn results_reader(&self, p: PartitionId) -> Result<LogReader, TransportError> {
         LogReader::open(self.results_path(p))
+    }
+
+    pub fn control_path(&self) -> PathBuf {
+        self.root.join("control").join("enrolments.log")
+    }
+
+    /// Appender for signed enrolment records.
+    pub fn control_appender(&self) -> Result<Appender, TransportError> {
+        Appender::open(self.control_path())
+    }
+
+    pub fn control_reader(&self) -> Result<LogReader, TransportError> {
+        LogReader::open(self.control_path())
     }
 
     /// Every results partition present in the spool.

@@ -1,0 +1,277 @@
+//! `aorta bench`: plain vs secure vs secure + simulated TEE on one workload.
+//! Each mode runs in a fresh child process so CPU time and peak memory are its own.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use aorta_gateway::source::PaperLoad;
+use aorta_gateway::StreamSender;
+use aorta_spool::Spool;
+use aorta_transport::PartitionId;
+use aorta_wire::AlgorithmSet;
+use aorta_worker::WorkerConfig;
+
+use crate::keystore::KeyStore;
+use crate::pipeline::{self, ReplayStream};
+use crate::tee::{self, TeeChoice};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Mode {
+    /// No encryption, no TEE.
+    Plain,
+    /// Encryption end to end, fleet key read directly (no attestation).
+    Secure,
+    /// Encryption end to end, fleet key released to the simulated TEE after attestation.
+    SecureTee,
+}
+
+impl Mode {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Plain => "plain",
+            Self::Secure => "secure",
+            Self::SecureTee => "secure-tee",
+        }
+    }
+}
+
+#[derive(clap::Args, Clone)]
+pub struct Workload {
+    #[arg(long, default_value_t = 1024)]
+    pub clients: u32,
+    /// Samples per second per client (the paper's loads: 44..1424).
+    #[arg(long, default_value_t = 712)]
+    pub rate: u32,
+    /// Seconds of event time.
+    #[arg(long, default_value_t = 30)]
+    pub seconds: u32,
+    /// Algorithm(s), e.g. `sdnn` or `hrv-bands`.
+    #[arg(long, default_value = "sdnn")]
+    pub algorithms: String,
+    /// Gateway cadence, ms.
+    #[arg(long, default_value_t = 1000)]
+    pub cadence_ms: u32,
+    /// Where the throwaway keys and spool go.
+    #[arg(long, default_value = "/tmp")]
+    pub tmp: PathBuf,
+}
+
+#[derive(clap::Args)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    pub w: Workload,
+    /// Modes to run, in order.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "plain,secure,secure-tee")]
+    pub modes: Vec<Mode>,
+    /// Repetitions per mode (the median is reported).
+    #[arg(long, default_value_t = 3)]
+    pub reps: u32,
+}
+
+#[derive(clap::Args)]
+pub struct BenchRunArgs {
+    #[command(flatten)]
+    pub w: Workload,
+    #[arg(long, value_enum)]
+    pub mode: Mode,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Outcome {
+    samples: u64,
+    wall_s: f64,
+    cpu_s: f64,
+    peak_rss_mb: f64,
+    envelopes: u64,
+    results: u64,
+}
+
+fn parse_outcome(line: &str) -> Option<Outcome> {
+    let kv: std::collections::HashMap<&str, &str> = line
+        .strip_prefix("BENCH ")?
+        .split_whitespace()
+        .filter_map(|t| t.split_once('='))
+        .collect();
+    Some(Outcome {
+        samples: kv.get("samples")?.parse().ok()?,
+        wall_s: kv.get("wall_s")?.parse().ok()?,
+        cpu_s: kv.get("cpu_s")?.parse().ok()?,
+        peak_rss_mb: kv.get("peak_rss_mb")?.parse().ok()?,
+        envelopes: kv.get("envelopes")?.parse().ok()?,
+        results: kv.get("results")?.parse().ok()?,
+    })
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+pub fn run(a: BenchArgs) -> Result<()> {
+    let exe = std::env::current_exe()?;
+    let w = &a.w;
+    let total = u64::from(w.clients) * u64::from(w.rate) * u64::from(w.seconds);
+    println!(
+        "workload: {} clients x {} samples/s x {} s = {} RR samples, algorithms {}, {} rep(s) per mode",
+        w.clients, w.rate, w.seconds, total, w.algorithms, a.reps
+    );
+    let mut table = Vec::new();
+    for rep in 0..a.reps {
+        for &mode in &a.modes {
+            let out = Command::new(&exe)
+                .args(["bench-run", "--mode", mode.name()])
+                .args(["--clients", &w.clients.to_string(), "--rate", &w.rate.to_string()])
+                .args(["--seconds", &w.seconds.to_string(), "--algorithms", &w.algorithms])
+                .args(["--cadence-ms", &w.cadence_ms.to_string()])
+                .arg("--tmp")
+                .arg(&w.tmp)
+                .output()
+                .context("running bench-run")?;
+            if !out.status.success() {
+                bail!("bench-run {} failed: {}", mode.name(), String::from_utf8_lossy(&out.stderr));
+            }
+            let text = String::from_utf8_lossy(&out.stdout);
+            let o = text
+                .lines()
+                .find_map(parse_outcome)
+                .with_context(|| format!("no BENCH line from {}: {text}", mode.name()))?;
+            println!(
+                "  rep {} {:<10} {:>12.0} samples/s  wall {:>6.2} s  cpu {:>6.2} s  peak {:>7.1} MB",
+                rep + 1,
+                mode.name(),
+                o.samples as f64 / o.wall_s,
+                o.wall_s,
+                o.cpu_s,
+                o.peak_rss_mb
+            );
+            table.push((mode, o));
+        }
+    }
+    println!("\nmedians ({} reps):", a.reps);
+    println!("| mode | samples/s | wall s | CPU s | peak RSS MB | time / plain |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    let med = |m: Mode, f: fn(&Outcome) -> f64| median(table.iter().filter(|(x, _)| *x == m).map(|(_, o)| f(o)).collect());
+    let plain_wall = med(Mode::Plain, |o| o.wall_s);
+    for &m in &a.modes {
+        let wall = med(m, |o| o.wall_s);
+        println!(
+            "| {} | {:.0} | {:.2} | {:.2} | {:.1} | {} |",
+            m.name(),
+            total as f64 / wall,
+            wall,
+            med(m, |o| o.cpu_s),
+            med(m, |o| o.peak_rss_mb),
+            if plain_wall.is_finite() { format!("{:.3}", wall / plain_wall) } else { "-".into() }
+        );
+    }
+    Ok(())
+}
+
+/// (utime + stime) seconds and peak RSS in MB of this process, from /proc.
+fn self_usage() -> (f64, f64) {
+    let cpu = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            let rest = s.rsplit_once(')')?.1;
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+            Some(ticks / 100.0)
+        })
+        .unwrap_or(f64::NAN);
+    let rss = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            let l = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+            l.split_whitespace().nth(1)?.parse::<f64>().ok()
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0);
+    (cpu, rss)
+}
+
+pub fn run_one(a: BenchRunArgs) -> Result<()> {
+    let w = a.w;
+    let algos = AlgorithmSet::parse(&w.algorithms).map_err(anyhow::Error::msg)?;
+    let dir = tempfile_dir(&w.tmp)?;
+    let keys = KeyStore::init(&dir.join("keys"))?;
+    let spool = Spool::open(dir.join("spool"))?;
+    let mut signed = Vec::new();
+    let mut patients = Vec::new();
+    for c in 0..w.clients {
+        let (p, s) = keys.enrol(&format!("client-{c:05}"), algos, f64::from(w.rate), w.cadence_ms, 0)?;
+        signed.push(s);
+        patients.push(p);
+    }
+    crate::keystore::publish(&spool, &signed)?;
+    let fleet = match a.mode {
+        Mode::SecureTee => tee::obtain_fleet_key(TeeChoice::Simulated, &keys, true)?.0,
+        Mode::Plain | Mode::Secure => keys.fleet_secret_for_broker()?,
+    };
+    let fleet_pub = keys.fleet_pub()?;
+    let mut rng = crate::tee::sys_rng();
+    let session = aorta_gateway::batcher::session_id(tee::unix_now_ms(), &mut rng);
+    let start_us: i64 = 1_546_300_800_000_000;
+    let end_us = start_us + i64::from(w.seconds) * 1_000_000;
+    let mut streams = Vec::new();
+    for (i, p) in patients.iter().enumerate() {
+        let sender = match a.mode {
+            Mode::Plain => StreamSender::dangerous_plaintext(p.stream, session, p.profile),
+            _ => StreamSender::new(p.stream, session, p.profile, &fleet_pub, &keys.device_secret(p.stream)?, &mut rng)?,
+        };
+        let src = PaperLoad::new(i as u64 + 1, w.rate, start_us).take_while(move |s| s.t_us < end_us);
+        streams.push(ReplayStream::new(sender, Box::new(src)));
+    }
+    let cfg = WorkerConfig {
+        dangerous_accept_plaintext: a.mode == Mode::Plain,
+        ..WorkerConfig::default()
+    };
+    let mut worker = pipeline::open_worker(&spool, 0, cfg, fleet, keys.controller_pub()?)?;
+    let mut appender = spool.ingest_appender(PartitionId(0))?;
+    let done = AtomicBool::new(false);
+    let handled = AtomicU64::new(0);
+    let t0 = Instant::now();
+    let (gw, wk) = std::thread::scope(|s| {
+        let h = s.spawn(|| pipeline::run_until_done(&mut worker, &done, &handled));
+        let g = pipeline::replay(&mut streams, &mut appender, start_us, end_us, |_| {});
+        done.store(true, Ordering::Release);
+        (g, h.join())
+    });
+    let wall = t0.elapsed().as_secs_f64();
+    let gw = gw?;
+    match wk {
+        Ok(r) => r?,
+        Err(_) => bail!("worker thread panicked"),
+    }
+    let rep = worker.report();
+    let rejected: u64 = rep.counters.rejected.values().sum();
+    if rejected > 0 || rep.counters.samples != gw.samples {
+        bail!(
+            "bench integrity check failed: {} of {} samples processed, {} envelopes rejected",
+            rep.counters.samples,
+            gw.samples,
+            rejected
+        );
+    }
+    let (cpu, rss) = self_usage();
+    println!(
+        "BENCH mode={} samples={} wall_s={:.4} cpu_s={:.2} peak_rss_mb={:.1} envelopes={} results={}",
+        a.mode.name(),
+        gw.samples,
+        wall,
+        cpu,
+        rss,
+        gw.envelopes,
+        rep.counters.result_records
+    );
+    drop(worker);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+fn tempfile_dir(base: &std::path::Path) -> Result<PathBuf> {
+    let d = base.join(format!("aorta-bench-{}-{}", std::process::id(), tee::unix_now_ms()));
+    std::fs::create_dir_all(&d)?;
+    Ok(d)
+}

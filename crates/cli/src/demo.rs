@@ -1,0 +1,255 @@
+//! `aorta demo`: the whole data path on one machine with embedded defaults.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use aorta_gateway::source::{parse_paper_csv, RrSimulator, SimParams};
+use aorta_gateway::{Profile, StreamSender};
+use aorta_spool::Spool;
+use aorta_transport::PartitionId;
+use aorta_wire::{AlgorithmSet, RrSample};
+use aorta_worker::WorkerConfig;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::keystore::{publish, KeyStore};
+use crate::pipeline::{self, ReplayStream};
+use crate::tee::{self, TeeChoice};
+
+#[derive(clap::Args)]
+pub struct DemoArgs {
+    /// Simulated patients (ignored with --input).
+    #[arg(long, default_value_t = 100)]
+    pub patients: u32,
+    /// Minutes of event time to simulate (ignored with --input).
+    #[arg(long, default_value_t = 10)]
+    pub minutes: u32,
+    /// A directory of paper-format CSV files (`timestamp_seconds,rr_microseconds`), one per patient.
+    #[arg(long)]
+    pub input: Option<PathBuf>,
+    /// Output directory: keys/ (trusted), untrusted/ (what the cloud stores), results.csv.
+    #[arg(long, default_value = "aorta-demo")]
+    pub out: PathBuf,
+    /// Algorithms every patient is enrolled with.
+    #[arg(long, default_value = "sdnn,hrv-bands,hr,rmssd")]
+    pub algorithms: String,
+    /// Event time of the first sample, Unix seconds (default: M minutes ago).
+    #[arg(long)]
+    pub start: Option<i64>,
+    /// Seed of the simulated patients.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+struct Input {
+    name: String,
+    samples: Vec<RrSample>,
+}
+
+fn load_inputs(dir: &PathBuf) -> Result<Vec<Input>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading input directory {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "csv"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        bail!("{} holds no .csv files", dir.display());
+    }
+    let mut out = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(&f).with_context(|| format!("reading {}", f.display()))?;
+        let (mut samples, issues) = parse_paper_csv(&text);
+        for i in issues.iter().take(5) {
+            eprintln!("{}: {i} (line skipped)", f.display());
+        }
+        if issues.len() > 5 {
+            eprintln!("{}: {} more lines skipped", f.display(), issues.len() - 5);
+        }
+        samples.sort_by_key(|s| s.t_us);
+        let name = f.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        out.push(Input { name, samples });
+    }
+    Ok(out)
+}
+
+/// Highest sample rate in any 10-s block of any input, per second.
+fn max_rate(inputs: &[Input]) -> f64 {
+    let mut best = 0usize;
+    for i in inputs {
+        let mut counts = std::collections::HashMap::new();
+        for s in &i.samples {
+            *counts.entry(s.t_us.div_euclid(10_000_000)).or_insert(0usize) += 1;
+        }
+        best = best.max(counts.values().copied().max().unwrap_or(0));
+    }
+    (best as f64 / 10.0).max(4.0)
+}
+
+pub fn run(a: DemoArgs) -> Result<()> {
+    let started = Instant::now();
+    let algorithms = AlgorithmSet::parse(&a.algorithms).map_err(anyhow::Error::msg)?;
+    std::fs::create_dir_all(&a.out)?;
+    for sub in ["keys", "untrusted"] {
+        let p = a.out.join(sub);
+        if p.exists() {
+            std::fs::remove_dir_all(&p).with_context(|| format!("clearing {}", p.display()))?;
+        }
+    }
+    let keys = KeyStore::init(&a.out.join("keys"))?;
+    let spool = Spool::open(a.out.join("untrusted"))?;
+    let log_dir = a.out.join("untrusted").join("logs");
+    std::fs::create_dir_all(&log_dir)?;
+
+    // Sources.
+    let inputs = match &a.input {
+        Some(dir) => Some(load_inputs(dir)?),
+        None => None,
+    };
+    let (names, rate): (Vec<String>, f64) = match &inputs {
+        Some(i) => (i.iter().map(|x| x.name.clone()).collect(), max_rate(i)),
+        None => ((1..=a.patients).map(|i| format!("patient-{i:03}")).collect(), 4.0),
+    };
+    if names.is_empty() {
+        bail!("no patients to run (--patients 0?)");
+    }
+    let profile = Profile::for_rate(rate, 10_000)?;
+    let now_s = tee::unix_now() as i64;
+    let (start_us, end_us) = match &inputs {
+        Some(i) => {
+            let lo = i.iter().filter_map(|x| x.samples.first()).map(|s| s.t_us).min().unwrap_or(0);
+            let hi = i.iter().filter_map(|x| x.samples.last()).map(|s| s.t_us).max().unwrap_or(0);
+            (lo.div_euclid(10_000_000) * 10_000_000, hi + 1)
+        }
+        None => {
+            let s = a.start.unwrap_or(now_s - i64::from(a.minutes) * 60);
+            let s = s.div_euclid(10) * 10 * 1_000_000;
+            (s, s + i64::from(a.minutes) * 60_000_000)
+        }
+    };
+
+    // Controller: enrol every patient, publish the signed records.
+    let mut signed = Vec::new();
+    let mut patients = Vec::new();
+    for n in &names {
+        let (p, s) = keys.enrol(n, algorithms, rate, profile.cadence_ms, 0)?;
+        signed.push(s);
+        patients.push(p);
+    }
+    publish(&spool, &signed)?;
+
+    // Worker, in the simulated TEE.
+    let (fleet, attested) = tee::obtain_fleet_key(TeeChoice::Simulated, &keys, a.quiet)?;
+    let mut worker = pipeline::open_worker(&spool, 0, WorkerConfig::default(), fleet, keys.controller_pub()?)?;
+    let done = AtomicBool::new(false);
+    let handled = AtomicU64::new(0);
+
+    // Gateway streams.
+    let fleet_pub = keys.fleet_pub()?;
+    let mut rng = crate::tee::sys_rng();
+    let session = aorta_gateway::batcher::session_id(tee::unix_now_ms(), &mut rng);
+    let mut streams = Vec::new();
+    let mut inputs = inputs;
+    for (i, p) in patients.iter().enumerate() {
+        let sender = StreamSender::new(p.stream, session, p.profile, &fleet_pub, &keys.device_secret(p.stream)?, &mut rng)?;
+        let source: Box<dyn Iterator<Item = RrSample> + Send> = match inputs.as_mut() {
+            Some(v) => Box::new(std::mem::take(&mut v[i].samples).into_iter()),
+            None => {
+                let seed = a.seed.wrapping_mul(1_000_003).wrapping_add(i as u64);
+                Box::new(RrSimulator::new(SimParams::patient(seed), seed, start_us).take_while(move |s| s.t_us < end_us))
+            }
+        };
+        streams.push(ReplayStream::new(sender, source));
+    }
+    let ticks = ((end_us - start_us) as u64).div_ceil(u64::from(profile.cadence_ms) * 1000);
+    let total = ticks * streams.len() as u64;
+    let bar = if a.quiet { ProgressBar::hidden() } else { ProgressBar::new(total) };
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg:10} [{bar:40}] {pos}/{len} envelopes ({per_sec}, {eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.set_message("gateway");
+    bar.enable_steady_tick(Duration::from_millis(200));
+
+    let mut appender = spool.ingest_appender(PartitionId(0))?;
+    let (gw, wk) = std::thread::scope(|s| {
+        let w = s.spawn(|| pipeline::run_until_done(&mut worker, &done, &handled));
+        let g = pipeline::replay(&mut streams, &mut appender, start_us, end_us, |st| {
+            bar.set_position(st.envelopes.min(total));
+        });
+        done.store(true, Ordering::Release);
+        bar.set_message("worker");
+        (g, w.join())
+    });
+    let gw = gw?;
+    match wk {
+        Ok(r) => r?,
+        Err(_) => bail!("worker thread panicked"),
+    }
+    bar.finish_and_clear();
+
+    let report = worker.report();
+    // The operator's log: counters and pseudonyms only.
+    let mut log = format!(
+        "worker partition 0 ({attested})\nrecords {} accepted {} samples {} windows {} result_envelopes {} corrupt {}\n",
+        report.counters.records,
+        report.counters.envelopes_accepted,
+        report.counters.samples,
+        report.counters.windows,
+        report.counters.result_envelopes,
+        report.counters.corrupt_records
+    );
+    for r in &report.recent_rejections {
+        log.push_str(&format!(
+            "rejected offset {} stream {} reason {}\n",
+            r.offset,
+            r.stream.map(|s| s.to_hex()).unwrap_or_else(|| "-".into()),
+            r.reason.name()
+        ));
+    }
+    std::fs::write(log_dir.join("worker.log"), log)?;
+
+    // Clinician.
+    let (rows, rstats) = pipeline::read_results(&keys, &spool)?;
+    let csv = a.out.join("results.csv");
+    pipeline::write_csv(&rows, &csv)?;
+    let wall = started.elapsed().as_secs_f64();
+    let rejected: u64 = report.counters.rejected.values().sum();
+    if !a.quiet {
+        let table = pipeline::summary_table(&rows);
+        let lines: Vec<&str> = table.lines().collect();
+        for l in lines.iter().take(11) {
+            println!("{l}");
+        }
+        if lines.len() > 11 {
+            println!("... {} more patients in {}", lines.len() - 11, csv.display());
+        }
+    }
+    println!(
+        "\n{} patients, {} samples in {} envelopes ({} bytes each), {} rejected, {} gaps; {} result rows -> {}",
+        patients.len(),
+        gw.samples,
+        gw.envelopes,
+        profile.bucket.len(),
+        rejected,
+        report.missing_envelopes,
+        rows.len(),
+        csv.display()
+    );
+    println!(
+        "throughput {:.0} samples/s; wall time {:.2} s; untrusted storage in {}; {}",
+        gw.samples as f64 / wall,
+        wall,
+        a.out.join("untrusted").display(),
+        attested
+    );
+    if rstats.rejected > 0 || rstats.corrupt > 0 {
+        println!("clinician side: {} result envelopes rejected, {} corrupt records", rstats.rejected, rstats.corrupt);
+    }
+    println!("RESULTS FROM A SIMULATED TEE (development only)");
+    Ok(())
+}

@@ -1,0 +1,259 @@
+//! The data controller's key directory (trusted: hospital premises).
+//!
+//! ```text
+//! KEYS/controller.key  controller.pub   Ed25519: signs enrolments
+//! KEYS/fleet.key       fleet.pub        X25519: gateways encrypt to it; released only to attested workers
+//! KEYS/clinician.key   clinician.pub    X25519: results are encrypted to it
+//! KEYS/sim-tee-root.key                 the simulated TEE's throwaway platform root (development only)
+//! KEYS/patients.tsv                     name <TAB> stream pseudonym <TAB> serial <TAB> algorithms
+//! KEYS/devices/<stream>.key             each device's X25519 identity key (lives on its gateway)
+//! ```
+//!
+//! Secret files are written with mode 0600 and hex-encoded.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context, Result};
+use aorta_envelope::enrolment::sign_enrolment;
+use aorta_envelope::{KemKeypair, KemPublic, KemSecret, SigningKey, VerifyingKey};
+use aorta_gateway::Profile;
+use aorta_transport::Producer;
+use aorta_wire::{AlgorithmSet, Enrolment, EnrolmentStatus, StreamId};
+use rand::RngCore;
+use zeroize::Zeroizing;
+
+pub struct KeyStore {
+    dir: PathBuf,
+}
+
+/// One enrolled patient, as the controller knows them.
+#[derive(Debug, Clone)]
+pub struct Patient {
+    pub name: String,
+    pub stream: StreamId,
+    pub serial: u32,
+    pub algorithms: AlgorithmSet,
+    pub profile: Profile,
+    pub max_rate: f64,
+    pub revoked: bool,
+}
+
+fn write_secret(path: &Path, bytes: &[u8]) -> Result<()> {
+    let hexed = Zeroizing::new(hex::encode(bytes));
+    let mut f = fs::OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    f.write_all(hexed.as_bytes())?;
+    Ok(())
+}
+
+fn read_32(path: &Path) -> Result<Zeroizing<[u8; 32]>> {
+    let text = Zeroizing::new(
+        fs::read_to_string(path).with_context(|| format!("reading key file {}", path.display()))?,
+    );
+    let mut out = Zeroizing::new([0u8; 32]);
+    hex::decode_to_slice(text.trim(), out.as_mut())
+        .map_err(|_| anyhow!("{} does not hold 32 hex-encoded bytes", path.display()))?;
+    Ok(out)
+}
+
+impl KeyStore {
+    pub fn open(dir: &Path) -> Result<Self> {
+        if !dir.join("controller.key").exists() {
+            bail!(
+                "{} is not a key directory (no controller.key); create one with `aorta keys init --dir {}`",
+                dir.display(),
+                dir.display()
+            );
+        }
+        Ok(Self { dir: dir.to_path_buf() })
+    }
+
+    /// Creates a fresh deployment's keys. Refuses to overwrite.
+    pub fn init(dir: &Path) -> Result<Self> {
+        if dir.join("controller.key").exists() {
+            bail!("{} already holds keys; refusing to overwrite", dir.display());
+        }
+        fs::create_dir_all(dir.join("devices"))?;
+        let mut rng = crate::tee::sys_rng();
+        let controller = SigningKey::generate(&mut rng);
+        write_secret(&dir.join("controller.key"), &controller.expose_secret())?;
+        fs::write(dir.join("controller.pub"), controller.verifying_key().to_hex())?;
+        for name in ["fleet", "clinician"] {
+            let kp = KemKeypair::generate(&mut rng);
+            write_secret(&dir.join(format!("{name}.key")), kp.secret.expose_secret())?;
+            fs::write(dir.join(format!("{name}.pub")), kp.public.to_hex())?;
+        }
+        let sim = SigningKey::generate(&mut rng);
+        write_secret(&dir.join("sim-tee-root.key"), &sim.expose_secret())?;
+        fs::write(dir.join("patients.tsv"), "")?;
+        Ok(Self { dir: dir.to_path_buf() })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn controller(&self) -> Result<SigningKey> {
+        Ok(SigningKey::from_bytes(&*read_32(&self.dir.join("controller.key"))?))
+    }
+    pub fn controller_pub(&self) -> Result<VerifyingKey> {
+        Ok(VerifyingKey::from_hex(&fs::read_to_string(self.dir.join("controller.pub"))?)?)
+    }
+    pub fn fleet_pub(&self) -> Result<KemPublic> {
+        Ok(KemPublic::from_hex(&fs::read_to_string(self.dir.join("fleet.pub"))?)?)
+    }
+    /// The fleet secret: only the key broker reads this.
+    pub fn fleet_secret_for_broker(&self) -> Result<KemSecret> {
+        Ok(KemSecret::from_bytes(*read_32(&self.dir.join("fleet.key"))?))
+    }
+    pub fn clinician_pub(&self) -> Result<KemPublic> {
+        Ok(KemPublic::from_hex(&fs::read_to_string(self.dir.join("clinician.pub"))?)?)
+    }
+    pub fn clinician_secret(&self) -> Result<KemSecret> {
+        Ok(KemSecret::from_bytes(*read_32(&self.dir.join("clinician.key"))?))
+    }
+    pub fn sim_tee_root(&self) -> Result<SigningKey> {
+        Ok(SigningKey::from_bytes(&*read_32(&self.dir.join("sim-tee-root.key"))?))
+    }
+    pub fn device_secret(&self, stream: StreamId) -> Result<KemSecret> {
+        Ok(KemSecret::from_bytes(*read_32(
+            &self.dir.join("devices").join(format!("{stream}.key")),
+        )?))
+    }
+
+    pub fn patients(&self) -> Result<Vec<Patient>> {
+        let text = fs::read_to_string(self.dir.join("patients.tsv"))?;
+        let mut latest: BTreeMap<String, Patient> = BTreeMap::new();
+        for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+            let f: Vec<&str> = line.split('\t').collect();
+            let [name, stream, serial, algos, rate, cadence, status] = f[..] else {
+                bail!("patients.tsv line {}: expected 7 tab-separated fields", i + 1);
+            };
+            let stream = StreamId::from_hex(stream).ok_or_else(|| anyhow!("patients.tsv line {}: bad stream id", i + 1))?;
+            let p = Patient {
+                name: name.to_string(),
+                stream,
+                serial: serial.parse()?,
+                algorithms: AlgorithmSet::parse(algos).map_err(|e| anyhow!(e))?,
+                profile: Profile::for_rate(rate.parse()?, cadence.parse()?)?,
+                max_rate: rate.parse()?,
+                revoked: status == "revoked",
+            };
+            latest.insert(name.to_string(), p);
+        }
+        Ok(latest.into_values().collect())
+    }
+
+    pub fn patient(&self, name: &str) -> Result<Patient> {
+        self.patients()?
+            .into_iter()
+            .find(|p| p.name == name)
+            .ok_or_else(|| anyhow!("no enrolled patient named '{name}' in {}", self.dir.display()))
+    }
+
+    /// Enrols a new device for `name` (or re-enrols with a higher serial),
+    /// returning the signed record to publish on the control topic.
+    pub fn enrol(
+        &self,
+        name: &str,
+        algorithms: AlgorithmSet,
+        max_rate: f64,
+        cadence_ms: u32,
+        effective_from_us: i64,
+    ) -> Result<(Patient, Vec<u8>)> {
+        if name.is_empty() || name.contains(['\t', '\n']) {
+            bail!("patient name must be non-empty and contain no tabs or newlines");
+        }
+        let mut rng = crate::tee::sys_rng();
+        let existing = self.patient(name).ok();
+        let (stream, serial) = match &existing {
+            Some(p) => (p.stream, p.serial + 1),
+            None => {
+                let mut id = [0u8; 16];
+                rng.fill_bytes(&mut id);
+                (StreamId(id), 1)
+            }
+        };
+        let device = match &existing {
+            Some(_) => KemKeypair::from_secret(self.device_secret(stream)?)?,
+            None => {
+                let kp = KemKeypair::generate(&mut rng);
+                write_secret(&self.dir.join("devices").join(format!("{stream}.key")), kp.secret.expose_secret())?;
+                kp
+            }
+        };
+        let profile = Profile::for_rate(max_rate, cadence_ms)?;
+        let e = Enrolment {
+            status: EnrolmentStatus::Active,
+            bucket: profile.bucket,
+            serial,
+            algorithms,
+            cadence_ms,
+            effective_from_us,
+            stream,
+            device_key: device.public.0,
+            recipients: vec![self.clinician_pub()?.0],
+        };
+        let signed = sign_enrolment(&self.controller()?, &e);
+        let mut f = fs::OpenOptions::new().append(true).open(self.dir.join("patients.tsv"))?;
+        writeln!(f, "{name}\t{stream}\t{serial}\t{}\t{max_rate}\t{cadence_ms}\tactive", algorithms.names())?;
+        Ok((
+            Patient {
+                name: name.to_string(),
+                stream,
+                serial,
+                algorithms,
+                profile,
+                max_rate,
+                revoked: false,
+            },
+            signed,
+        ))
+    }
+
+    /// Revokes a patient's enrolment; returns the signed revocation record.
+    pub fn revoke(&self, name: &str) -> Result<Vec<u8>> {
+        let p = self.patient(name)?;
+        let device = KemKeypair::from_secret(self.device_secret(p.stream)?)?;
+        let e = Enrolment {
+            status: EnrolmentStatus::Revoked,
+            bucket: p.profile.bucket,
+            serial: p.serial + 1,
+            algorithms: p.algorithms,
+            cadence_ms: p.profile.cadence_ms,
+            effective_from_us: 0,
+            stream: p.stream,
+            device_key: device.public.0,
+            recipients: vec![self.clinician_pub()?.0],
+        };
+        let signed = sign_enrolment(&self.controller()?, &e);
+        let mut f = fs::OpenOptions::new().append(true).open(self.dir.join("patients.tsv"))?;
+        let rate = p.max_rate;
+        writeln!(
+            f,
+            "{}\t{}\t{}\t{}\t{rate}\t{}\trevoked",
+            p.name,
+            p.stream,
+            p.serial + 1,
+            p.algorithms.names(),
+            p.profile.cadence_ms
+        )?;
+        Ok(signed)
+    }
+}
+
+/// Publishes signed enrolment records on the spool's control topic.
+pub fn publish(spool: &aorta_spool::Spool, signed: &[Vec<u8>]) -> Result<()> {
+    let refs: Vec<&[u8]> = signed.iter().map(Vec::as_slice).collect();
+    spool.control_appender()?.append(&refs)?;
+    Ok(())
+}

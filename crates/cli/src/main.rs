@@ -1,0 +1,58 @@
+//! `aorta`: confidential stream processing for medical sensor data.
+
+mod bench;
+mod demo;
+mod keystore;
+mod pipeline;
+mod roles;
+mod tee;
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "aorta", version, about = "Confidential stream processing for medical sensor data")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the whole pipeline on one machine: keys, simulated TEE worker, gateway, results.
+    Demo(demo::DemoArgs),
+    /// Data controller: create keys, enrol and revoke devices.
+    #[command(subcommand)]
+    Keys(roles::KeysCmd),
+    /// Gateway: read samples, batch, pad, encrypt, append to the spool.
+    Gateway(roles::GatewayArgs),
+    /// Worker: attest, obtain the fleet key, process a partition.
+    Worker(roles::WorkerArgs),
+    /// Clinician: decrypt results, print a summary, write CSV.
+    Results(roles::ResultsArgs),
+    /// Throughput of plain vs secure vs secure+simulated-TEE on the paper's big load.
+    Bench(bench::BenchArgs),
+    /// One bench mode in a fresh process (used by `aorta bench`).
+    #[command(hide = true)]
+    BenchRun(bench::BenchRunArgs),
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.cmd {
+        Cmd::Demo(a) => demo::run(a),
+        Cmd::Keys(k) => roles::keys(k),
+        Cmd::Gateway(a) => roles::gateway(a),
+        Cmd::Worker(a) => roles::worker(a),
+        Cmd::Results(a) => roles::results(a),
+        Cmd::Bench(a) => bench::run(a),
+        Cmd::BenchRun(a) => bench::run_one(a),
+    }
+}
+
+/// Default output directory of the demo.
+pub fn default_out() -> PathBuf {
+    PathBuf::from("aorta-demo")
+}

@@ -1,0 +1,338 @@
+//! The pieces every role command, the demo and the bench share: replaying
+//! sources through gateway senders into a transport, running a worker until
+//! its input is exhausted, and decrypting results on the clinician's side.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use anyhow::{bail, Context, Result};
+use aorta_envelope::{KemPublic, KemSecret, ReceiverSession, VerifyingKey};
+use aorta_gateway::StreamSender;
+use aorta_spool::{LogReader, OwnedLog, Spool};
+use aorta_transport::{PartitionId, Producer};
+use aorta_wire::{Body, ContentType, Header, Quality, ResultBatch, ResultRecord, RrSample, StreamId};
+use aorta_worker::{Worker, WorkerConfig};
+
+use crate::keystore::KeyStore;
+
+/// One stream being replayed by a gateway.
+pub struct ReplayStream {
+    pub sender: StreamSender,
+    pub source: Box<dyn Iterator<Item = RrSample> + Send>,
+    pub peeked: Option<RrSample>,
+}
+
+impl ReplayStream {
+    pub fn new(sender: StreamSender, source: Box<dyn Iterator<Item = RrSample> + Send>) -> Self {
+        Self {
+            sender,
+            source,
+            peeked: None,
+        }
+    }
+
+    /// Moves every sample before `until_us` from the source into the sender.
+    fn feed(&mut self, until_us: i64) -> u64 {
+        let mut n = 0;
+        loop {
+            let s = match self.peeked.take().or_else(|| self.source.next()) {
+                Some(s) => s,
+                None => return n,
+            };
+            if s.t_us >= until_us {
+                self.peeked = Some(s);
+                return n;
+            }
+            self.sender.push(s);
+            n += 1;
+        }
+    }
+}
+
+/// What a gateway replay did.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct GatewayStats {
+    pub samples: u64,
+    pub envelopes: u64,
+    pub bytes: u64,
+    pub backlog_ticks: u64,
+}
+
+/// Replays sources on the event-time cadence from `start_us` to `end_us`:
+/// each tick, one envelope per stream, appended (and made durable) together.
+pub fn replay(
+    streams: &mut [ReplayStream],
+    out: &mut dyn Producer,
+    start_us: i64,
+    end_us: i64,
+    mut on_tick: impl FnMut(&GatewayStats),
+) -> Result<GatewayStats> {
+    let Some(first) = streams.first() else {
+        return Ok(GatewayStats::default());
+    };
+    let cadence_us = i64::from(first.sender.profile().cadence_ms) * 1000;
+    if streams
+        .iter()
+        .any(|s| i64::from(s.sender.profile().cadence_ms) * 1000 != cadence_us)
+    {
+        bail!("all streams of one replay must share a cadence");
+    }
+    let mut stats = GatewayStats::default();
+    let mut batch: Vec<Vec<u8>> = Vec::with_capacity(streams.len());
+    let mut tick_end = start_us + cadence_us;
+    loop {
+        let last = tick_end >= end_us;
+        batch.clear();
+        for s in streams.iter_mut() {
+            stats.samples += s.feed(if last { i64::MAX } else { tick_end });
+            if last {
+                batch.extend(s.sender.finish(tick_end)?);
+            } else {
+                batch.push(s.sender.tick(tick_end)?);
+            }
+        }
+        stats.envelopes += batch.len() as u64;
+        stats.bytes += batch.iter().map(|b| b.len() as u64).sum::<u64>();
+        let refs: Vec<&[u8]> = batch.iter().map(Vec::as_slice).collect();
+        out.append(&refs)?;
+        on_tick(&stats);
+        if last {
+            break;
+        }
+        tick_end += cadence_us;
+    }
+    stats.backlog_ticks = streams.iter().map(|s| s.sender.backlog_ticks()).sum();
+    Ok(stats)
+}
+
+pub type SpoolWorker = Worker<LogReader, OwnedLog, crate::tee::SysRng>;
+
+/// Opens a worker on `spool` partition `p` (restoring its checkpoint).
+pub fn open_worker(spool: &Spool, p: u32, cfg: WorkerConfig, fleet: KemSecret, controller: VerifyingKey) -> Result<SpoolWorker> {
+    let input = spool.ingest_reader(PartitionId(p))?;
+    let control = spool.control_reader()?;
+    let output = spool.results_owner(PartitionId(p)).with_context(|| {
+        format!("opening results partition {p} (is another worker running on it?)")
+    })?;
+    Ok(Worker::new(
+        WorkerConfig { partition: p, ..cfg },
+        input,
+        control,
+        output,
+        fleet,
+        controller,
+        crate::tee::sys_rng(),
+        Box::new(crate::tee::unix_now_ms),
+    )?)
+}
+
+/// Runs `worker` while `producer_done` is false, then drains what is left.
+/// Progress: input records handled so far.
+pub fn run_until_done(worker: &mut SpoolWorker, producer_done: &AtomicBool, progress: &AtomicU64) -> Result<()> {
+    loop {
+        let done = producer_done.load(Ordering::Acquire);
+        let mut idle = true;
+        while worker.step()? {
+            idle = false;
+            progress.fetch_add(1, Ordering::Relaxed);
+        }
+        if done {
+            // Everything the producer appended before finishing is now read.
+            worker.poll_control()?;
+            while worker.step()? {
+                progress.fetch_add(1, Ordering::Relaxed);
+            }
+            worker.commit()?;
+            return Ok(());
+        }
+        if idle {
+            worker.poll_control()?;
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+    }
+}
+
+/// One decrypted result, named for the clinician.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResultRow {
+    pub patient: String,
+    pub stream: StreamId,
+    pub record: ResultRecord,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ResultStats {
+    pub envelopes: u64,
+    pub rejected: u64,
+    pub duplicates: u64,
+    pub corrupt: u64,
+}
+
+/// Decrypts every committed result envelope in the spool with the
+/// clinician's key, authenticating the sender as the fleet (an attested worker).
+pub fn read_results(keys: &KeyStore, spool: &Spool) -> Result<(Vec<ResultRow>, ResultStats)> {
+    let clinician = keys.clinician_secret()?;
+    let fleet = keys.fleet_pub()?;
+    let names: HashMap<StreamId, String> = keys.patients()?.into_iter().map(|p| (p.stream, p.name)).collect();
+    read_results_with(&clinician, &fleet, &names, spool)
+}
+
+pub fn read_results_with(
+    clinician: &KemSecret,
+    fleet: &KemPublic,
+    names: &HashMap<StreamId, String>,
+    spool: &Spool,
+) -> Result<(Vec<ResultRow>, ResultStats)> {
+    let mut stats = ResultStats::default();
+    let mut sessions: HashMap<(StreamId, u64), ReceiverSession> = HashMap::new();
+    let mut seen: HashSet<(StreamId, i64, u8, u8)> = HashSet::new();
+    let mut rows = Vec::new();
+    for p in spool.result_partitions()? {
+        let mut reader = spool.results_reader(p)?;
+        let (envelopes, corrupt) = reader.read_committed()?;
+        stats.corrupt += corrupt;
+        for mut env in envelopes {
+            stats.envelopes += 1;
+            let Ok(h) = Header::parse_envelope(&env) else {
+                stats.rejected += 1;
+                continue;
+            };
+            if h.content != ContentType::Results {
+                stats.rejected += 1;
+                continue;
+            }
+            let key = (h.stream, h.session.0);
+            if !sessions.contains_key(&key) {
+                match ReceiverSession::accept(&h, clinician, fleet) {
+                    Ok(s) => {
+                        sessions.insert(key, s);
+                    }
+                    Err(_) => {
+                        stats.rejected += 1;
+                        continue;
+                    }
+                }
+            }
+            let Some(s) = sessions.get(&key) else { continue };
+            let Ok(body) = s.open(&h, &mut env) else {
+                stats.rejected += 1;
+                continue;
+            };
+            let Ok(records) = Body::parse(body).and_then(|b| ResultBatch::decode(b.content)) else {
+                stats.rejected += 1;
+                continue;
+            };
+            let patient = names.get(&h.stream).cloned().unwrap_or_else(|| h.stream.to_hex());
+            for r in records {
+                if !seen.insert((h.stream, r.t_us, r.algorithm as u8, r.metric as u8)) {
+                    stats.duplicates += 1;
+                    continue;
+                }
+                rows.push(ResultRow {
+                    patient: patient.clone(),
+                    stream: h.stream,
+                    record: r,
+                });
+            }
+        }
+    }
+    rows.sort_by(|a, b| {
+        (&a.patient, a.record.t_us, a.record.algorithm, a.record.metric).cmp(&(
+            &b.patient,
+            b.record.t_us,
+            b.record.algorithm,
+            b.record.metric,
+        ))
+    });
+    Ok((rows, stats))
+}
+
+fn fmt_time(t_us: i64) -> String {
+    if t_us % 1_000_000 == 0 {
+        format!("{}", t_us / 1_000_000)
+    } else {
+        let s = format!("{}.{:06}", t_us.div_euclid(1_000_000), t_us.rem_euclid(1_000_000));
+        s.trim_end_matches('0').to_string()
+    }
+}
+
+/// Writes the tidy CSV: `patient,window_start,algorithm,metric,value,quality`.
+pub fn write_csv(rows: &[ResultRow], path: &Path) -> Result<()> {
+    use std::io::Write;
+    let mut f = std::io::BufWriter::new(
+        std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+    );
+    writeln!(f, "patient,window_start,algorithm,metric,value,quality")?;
+    for r in rows {
+        let name = if r.patient.contains([',', '"']) {
+            format!("\"{}\"", r.patient.replace('"', "\"\""))
+        } else {
+            r.patient.clone()
+        };
+        writeln!(
+            f,
+            "{name},{},{},{},{},{}",
+            fmt_time(r.record.t_us),
+            r.record.algorithm.name(),
+            r.record.metric.name(),
+            r.record.value,
+            r.record.quality.describe()
+        )?;
+    }
+    f.flush()?;
+    Ok(())
+}
+
+/// A per-patient summary table for the terminal.
+pub fn summary_table(rows: &[ResultRow]) -> String {
+    use aorta_wire::Metric;
+    #[derive(Default)]
+    struct Acc {
+        windows: HashSet<i64>,
+        hr: Vec<f64>,
+        sdnn: Vec<f64>,
+        rmssd: Vec<f64>,
+        flagged: HashSet<i64>,
+    }
+    let mut by: BTreeMap<&str, Acc> = BTreeMap::new();
+    for r in rows {
+        let a = by.entry(&r.patient).or_default();
+        let rec = &r.record;
+        a.windows.insert(rec.t_us);
+        if rec.quality.0 & !Quality::INSUFFICIENT != 0 {
+            a.flagged.insert(rec.t_us);
+        }
+        if rec.value.is_finite() {
+            match rec.metric {
+                Metric::Hr => a.hr.push(rec.value),
+                Metric::Sdnn => a.sdnn.push(rec.value),
+                Metric::Rmssd => a.rmssd.push(rec.value),
+                _ => {}
+            }
+        }
+    }
+    let mean = |v: &[f64]| {
+        if v.is_empty() {
+            "-".to_string()
+        } else {
+            format!("{:.1}", v.iter().sum::<f64>() / v.len() as f64)
+        }
+    };
+    let mut out = format!(
+        "{:<24} {:>8} {:>9} {:>10} {:>11} {:>8}\n",
+        "patient", "windows", "HR (bpm)", "SDNN (ms)", "RMSSD (ms)", "flagged"
+    );
+    for (name, a) in &by {
+        out.push_str(&format!(
+            "{:<24} {:>8} {:>9} {:>10} {:>11} {:>8}\n",
+            name,
+            a.windows.len(),
+            mean(&a.hr),
+            mean(&a.sdnn),
+            mean(&a.rmssd),
+            a.flagged.len()
+        ));
+    }
+    out
+}

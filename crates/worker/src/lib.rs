@@ -1,0 +1,38 @@
+//! The worker: everything that runs inside the TEE after key release.
+//!
+//! For each envelope of its input partition, in order: parse the header,
+//! find the stream's verified enrolment, pre-check session and sequence
+//! number (replays are refused before any decryption), authenticate and
+//! decrypt with the stream's session (one HPKE key agreement per session),
+//! hand the samples to the stream's [`aorta_runtime::StreamState`], compute
+//! every block that closes, and seal the results to the stream's enrolled
+//! recipients. Every `checkpoint_every` envelopes it commits: the results
+//! so far become visible together with a sealed checkpoint naming the input
+//! offset, so a restart after `kill -9` resumes exactly there.
+//!
+//! Rejections are counted by reason, attributed to the claimed stream, and
+//! never stop the worker or touch another stream's state.
+
+#![forbid(unsafe_code)]
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
+mod checkpoint;
+mod registry;
+mod worker;
+
+pub use checkpoint::CHECKPOINT_PURPOSE;
+pub use registry::{Registry, RegistryUpdate};
+pub use worker::{result_bucket, Counters, Rejected, Worker, WorkerConfig, WorkerReport};
+
+/// Worker failures. Bad *input* is never an error (it is counted); these are
+/// failures of the worker's own environment.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WorkerError {
+    #[error(transparent)]
+    Transport(#[from] aorta_transport::TransportError),
+    #[error("checkpoint cannot be opened with this fleet key: {0}")]
+    Checkpoint(String),
+    #[error(transparent)]
+    Crypto(#[from] aorta_envelope::CryptoError),
+}

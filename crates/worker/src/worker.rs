@@ -1,0 +1,487 @@
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use aorta_envelope::session::dangerous_plaintext_body;
+use aorta_envelope::{KemPublic, KemSecret, ReceiverSession, SealingKey, SenderSession, VerifyingKey};
+use aorta_hrv::HrvBands;
+use aorta_runtime::{compute_window, ClosedWindow, Limits, Rejection, StreamState, Verdict};
+use aorta_transport::{CommitLog, Consumer, Offset, Polled, TransportError};
+use aorta_wire::{
+    Body, BodyFlags, Bucket, ContentType, Enrolment, EnrolmentStatus, Header, ResultBatch,
+    ResultRecord, RrBatch, RrSample, SessionId, StreamId,
+};
+use rand_core::{CryptoRng, RngCore};
+use serde::{Deserialize, Serialize};
+
+use crate::checkpoint::{Checkpoint, CHECKPOINT_PURPOSE};
+use crate::registry::{Registry, RegistryUpdate};
+use crate::WorkerError;
+
+/// How a worker runs.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    pub partition: u32,
+    pub limits: Limits,
+    /// Commit after this many input records.
+    pub checkpoint_every: u64,
+    /// Accept `dangerous_plaintext` envelopes (benchmark "plain" mode only).
+    pub dangerous_accept_plaintext: bool,
+    /// Most recent rejections kept for the report.
+    pub keep_rejections: usize,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        Self {
+            partition: 0,
+            limits: Limits::default(),
+            checkpoint_every: 1024,
+            dangerous_accept_plaintext: false,
+            keep_rejections: 1000,
+        }
+    }
+}
+
+/// Totals since the partition was first processed (restored from checkpoints).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counters {
+    pub records: u64,
+    pub envelopes_accepted: u64,
+    pub samples: u64,
+    pub windows: u64,
+    pub result_records: u64,
+    pub result_envelopes: u64,
+    pub corrupt_records: u64,
+    pub rejected: BTreeMap<Rejection, u64>,
+    pub invalid_enrolments: u64,
+}
+
+/// One rejected envelope, for operators: where, which claimed stream, why.
+/// Carries no plaintext.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejected {
+    pub offset: Offset,
+    pub stream: Option<StreamId>,
+    pub reason: Rejection,
+}
+
+/// A snapshot for summaries and tests.
+#[derive(Debug, Clone)]
+pub struct WorkerReport {
+    pub counters: Counters,
+    pub streams: usize,
+    pub missing_envelopes: u64,
+    pub reordered_envelopes: u64,
+    pub late_samples: u64,
+    pub out_of_range_samples: u64,
+    pub truncated_sessions: u64,
+    pub recent_rejections: Vec<Rejected>,
+    pub state_heap_bytes: usize,
+}
+
+/// A worker over one input partition and its output log.
+pub struct Worker<C, L, R> {
+    cfg: WorkerConfig,
+    input: C,
+    control: C,
+    output: L,
+    rng: R,
+    fleet: KemSecret,
+    controller: VerifyingKey,
+    seal_key: SealingKey,
+    registry: Registry,
+    streams: BTreeMap<StreamId, StreamState>,
+    sessions: HashMap<StreamId, ReceiverSession>,
+    result_sessions: HashMap<(StreamId, [u8; 32]), SenderSession>,
+    counters: Counters,
+    recent: VecDeque<Rejected>,
+    bands: HrvBands,
+    since_commit: u64,
+    buf: Vec<u8>,
+    samples: Vec<RrSample>,
+    closed: Vec<ClosedWindow>,
+    records: Vec<ResultRecord>,
+    content: Vec<u8>,
+    now_ms: Box<dyn Fn() -> u64 + Send>,
+}
+
+impl<C, L, R> std::fmt::Debug for Worker<C, L, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Worker")
+            .field("partition", &self.cfg.partition)
+            .field("streams", &self.streams.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<C: Consumer, L: CommitLog, R: RngCore + CryptoRng> Worker<C, L, R> {
+    /// Builds a worker and restores its state from the output log's last
+    /// commit, if any. `fleet` is the key released after attestation.
+    pub fn new(
+        cfg: WorkerConfig,
+        input: C,
+        control: C,
+        output: L,
+        fleet: KemSecret,
+        controller: VerifyingKey,
+        rng: R,
+        now_ms: Box<dyn Fn() -> u64 + Send>,
+    ) -> Result<Self, WorkerError> {
+        let seal_key = SealingKey::derive(fleet.expose_secret(), CHECKPOINT_PURPOSE);
+        let mut w = Self {
+            cfg,
+            input,
+            control,
+            output,
+            rng,
+            fleet,
+            controller,
+            seal_key,
+            registry: Registry::default(),
+            streams: BTreeMap::new(),
+            sessions: HashMap::new(),
+            result_sessions: HashMap::new(),
+            counters: Counters::default(),
+            recent: VecDeque::new(),
+            bands: HrvBands::new(),
+            since_commit: 0,
+            buf: Vec::new(),
+            samples: Vec::new(),
+            closed: Vec::new(),
+            records: Vec::new(),
+            content: Vec::new(),
+            now_ms,
+        };
+        if let Some(sealed) = w.output.last_commit() {
+            let c = Checkpoint::open(&w.seal_key, w.cfg.partition, sealed)?;
+            w.input.seek(c.input_offset);
+            w.streams = c.streams.into_iter().map(|(k, v)| (StreamId(k), v)).collect();
+            w.counters = c.counters;
+            // Enrolments are re-read from the start; the registry keeps the
+            // highest serial, so the result is the same.
+            let _ = c.control_offset;
+        }
+        w.poll_control()?;
+        Ok(w)
+    }
+
+    /// Reads new signed enrolment records.
+    pub fn poll_control(&mut self) -> Result<usize, WorkerError> {
+        let mut n = 0;
+        loop {
+            let signed = match self.control.poll()? {
+                Polled::Record { payload, .. } => payload.to_vec(),
+                Polled::Corrupt { .. } => {
+                    self.counters.invalid_enrolments += 1;
+                    continue;
+                }
+                Polled::Idle => return Ok(n),
+            };
+            n += 1;
+            match self.registry.offer(&self.controller, &signed) {
+                RegistryUpdate::Invalid(_) => self.counters.invalid_enrolments += 1,
+                RegistryUpdate::Replaced { stream, device_changed } => {
+                    if device_changed {
+                        self.sessions.remove(&stream);
+                    }
+                    if let (Some(e), Some(s)) = (self.registry.get(&stream), self.streams.get_mut(&stream)) {
+                        s.set_algorithms(e.algorithms, e.effective_from_us);
+                    }
+                }
+                RegistryUpdate::Added(_) | RegistryUpdate::Ignored(_) => {}
+            }
+        }
+    }
+
+    /// Processes input until it is exhausted (`Idle`), committing as
+    /// configured and once more at the end. Returns records processed.
+    pub fn drain(&mut self, mut progress: impl FnMut(&Counters)) -> Result<u64, WorkerError> {
+        let mut processed = 0;
+        loop {
+            if !self.step()? {
+                break;
+            }
+            processed += 1;
+            if processed % 256 == 0 {
+                progress(&self.counters);
+            }
+        }
+        self.commit()?;
+        progress(&self.counters);
+        Ok(processed)
+    }
+
+    /// Handles one input record. `Ok(false)` when there is nothing to read.
+    pub fn step(&mut self) -> Result<bool, WorkerError> {
+        let mut buf = std::mem::take(&mut self.buf);
+        let offset;
+        match self.input.poll()? {
+            Polled::Record { offset: o, payload, .. } => {
+                offset = o;
+                buf.clear();
+                buf.extend_from_slice(payload);
+            }
+            Polled::Corrupt { .. } => {
+                self.counters.corrupt_records += 1;
+                self.counters.records += 1;
+                self.buf = buf;
+                return Ok(true);
+            }
+            Polled::Idle => {
+                self.buf = buf;
+                return Ok(false);
+            }
+        }
+        self.counters.records += 1;
+        let r = self.handle(offset, &mut buf);
+        self.buf = buf;
+        r?;
+        self.since_commit += 1;
+        if self.since_commit >= self.cfg.checkpoint_every {
+            self.commit()?;
+        }
+        Ok(true)
+    }
+
+    fn reject(&mut self, offset: Offset, stream: Option<StreamId>, reason: Rejection) {
+        *self.counters.rejected.entry(reason).or_insert(0) += 1;
+        if let Some(s) = stream.and_then(|s| self.streams.get_mut(&s)) {
+            s.on_rejected();
+        }
+        if self.cfg.keep_rejections > 0 {
+            if self.recent.len() == self.cfg.keep_rejections {
+                self.recent.pop_front();
+            }
+            self.recent.push_back(Rejected { offset, stream, reason });
+        }
+    }
+
+    fn handle(&mut self, offset: Offset, env: &mut [u8]) -> Result<(), WorkerError> {
+        let header = match Header::parse_envelope(env) {
+            Ok(h) => h,
+            Err(_) => {
+                self.reject(offset, None, Rejection::Malformed);
+                return Ok(());
+            }
+        };
+        let stream = header.stream;
+        if header.content != ContentType::RrBatch {
+            self.reject(offset, Some(stream), Rejection::WrongContentType);
+            return Ok(());
+        }
+        let enrolment = match self.registry.get(&stream) {
+            Some(e) if e.status == EnrolmentStatus::Revoked => {
+                self.reject(offset, Some(stream), Rejection::Revoked);
+                return Ok(());
+            }
+            Some(e) => e.clone(),
+            None => {
+                self.reject(offset, None, Rejection::UnknownStream);
+                return Ok(());
+            }
+        };
+        let state = self
+            .streams
+            .entry(stream)
+            .or_insert_with(|| StreamState::new(enrolment.algorithms, enrolment.effective_from_us));
+        if let Verdict::Reject(r) = state.precheck(header.session.0, header.seq) {
+            self.reject(offset, Some(stream), r);
+            return Ok(());
+        }
+        // Authenticate and decrypt.
+        let body = if header.flags.dangerous_plaintext {
+            if !self.cfg.dangerous_accept_plaintext {
+                self.reject(offset, Some(stream), Rejection::Plaintext);
+                return Ok(());
+            }
+            match dangerous_plaintext_body(&header, env) {
+                Ok(b) => b,
+                Err(_) => {
+                    self.reject(offset, Some(stream), Rejection::Malformed);
+                    return Ok(());
+                }
+            }
+        } else {
+            let cached = self
+                .sessions
+                .get(&stream)
+                .is_some_and(|s| s.session() == header.session);
+            if !cached {
+                match ReceiverSession::accept(&header, &self.fleet, &KemPublic(enrolment.device_key)) {
+                    Ok(s) => {
+                        // Kept only once an envelope opens with it (below).
+                        if s.open(&header, env).is_err() {
+                            self.reject(offset, Some(stream), Rejection::Unauthenticated);
+                            return Ok(());
+                        }
+                        self.sessions.insert(stream, s);
+                    }
+                    Err(_) => {
+                        self.reject(offset, Some(stream), Rejection::Unauthenticated);
+                        return Ok(());
+                    }
+                }
+                decrypted_body(&header, env)
+            } else {
+                let opened = self
+                    .sessions
+                    .get(&stream)
+                    .map(|s| s.open(&header, env).is_ok())
+                    .unwrap_or(false);
+                if !opened {
+                    self.reject(offset, Some(stream), Rejection::Unauthenticated);
+                    return Ok(());
+                }
+                decrypted_body(&header, env)
+            }
+        };
+        let parsed = Body::parse(body).and_then(|b| {
+            self.samples.clear();
+            RrBatch::decode_into(b.content, &mut self.samples).map(|wm| (wm, b.flags))
+        });
+        let (watermark, flags): (i64, BodyFlags) = match parsed {
+            Ok(v) => v,
+            Err(_) => {
+                self.reject(offset, Some(stream), Rejection::BadContent);
+                return Ok(());
+            }
+        };
+        let Some(state) = self.streams.get_mut(&stream) else {
+            return Ok(());
+        };
+        self.closed.clear();
+        let verdict = state.on_envelope(
+            &self.cfg.limits,
+            header.session.0,
+            header.seq,
+            &self.samples,
+            watermark,
+            flags.final_,
+            flags.backlog,
+            &mut self.closed,
+        );
+        if let Verdict::Reject(r) = verdict {
+            self.reject(offset, Some(stream), r);
+            return Ok(());
+        }
+        self.counters.envelopes_accepted += 1;
+        self.counters.samples += self.samples.len() as u64;
+        let closed = std::mem::take(&mut self.closed);
+        for w in &closed {
+            self.emit(&enrolment, w)?;
+        }
+        self.closed = closed;
+        Ok(())
+    }
+
+    /// Computes a closed window's results and seals them to each recipient.
+    fn emit(&mut self, enrolment: &Enrolment, w: &ClosedWindow) -> Result<(), WorkerError> {
+        self.counters.windows += 1;
+        self.records.clear();
+        compute_window(w, &mut self.bands, &mut self.records);
+        if self.records.is_empty() {
+            return Ok(());
+        }
+        self.counters.result_records += self.records.len() as u64;
+        let bucket = result_bucket(enrolment);
+        let per_envelope = ResultBatch::capacity(bucket.content_capacity()).max(1);
+        let records = std::mem::take(&mut self.records);
+        let mut sealed = Vec::new();
+        for chunk in records.chunks(per_envelope) {
+            self.content.clear();
+            ResultBatch::encode(chunk, &mut self.content);
+            for recipient in &enrolment.recipients {
+                let key = (enrolment.stream, *recipient);
+                if !self.result_sessions.contains_key(&key) {
+                    let session = SessionId(((self.now_ms)() << 20) | u64::from(self.rng.next_u32() & 0xF_FFFF));
+                    let s = SenderSession::start(
+                        ContentType::Results,
+                        enrolment.stream,
+                        session,
+                        &KemPublic(*recipient),
+                        &self.fleet,
+                        &mut self.rng,
+                    )?;
+                    self.result_sessions.insert(key, s);
+                }
+                if let Some(s) = self.result_sessions.get_mut(&key) {
+                    sealed.push(s.seal(bucket, BodyFlags::default(), &self.content)?);
+                }
+            }
+        }
+        self.records = records;
+        self.counters.result_envelopes += sealed.len() as u64;
+        let refs: Vec<&[u8]> = sealed.iter().map(Vec::as_slice).collect();
+        self.output.append(&refs)?;
+        Ok(())
+    }
+
+    /// Makes the results so far visible with a sealed checkpoint.
+    pub fn commit(&mut self) -> Result<(), WorkerError> {
+        let c = Checkpoint {
+            format: 1,
+            partition: self.cfg.partition,
+            input_offset: self.input.position(),
+            control_offset: self.control.position(),
+            streams: self.streams.iter().map(|(k, v)| (k.0, v.clone())).collect(),
+            counters: self.counters.clone(),
+        };
+        let sealed = c.seal(&self.seal_key, &mut self.rng)?;
+        self.output.commit(&sealed).map_err(|e: TransportError| WorkerError::Transport(e))?;
+        self.since_commit = 0;
+        Ok(())
+    }
+
+    pub fn report(&self) -> WorkerReport {
+        let sum = |f: fn(&StreamState) -> u64| self.streams.values().map(f).sum();
+        WorkerReport {
+            counters: self.counters.clone(),
+            streams: self.streams.len(),
+            missing_envelopes: sum(|s| s.counters.missing_envelopes),
+            reordered_envelopes: sum(|s| s.counters.reordered_envelopes),
+            late_samples: sum(|s| s.counters.late_samples),
+            out_of_range_samples: sum(|s| s.counters.out_of_range_samples),
+            truncated_sessions: sum(|s| s.counters.truncated_sessions),
+            recent_rejections: self.recent.iter().cloned().collect(),
+            state_heap_bytes: self.streams.values().map(StreamState::heap_bytes).sum(),
+        }
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    pub fn stream_state(&self, s: &StreamId) -> Option<&StreamState> {
+        self.streams.get(s)
+    }
+}
+
+/// The decrypted body of an envelope that [`ReceiverSession::open`] has just
+/// decrypted in place (between header and tag).
+fn decrypted_body<'a>(header: &Header, env: &'a [u8]) -> &'a [u8] {
+    env.get(aorta_wire::HEADER_LEN..aorta_wire::HEADER_LEN + header.bucket.body_len())
+        .unwrap_or_default()
+}
+
+/// The fixed size of a stream's result envelopes, from its enrolment alone:
+/// room for one window of every enrolled algorithm (identity: as many
+/// samples as the profile allows per window).
+pub fn result_bucket(e: &Enrolment) -> Bucket {
+    use aorta_wire::Algorithm::*;
+    let mut records = 0usize;
+    for a in e.algorithms.iter() {
+        records += match a {
+            Identity => {
+                let per_tick = RrBatch::capacity(e.bucket.content_capacity());
+                let ticks = (10_000usize).div_ceil(e.cadence_ms.max(1) as usize) + 1;
+                per_tick * ticks
+            }
+            Sdnn => 3,
+            HrvBands => 4,
+            HeartRate | Rmssd => 1,
+        };
+    }
+    Bucket::for_content(ResultBatch::encoded_len(records)).unwrap_or(match Bucket::from_exponent(Bucket::MAX_EXP) {
+        Ok(b) => b,
+        Err(_) => unreachable!("MAX_EXP is valid"),
+    })
+}
