@@ -12,7 +12,7 @@
 //! Modulations run in *event time* (seconds), as physiology does.
 
 use aorta_wire::RrSample;
-use rand::{Rng, SeedableRng};
+use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha12Rng;
 
 /// Parameters of one simulated patient.
@@ -120,26 +120,52 @@ impl Iterator for RrSimulator {
 
 /// The paper's synthetic load: exactly `rate` samples in every second of
 /// event time, at sorted uniform-random millisecond offsets (as MedSpark's
-/// sensor), carrying physiological RR values from an [`RrSimulator`]
-/// replayed at that rate.
+/// sensor), carrying physiological RR values.
+///
+/// Built for benchmarks, where the sensor must cost little next to the
+/// pipeline: the RR values are a table of [`PaperLoad::TABLE`] beats from an
+/// [`RrSimulator`] computed up front and replayed cyclically, and each
+/// second's offsets come from a small non-cryptographic PRNG sorted by
+/// counting (1000 millisecond bins).
 #[derive(Debug, Clone)]
 pub struct PaperLoad {
-    sim: RrSimulator,
-    rng: ChaCha12Rng,
+    table: Vec<u32>,
+    next_rr: usize,
+    rng: rand::rngs::SmallRng,
     rate: u32,
     second_us: i64,
-    pending: Vec<i64>,
+    bins: Vec<u16>,
+    bin: usize,
 }
 
 impl PaperLoad {
+    pub const TABLE: usize = 4096;
+
     pub fn new(seed: u64, rate: u32, start_us: i64) -> Self {
+        let table = RrSimulator::new(SimParams::patient(seed), seed, start_us)
+            .take(Self::TABLE)
+            .map(|s| s.rr_us)
+            .collect();
         Self {
-            sim: RrSimulator::new(SimParams::patient(seed), seed, start_us),
-            rng: ChaCha12Rng::seed_from_u64(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+            table,
+            next_rr: 0,
+            rng: rand::rngs::SmallRng::seed_from_u64(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15)),
             rate,
             second_us: start_us,
-            pending: Vec::new(),
+            bins: vec![0; 1000],
+            bin: 1000,
         }
+    }
+
+    fn refill(&mut self) {
+        self.bins.fill(0);
+        for _ in 0..self.rate {
+            let ms = (self.rng.next_u32() as u64 * 1000 >> 32) as usize;
+            if let Some(b) = self.bins.get_mut(ms) {
+                *b += 1;
+            }
+        }
+        self.bin = 0;
     }
 }
 
@@ -150,17 +176,27 @@ impl Iterator for PaperLoad {
         if self.rate == 0 {
             return None;
         }
-        if self.pending.is_empty() {
-            let base = self.second_us;
-            let rng = &mut self.rng;
-            self.pending
-                .extend((0..self.rate).map(|_| base + 1000 * rng.random_range(0..1000i64)));
-            self.pending.sort_unstable_by(|a, b| b.cmp(a));
-            self.second_us += 1_000_000;
+        loop {
+            if self.bin >= self.bins.len() {
+                self.refill();
+                continue;
+            }
+            match self.bins.get_mut(self.bin) {
+                Some(c) if *c > 0 => {
+                    *c -= 1;
+                    let t_us = self.second_us + 1000 * self.bin as i64;
+                    let rr_us = self.table.get(self.next_rr).copied().unwrap_or(800_000);
+                    self.next_rr = (self.next_rr + 1) % self.table.len().max(1);
+                    return Some(RrSample { t_us, rr_us });
+                }
+                _ => {
+                    self.bin += 1;
+                    if self.bin == self.bins.len() {
+                        self.second_us += 1_000_000;
+                    }
+                }
+            }
         }
-        let t_us = self.pending.pop()?;
-        let rr_us = self.sim.next()?.rr_us;
-        Some(RrSample { t_us, rr_us })
     }
 }
 
