@@ -12,7 +12,8 @@ const BLOCK_US: i64 = BLOCK_SECONDS * 1_000_000;
 /// Bounds that keep a worker's memory and output finite whatever it is fed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Limits {
-    /// A block closes once the watermark passes its end by this much.
+    /// A block closes once the watermark passes its end by more than this
+    /// (so a lateness of one cadence tolerates envelopes swapped by one tick).
     pub allowed_lateness_us: i64,
     /// Samples kept per block; more are counted and flagged `overflow`.
     pub max_samples_per_block: u32,
@@ -291,7 +292,7 @@ impl StreamState {
         };
         let horizon = watermark_us.saturating_sub(limits.allowed_lateness_us);
         let mut emitted_empty = 0u32;
-        while (next + 1).saturating_mul(BLOCK_US) <= horizon {
+        while (next + 1).saturating_mul(BLOCK_US) < horizon {
             match self.open.remove(&next) {
                 Some(b) => out.push(self.close(next, b)),
                 None => {

@@ -1,0 +1,237 @@
+//! Test support for Aorta. Not part of the product.
+//!
+//! * [`MemInput`] / [`MemLog`]: in-memory implementations of the transport
+//!   traits, so worker tests can tamper with individual envelopes. The real
+//!   spool is tested on its own and end to end.
+//! * [`Fleet`]: deterministic keys and signed enrolments for N streams.
+//! * [`Mosquitto`]: a real Mosquitto broker on a free 127.0.0.1 port, ready
+//!   when its TCP port accepts connections.
+
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aorta_envelope::enrolment::sign_enrolment;
+use aorta_envelope::{KemKeypair, SigningKey};
+use aorta_transport::{CommitLog, Consumer, CorruptReason, Offset, Polled, TransportError};
+use aorta_wire::{AlgorithmSet, Enrolment, EnrolmentStatus, StreamId};
+use rand_chacha::rand_core::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+
+/// A partition held in memory: record i has offset i.
+#[derive(Debug, Default, Clone)]
+pub struct MemInput {
+    pub records: Vec<Vec<u8>>,
+    pos: usize,
+}
+
+impl MemInput {
+    pub fn new(records: Vec<Vec<u8>>) -> Self {
+        Self { records, pos: 0 }
+    }
+}
+
+impl Consumer for MemInput {
+    fn position(&self) -> Offset {
+        self.pos as Offset
+    }
+    fn seek(&mut self, offset: Offset) {
+        self.pos = offset as usize;
+    }
+    fn poll(&mut self) -> Result<Polled<'_>, TransportError> {
+        let at = self.pos;
+        match self.records.get(at) {
+            Some(r) if r.is_empty() => {
+                self.pos += 1;
+                Ok(Polled::Corrupt {
+                    offset: at as Offset,
+                    next: self.pos as Offset,
+                    reason: CorruptReason::ChecksumMismatch,
+                })
+            }
+            Some(r) => {
+                self.pos += 1;
+                Ok(Polled::Record {
+                    offset: at as Offset,
+                    next: self.pos as Offset,
+                    payload: r,
+                })
+            }
+            None => Ok(Polled::Idle),
+        }
+    }
+}
+
+/// A commit log in memory.
+#[derive(Debug, Default, Clone)]
+pub struct MemLog {
+    pub committed: Vec<Vec<u8>>,
+    pub pending: Vec<Vec<u8>>,
+    pub checkpoint: Option<Vec<u8>>,
+}
+
+impl MemLog {
+    /// What a restart would see: uncommitted records dropped.
+    pub fn after_crash(&self) -> Self {
+        Self {
+            committed: self.committed.clone(),
+            pending: Vec::new(),
+            checkpoint: self.checkpoint.clone(),
+        }
+    }
+}
+
+impl CommitLog for MemLog {
+    fn last_commit(&self) -> Option<&[u8]> {
+        self.checkpoint.as_deref()
+    }
+    fn append(&mut self, records: &[&[u8]]) -> Result<(), TransportError> {
+        self.pending.extend(records.iter().map(|r| r.to_vec()));
+        Ok(())
+    }
+    fn commit(&mut self, checkpoint: &[u8]) -> Result<(), TransportError> {
+        self.committed.append(&mut self.pending);
+        self.checkpoint = Some(checkpoint.to_vec());
+        Ok(())
+    }
+}
+
+/// One enrolled stream of a [`Fleet`].
+#[derive(Debug)]
+pub struct Device {
+    pub stream: StreamId,
+    pub key: KemKeypair,
+    pub signed_enrolment: Vec<u8>,
+}
+
+/// Deterministic keys for a deployment with `n` streams.
+#[derive(Debug)]
+pub struct Fleet {
+    pub controller: SigningKey,
+    pub fleet: KemKeypair,
+    pub clinician: KemKeypair,
+    pub devices: Vec<Device>,
+    pub profile: aorta_gateway::Profile,
+}
+
+impl Fleet {
+    pub fn new(seed: u64, n: usize, algorithms: AlgorithmSet) -> Self {
+        let mut rng = ChaCha20Rng::seed_from_u64(seed);
+        let controller = SigningKey::generate(&mut rng);
+        let fleet = KemKeypair::generate(&mut rng);
+        let clinician = KemKeypair::generate(&mut rng);
+        let profile = aorta_gateway::Profile::rr_default();
+        let devices = (0..n)
+            .map(|i| {
+                let key = KemKeypair::generate(&mut rng);
+                // Random pseudonyms, as enrolment assigns them.
+                let mut id = [0u8; 16];
+                rand_core::RngCore::fill_bytes(&mut rng, &mut id);
+                let _ = i;
+                let stream = StreamId(id);
+                let e = Enrolment {
+                    status: EnrolmentStatus::Active,
+                    bucket: profile.bucket,
+                    serial: 1,
+                    algorithms,
+                    cadence_ms: profile.cadence_ms,
+                    effective_from_us: 0,
+                    stream,
+                    device_key: key.public.0,
+                    recipients: vec![clinician.public.0],
+                };
+                Device {
+                    stream,
+                    signed_enrolment: sign_enrolment(&controller, &e),
+                    key,
+                }
+            })
+            .collect();
+        Self {
+            controller,
+            fleet,
+            clinician,
+            devices,
+            profile,
+        }
+    }
+
+    pub fn rng(seed: u64) -> ChaCha20Rng {
+        ChaCha20Rng::seed_from_u64(seed)
+    }
+
+    pub fn enrolments(&self) -> MemInput {
+        MemInput::new(self.devices.iter().map(|d| d.signed_enrolment.clone()).collect())
+    }
+}
+
+/// A free TCP port on 127.0.0.1 (the OS picks it).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(0)
+}
+
+/// Waits until `127.0.0.1:port` accepts a TCP connection.
+pub fn wait_for_port(port: u16, within: Duration) -> bool {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return true;
+        }
+        std::thread::yield_now();
+    }
+    false
+}
+
+/// A Mosquitto broker started for one test, killed on drop.
+pub struct Mosquitto {
+    child: Child,
+    pub port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Mosquitto {
+    /// Starts `mosquitto` (Debian package) on a free loopback port. `None` if
+    /// the binary is missing.
+    pub fn start() -> Option<Self> {
+        let bin = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto"]
+            .into_iter()
+            .map(PathBuf::from)
+            .find(|p| p.exists())?;
+        let dir = tempfile::tempdir().ok()?;
+        let port = free_port();
+        let conf = dir.path().join("mosquitto.conf");
+        std::fs::write(
+            &conf,
+            format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"),
+        )
+        .ok()?;
+        let child = Command::new(bin)
+            .arg("-c")
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        let m = Self {
+            child,
+            port,
+            _dir: dir,
+        };
+        if wait_for_port(port, Duration::from_secs(10)) {
+            Some(m)
+        } else {
+            None
+        }
+    }
+}
+
+impl Drop for Mosquitto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

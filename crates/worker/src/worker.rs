@@ -446,6 +446,11 @@ impl<C: Consumer, L: CommitLog, R: RngCore + CryptoRng> Worker<C, L, R> {
         }
     }
 
+    /// The output log (tests inspect what was committed).
+    pub fn output_mut(&mut self) -> &mut L {
+        &mut self.output
+    }
+
     pub fn registry(&self) -> &Registry {
         &self.registry
     }
