@@ -1,0 +1,107 @@
+//! Acceptance (issue 2, criterion 4): `kill -9` of the worker at random
+//! points, then restart: the decrypted results are identical to an
+//! uninterrupted run.
+
+mod common;
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::*;
+use rand::Rng;
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let p = e.unwrap().path();
+        let dest = to.join(p.file_name().unwrap());
+        if p.is_dir() {
+            copy_dir(&p, &dest);
+        } else {
+            std::fs::copy(&p, &dest).unwrap();
+        }
+    }
+}
+
+#[test]
+fn worker_killed_at_random_points_produces_identical_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys");
+    let spool = dir.path().join("spool");
+    run_ok(aorta().args(["keys", "init", "--dir"]).arg(&keys));
+    for i in 0..150 {
+        run_ok(
+            aorta()
+                .args(["keys", "enrol", "--patient", &format!("p{i:03}"), "--dir"])
+                .arg(&keys)
+                .arg("--spool")
+                .arg(&spool),
+        );
+    }
+    run_ok(
+        aorta()
+            .args(["gateway", "--simulate-minutes", "60", "--start", "1700000000", "--keys"])
+            .arg(&keys)
+            .arg("--spool")
+            .arg(&spool),
+    );
+    let reference = dir.path().join("reference");
+    let crashed = dir.path().join("crashed");
+    copy_dir(&spool, &reference);
+    copy_dir(&spool, &crashed);
+
+    // Uninterrupted; its duration scales the random kill points below.
+    let t = Instant::now();
+    run_ok(aorta().args(["worker", "--tee", "simulated", "--checkpoint-every", "97", "--keys"]).arg(&keys).arg("--spool").arg(&reference));
+    let full_run = t.elapsed();
+    let ref_csv = dir.path().join("reference.csv");
+    run_ok(aorta().arg("results").arg("--keys").arg(&keys).arg("--spool").arg(&reference).arg("--csv").arg(&ref_csv));
+
+    // Killed at random points until a run finishes by itself.
+    let mut rng = rand::rng();
+    let mut kills = 0;
+    let started = Instant::now();
+    loop {
+        let mut child = aorta()
+            .args(["worker", "--tee", "simulated", "--checkpoint-every", "97", "--keys"])
+            .arg(&keys)
+            .arg("--spool")
+            .arg(&crashed)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // The fault is injected at a random moment within a run's duration
+        // (this is not a readiness wait). After 6 kills the run may finish.
+        let deadline = if kills < 6 {
+            Instant::now() + full_run.mul_f64(rng.random_range(0.05..0.95))
+        } else {
+            Instant::now() + Duration::from_secs(3600)
+        };
+        let finished = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                assert!(status.success(), "worker failed on its own: {status}");
+                break true;
+            }
+            if Instant::now() >= deadline {
+                break false;
+            }
+            std::thread::yield_now();
+        };
+        if finished {
+            break;
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        kills += 1;
+        assert!(started.elapsed() < Duration::from_secs(300), "no run finished in 5 minutes");
+    }
+    let got_csv = dir.path().join("crashed.csv");
+    run_ok(aorta().arg("results").arg("--keys").arg(&keys).arg("--spool").arg(&crashed).arg("--csv").arg(&got_csv));
+    let want = std::fs::read(&ref_csv).unwrap();
+    let got = std::fs::read(&got_csv).unwrap();
+    assert!(want.len() > 100_000, "reference results too small");
+    assert!(kills >= 1, "the worker was never killed mid-run; make the workload larger");
+    assert!(got == want, "results differ after {kills} kills");
+    eprintln!("identical results after {kills} kill -9");
+}
