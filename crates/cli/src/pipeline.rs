@@ -186,7 +186,9 @@ pub fn read_results_with(
 ) -> Result<(Vec<ResultRow>, ResultStats)> {
     let mut stats = ResultStats::default();
     let mut sessions: HashMap<(StreamId, u64), ReceiverSession> = HashMap::new();
-    let mut seen: HashSet<(StreamId, i64, u8, u8)> = HashSet::new();
+    // A replayed result envelope repeats (stream, session, seq); records are
+    // never de-duplicated by value (two beats may share a timestamp).
+    let mut seen: HashSet<(StreamId, u64, u64)> = HashSet::new();
     let mut rows = Vec::new();
     for p in spool.result_partitions()? {
         let mut reader = spool.results_reader(p)?;
@@ -200,6 +202,10 @@ pub fn read_results_with(
             };
             if h.content != ContentType::Results {
                 stats.rejected += 1;
+                continue;
+            }
+            if !seen.insert((h.stream, h.session.0, h.seq)) {
+                stats.duplicates += 1;
                 continue;
             }
             let key = (h.stream, h.session.0);
@@ -225,10 +231,6 @@ pub fn read_results_with(
             };
             let patient = names.get(&h.stream).cloned().unwrap_or_else(|| h.stream.to_hex());
             for r in records {
-                if !seen.insert((h.stream, r.t_us, r.algorithm as u8, r.metric as u8)) {
-                    stats.duplicates += 1;
-                    continue;
-                }
                 rows.push(ResultRow {
                     patient: patient.clone(),
                     stream: h.stream,
