@@ -101,42 +101,99 @@ mod tests {
     fn release_to_matching_worker_and_refusals() {
         let (mut rng, fleet, root) = setup();
         let measurement = [0x11; 32];
-        let tee = SimulatedTee::new(SigningKey::from_bytes(&root.expose_secret()), measurement, Box::new(|| 1_000));
+        let tee = SimulatedTee::new(
+            SigningKey::from_bytes(&root.expose_secret()),
+            measurement,
+            Box::new(|| 1_000),
+        );
         let worker = KemKeypair::generate(&mut rng);
         let nonce = [0x42; 32];
-        let ev = tee.evidence(binding::report_data(&worker.public.0, &nonce)).unwrap();
+        let ev = tee
+            .evidence(binding::report_data(&worker.public.0, &nonce))
+            .unwrap();
         let mut policy = Policy {
             allow_simulated: true,
             simulated_root: Some(root.verifying_key()),
             measurements: vec![measurement],
             max_age_secs: 600,
         };
-        let (claims, wrapped) =
-            release_fleet_key(&fleet.secret, &ev, &worker.public, &nonce, &policy, 1_010, &mut rng).unwrap();
+        let (claims, wrapped) = release_fleet_key(
+            &fleet.secret,
+            &ev,
+            &worker.public,
+            &nonce,
+            &policy,
+            1_010,
+            &mut rng,
+        )
+        .unwrap();
         assert_eq!(claims.measurement, measurement);
         let got = unwrap_fleet_key(&wrapped, &worker.secret, &nonce).unwrap();
         assert!(got == fleet.secret);
 
         // Wrong nonce: binding fails.
-        let err = release_fleet_key(&fleet.secret, &ev, &worker.public, &[0; 32], &policy, 1_010, &mut rng);
+        let err = release_fleet_key(
+            &fleet.secret,
+            &ev,
+            &worker.public,
+            &[0; 32],
+            &policy,
+            1_010,
+            &mut rng,
+        );
         assert_eq!(err.unwrap_err(), AttestError::BindingMismatch);
         // Too old.
-        let err = release_fleet_key(&fleet.secret, &ev, &worker.public, &nonce, &policy, 5_000, &mut rng);
+        let err = release_fleet_key(
+            &fleet.secret,
+            &ev,
+            &worker.public,
+            &nonce,
+            &policy,
+            5_000,
+            &mut rng,
+        );
         assert!(matches!(err.unwrap_err(), AttestError::Expired { .. }));
         // Measurement not in policy.
         policy.measurements = vec![[0x22; 32]];
-        let err = release_fleet_key(&fleet.secret, &ev, &worker.public, &nonce, &policy, 1_010, &mut rng);
-        assert!(matches!(err.unwrap_err(), AttestError::MeasurementNotAllowed { .. }));
+        let err = release_fleet_key(
+            &fleet.secret,
+            &ev,
+            &worker.public,
+            &nonce,
+            &policy,
+            1_010,
+            &mut rng,
+        );
+        assert!(matches!(
+            err.unwrap_err(),
+            AttestError::MeasurementNotAllowed { .. }
+        ));
         // Simulated not allowed.
         policy.allow_simulated = false;
-        let err = release_fleet_key(&fleet.secret, &ev, &worker.public, &nonce, &policy, 1_010, &mut rng);
+        let err = release_fleet_key(
+            &fleet.secret,
+            &ev,
+            &worker.public,
+            &nonce,
+            &policy,
+            1_010,
+            &mut rng,
+        );
         assert_eq!(err.unwrap_err(), AttestError::SimulatedNotAllowed);
         // Evidence signed by another root.
         let other = SigningKey::generate(&mut rng);
         policy.allow_simulated = true;
         policy.measurements.clear();
         policy.simulated_root = Some(other.verifying_key());
-        let err = release_fleet_key(&fleet.secret, &ev, &worker.public, &nonce, &policy, 1_010, &mut rng);
+        let err = release_fleet_key(
+            &fleet.secret,
+            &ev,
+            &worker.public,
+            &nonce,
+            &policy,
+            1_010,
+            &mut rng,
+        );
         assert!(matches!(err.unwrap_err(), AttestError::BadSignature { .. }));
     }
 }

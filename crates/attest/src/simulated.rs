@@ -75,8 +75,16 @@ impl std::fmt::Debug for SimulatedTee {
 }
 
 impl SimulatedTee {
-    pub fn new(root: SigningKey, measurement: [u8; 32], now: Box<dyn Fn() -> u64 + Send + Sync>) -> Self {
-        Self { root, measurement, now }
+    pub fn new(
+        root: SigningKey,
+        measurement: [u8; 32],
+        now: Box<dyn Fn() -> u64 + Send + Sync>,
+    ) -> Self {
+        Self {
+            root,
+            measurement,
+            now,
+        }
     }
 }
 

@@ -64,7 +64,12 @@ pub struct BenchArgs {
     #[command(flatten)]
     pub w: Workload,
     /// Modes to run, in order.
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "plain,secure,secure-tee")]
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "plain,secure,secure-tee"
+    )]
     pub modes: Vec<Mode>,
     /// Repetitions per mode (the median is reported).
     #[arg(long, default_value_t = 3)]
@@ -123,15 +128,29 @@ pub fn run(a: BenchArgs) -> Result<()> {
         for &mode in &a.modes {
             let out = Command::new(&exe)
                 .args(["bench-run", "--mode", mode.name()])
-                .args(["--clients", &w.clients.to_string(), "--rate", &w.rate.to_string()])
-                .args(["--seconds", &w.seconds.to_string(), "--algorithms", &w.algorithms])
+                .args([
+                    "--clients",
+                    &w.clients.to_string(),
+                    "--rate",
+                    &w.rate.to_string(),
+                ])
+                .args([
+                    "--seconds",
+                    &w.seconds.to_string(),
+                    "--algorithms",
+                    &w.algorithms,
+                ])
                 .args(["--cadence-ms", &w.cadence_ms.to_string()])
                 .arg("--tmp")
                 .arg(&w.tmp)
                 .output()
                 .context("running bench-run")?;
             if !out.status.success() {
-                bail!("bench-run {} failed: {}", mode.name(), String::from_utf8_lossy(&out.stderr));
+                bail!(
+                    "bench-run {} failed: {}",
+                    mode.name(),
+                    String::from_utf8_lossy(&out.stderr)
+                );
             }
             let text = String::from_utf8_lossy(&out.stdout);
             let o = text
@@ -139,13 +158,15 @@ pub fn run(a: BenchArgs) -> Result<()> {
                 .find_map(parse_outcome)
                 .with_context(|| format!("no BENCH line from {}: {text}", mode.name()))?;
             println!(
-                "  rep {} {:<10} {:>12.0} samples/s  wall {:>6.2} s  cpu {:>6.2} s  peak {:>7.1} MB",
+                "  rep {} {:<10} {:>12.0} samples/s  wall {:>6.2} s  cpu {:>6.2} s  peak {:>7.1} MB  ({} envelopes, {} result records)",
                 rep + 1,
                 mode.name(),
                 o.samples as f64 / o.wall_s,
                 o.wall_s,
                 o.cpu_s,
-                o.peak_rss_mb
+                o.peak_rss_mb,
+                o.envelopes,
+                o.results
             );
             table.push((mode, o));
         }
@@ -153,7 +174,15 @@ pub fn run(a: BenchArgs) -> Result<()> {
     println!("\nmedians ({} reps):", a.reps);
     println!("| mode | samples/s | wall s | CPU s | peak RSS MB | time / plain |");
     println!("|---|---:|---:|---:|---:|---:|");
-    let med = |m: Mode, f: fn(&Outcome) -> f64| median(table.iter().filter(|(x, _)| *x == m).map(|(_, o)| f(o)).collect());
+    let med = |m: Mode, f: fn(&Outcome) -> f64| {
+        median(
+            table
+                .iter()
+                .filter(|(x, _)| *x == m)
+                .map(|(_, o)| f(o))
+                .collect(),
+        )
+    };
     let plain_wall = med(Mode::Plain, |o| o.wall_s);
     for &m in &a.modes {
         let wall = med(m, |o| o.wall_s);
@@ -164,7 +193,11 @@ pub fn run(a: BenchArgs) -> Result<()> {
             wall,
             med(m, |o| o.cpu_s),
             med(m, |o| o.peak_rss_mb),
-            if plain_wall.is_finite() { format!("{:.3}", wall / plain_wall) } else { "-".into() }
+            if plain_wall.is_finite() {
+                format!("{:.3}", wall / plain_wall)
+            } else {
+                "-".into()
+            }
         );
     }
     Ok(())
@@ -200,7 +233,13 @@ pub fn run_one(a: BenchRunArgs) -> Result<()> {
     let mut signed = Vec::new();
     let mut patients = Vec::new();
     for c in 0..w.clients {
-        let (p, s) = keys.enrol(&format!("client-{c:05}"), algos, f64::from(w.rate), w.cadence_ms, 0)?;
+        let (p, s) = keys.enrol(
+            &format!("client-{c:05}"),
+            algos,
+            f64::from(w.rate),
+            w.cadence_ms,
+            0,
+        )?;
         signed.push(s);
         patients.push(p);
     }
@@ -218,9 +257,17 @@ pub fn run_one(a: BenchRunArgs) -> Result<()> {
     for (i, p) in patients.iter().enumerate() {
         let sender = match a.mode {
             Mode::Plain => StreamSender::dangerous_plaintext(p.stream, session, p.profile),
-            _ => StreamSender::new(p.stream, session, p.profile, &fleet_pub, &keys.device_secret(p.stream)?, &mut rng)?,
+            _ => StreamSender::new(
+                p.stream,
+                session,
+                p.profile,
+                &fleet_pub,
+                &keys.device_secret(p.stream)?,
+                &mut rng,
+            )?,
         };
-        let src = PaperLoad::new(i as u64 + 1, w.rate, start_us).take_while(move |s| s.t_us < end_us);
+        let src =
+            PaperLoad::new(i as u64 + 1, w.rate, start_us).take_while(move |s| s.t_us < end_us);
         streams.push(ReplayStream::new(sender, Box::new(src)));
     }
     let cfg = WorkerConfig {
@@ -271,7 +318,11 @@ pub fn run_one(a: BenchRunArgs) -> Result<()> {
 }
 
 fn tempfile_dir(base: &std::path::Path) -> Result<PathBuf> {
-    let d = base.join(format!("aorta-bench-{}-{}", std::process::id(), tee::unix_now_ms()));
+    let d = base.join(format!(
+        "aorta-bench-{}-{}",
+        std::process::id(),
+        tee::unix_now_ms()
+    ));
     std::fs::create_dir_all(&d)?;
     Ok(d)
 }

@@ -62,7 +62,8 @@ fn load_inputs(dir: &PathBuf) -> Result<Vec<Input>> {
     }
     let mut out = Vec::new();
     for f in files {
-        let text = std::fs::read_to_string(&f).with_context(|| format!("reading {}", f.display()))?;
+        let text =
+            std::fs::read_to_string(&f).with_context(|| format!("reading {}", f.display()))?;
         let (mut samples, issues) = parse_paper_csv(&text);
         for i in issues.iter().take(5) {
             eprintln!("{}: {i} (line skipped)", f.display());
@@ -71,7 +72,10 @@ fn load_inputs(dir: &PathBuf) -> Result<Vec<Input>> {
             eprintln!("{}: {} more lines skipped", f.display(), issues.len() - 5);
         }
         samples.sort_by_key(|s| s.t_us);
-        let name = f.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = f
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
         out.push(Input { name, samples });
     }
     Ok(out)
@@ -83,7 +87,9 @@ fn max_rate(inputs: &[Input]) -> f64 {
     for i in inputs {
         let mut counts = std::collections::HashMap::new();
         for s in &i.samples {
-            *counts.entry(s.t_us.div_euclid(10_000_000)).or_insert(0usize) += 1;
+            *counts
+                .entry(s.t_us.div_euclid(10_000_000))
+                .or_insert(0usize) += 1;
         }
         best = best.max(counts.values().copied().max().unwrap_or(0));
     }
@@ -112,7 +118,12 @@ pub fn run(a: DemoArgs) -> Result<()> {
     };
     let (names, rate): (Vec<String>, f64) = match &inputs {
         Some(i) => (i.iter().map(|x| x.name.clone()).collect(), max_rate(i)),
-        None => ((1..=a.patients).map(|i| format!("patient-{i:03}")).collect(), 4.0),
+        None => (
+            (1..=a.patients)
+                .map(|i| format!("patient-{i:03}"))
+                .collect(),
+            4.0,
+        ),
     };
     if names.is_empty() {
         bail!("no patients to run (--patients 0?)");
@@ -121,8 +132,18 @@ pub fn run(a: DemoArgs) -> Result<()> {
     let now_s = tee::unix_now() as i64;
     let (start_us, end_us) = match &inputs {
         Some(i) => {
-            let lo = i.iter().filter_map(|x| x.samples.first()).map(|s| s.t_us).min().unwrap_or(0);
-            let hi = i.iter().filter_map(|x| x.samples.last()).map(|s| s.t_us).max().unwrap_or(0);
+            let lo = i
+                .iter()
+                .filter_map(|x| x.samples.first())
+                .map(|s| s.t_us)
+                .min()
+                .unwrap_or(0);
+            let hi = i
+                .iter()
+                .filter_map(|x| x.samples.last())
+                .map(|s| s.t_us)
+                .max()
+                .unwrap_or(0);
             (lo.div_euclid(10_000_000) * 10_000_000, hi + 1)
         }
         None => {
@@ -144,7 +165,13 @@ pub fn run(a: DemoArgs) -> Result<()> {
 
     // Worker, in the simulated TEE.
     let (fleet, attested) = tee::obtain_fleet_key(TeeChoice::Simulated, &keys, a.quiet)?;
-    let mut worker = pipeline::open_worker(&spool, 0, WorkerConfig::default(), fleet, keys.controller_pub()?)?;
+    let mut worker = pipeline::open_worker(
+        &spool,
+        0,
+        WorkerConfig::default(),
+        fleet,
+        keys.controller_pub()?,
+    )?;
     let done = AtomicBool::new(false);
     let handled = AtomicU64::new(0);
 
@@ -155,22 +182,38 @@ pub fn run(a: DemoArgs) -> Result<()> {
     let mut streams = Vec::new();
     let mut inputs = inputs;
     for (i, p) in patients.iter().enumerate() {
-        let sender = StreamSender::new(p.stream, session, p.profile, &fleet_pub, &keys.device_secret(p.stream)?, &mut rng)?;
+        let sender = StreamSender::new(
+            p.stream,
+            session,
+            p.profile,
+            &fleet_pub,
+            &keys.device_secret(p.stream)?,
+            &mut rng,
+        )?;
         let source: Box<dyn Iterator<Item = RrSample> + Send> = match inputs.as_mut() {
             Some(v) => Box::new(std::mem::take(&mut v[i].samples).into_iter()),
             None => {
                 let seed = a.seed.wrapping_mul(1_000_003).wrapping_add(i as u64);
-                Box::new(RrSimulator::new(SimParams::patient(seed), seed, start_us).take_while(move |s| s.t_us < end_us))
+                Box::new(
+                    RrSimulator::new(SimParams::patient(seed), seed, start_us)
+                        .take_while(move |s| s.t_us < end_us),
+                )
             }
         };
         streams.push(ReplayStream::new(sender, source));
     }
     let ticks = ((end_us - start_us) as u64).div_ceil(u64::from(profile.cadence_ms) * 1000);
     let total = ticks * streams.len() as u64;
-    let bar = if a.quiet { ProgressBar::hidden() } else { ProgressBar::new(total) };
+    let bar = if a.quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(total)
+    };
     bar.set_style(
-        ProgressStyle::with_template("{spinner} {msg:10} [{bar:40}] {pos}/{len} envelopes ({per_sec}, {eta})")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ProgressStyle::with_template(
+            "{spinner} {msg:10} [{bar:40}] {pos}/{len} envelopes ({per_sec}, {eta})",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     bar.set_message("gateway");
     bar.enable_steady_tick(Duration::from_millis(200));
@@ -226,7 +269,11 @@ pub fn run(a: DemoArgs) -> Result<()> {
             println!("{l}");
         }
         if lines.len() > 11 {
-            println!("... {} more patients in {}", lines.len() - 11, csv.display());
+            println!(
+                "... {} more patients in {}",
+                lines.len() - 11,
+                csv.display()
+            );
         }
     }
     println!(
@@ -248,7 +295,10 @@ pub fn run(a: DemoArgs) -> Result<()> {
         attested
     );
     if rstats.rejected > 0 || rstats.corrupt > 0 {
-        println!("clinician side: {} result envelopes rejected, {} corrupt records", rstats.rejected, rstats.corrupt);
+        println!(
+            "clinician side: {} result envelopes rejected, {} corrupt records",
+            rstats.rejected, rstats.corrupt
+        );
     }
     println!("RESULTS FROM A SIMULATED TEE (development only)");
     Ok(())

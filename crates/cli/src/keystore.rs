@@ -74,19 +74,27 @@ impl KeyStore {
                 dir.display()
             );
         }
-        Ok(Self { dir: dir.to_path_buf() })
+        Ok(Self {
+            dir: dir.to_path_buf(),
+        })
     }
 
     /// Creates a fresh deployment's keys. Refuses to overwrite.
     pub fn init(dir: &Path) -> Result<Self> {
         if dir.join("controller.key").exists() {
-            bail!("{} already holds keys; refusing to overwrite", dir.display());
+            bail!(
+                "{} already holds keys; refusing to overwrite",
+                dir.display()
+            );
         }
         fs::create_dir_all(dir.join("devices"))?;
         let mut rng = crate::tee::sys_rng();
         let controller = SigningKey::generate(&mut rng);
         write_secret(&dir.join("controller.key"), &controller.expose_secret())?;
-        fs::write(dir.join("controller.pub"), controller.verifying_key().to_hex())?;
+        fs::write(
+            dir.join("controller.pub"),
+            controller.verifying_key().to_hex(),
+        )?;
         for name in ["fleet", "clinician"] {
             let kp = KemKeypair::generate(&mut rng);
             write_secret(&dir.join(format!("{name}.key")), kp.secret.expose_secret())?;
@@ -95,34 +103,46 @@ impl KeyStore {
         let sim = SigningKey::generate(&mut rng);
         write_secret(&dir.join("sim-tee-root.key"), &sim.expose_secret())?;
         fs::write(dir.join("patients.tsv"), "")?;
-        Ok(Self { dir: dir.to_path_buf() })
-    }
-
-    pub fn dir(&self) -> &Path {
-        &self.dir
+        Ok(Self {
+            dir: dir.to_path_buf(),
+        })
     }
 
     pub fn controller(&self) -> Result<SigningKey> {
-        Ok(SigningKey::from_bytes(&*read_32(&self.dir.join("controller.key"))?))
+        Ok(SigningKey::from_bytes(&*read_32(
+            &self.dir.join("controller.key"),
+        )?))
     }
     pub fn controller_pub(&self) -> Result<VerifyingKey> {
-        Ok(VerifyingKey::from_hex(&fs::read_to_string(self.dir.join("controller.pub"))?)?)
+        Ok(VerifyingKey::from_hex(&fs::read_to_string(
+            self.dir.join("controller.pub"),
+        )?)?)
     }
     pub fn fleet_pub(&self) -> Result<KemPublic> {
-        Ok(KemPublic::from_hex(&fs::read_to_string(self.dir.join("fleet.pub"))?)?)
+        Ok(KemPublic::from_hex(&fs::read_to_string(
+            self.dir.join("fleet.pub"),
+        )?)?)
     }
     /// The fleet secret: only the key broker reads this.
     pub fn fleet_secret_for_broker(&self) -> Result<KemSecret> {
-        Ok(KemSecret::from_bytes(*read_32(&self.dir.join("fleet.key"))?))
+        Ok(KemSecret::from_bytes(*read_32(
+            &self.dir.join("fleet.key"),
+        )?))
     }
     pub fn clinician_pub(&self) -> Result<KemPublic> {
-        Ok(KemPublic::from_hex(&fs::read_to_string(self.dir.join("clinician.pub"))?)?)
+        Ok(KemPublic::from_hex(&fs::read_to_string(
+            self.dir.join("clinician.pub"),
+        )?)?)
     }
     pub fn clinician_secret(&self) -> Result<KemSecret> {
-        Ok(KemSecret::from_bytes(*read_32(&self.dir.join("clinician.key"))?))
+        Ok(KemSecret::from_bytes(*read_32(
+            &self.dir.join("clinician.key"),
+        )?))
     }
     pub fn sim_tee_root(&self) -> Result<SigningKey> {
-        Ok(SigningKey::from_bytes(&*read_32(&self.dir.join("sim-tee-root.key"))?))
+        Ok(SigningKey::from_bytes(&*read_32(
+            &self.dir.join("sim-tee-root.key"),
+        )?))
     }
     pub fn device_secret(&self, stream: StreamId) -> Result<KemSecret> {
         Ok(KemSecret::from_bytes(*read_32(
@@ -133,12 +153,20 @@ impl KeyStore {
     pub fn patients(&self) -> Result<Vec<Patient>> {
         let text = fs::read_to_string(self.dir.join("patients.tsv"))?;
         let mut latest: BTreeMap<String, Patient> = BTreeMap::new();
-        for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        for (i, line) in text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+        {
             let f: Vec<&str> = line.split('\t').collect();
             let [name, stream, serial, algos, rate, cadence, status] = f[..] else {
-                bail!("patients.tsv line {}: expected 7 tab-separated fields", i + 1);
+                bail!(
+                    "patients.tsv line {}: expected 7 tab-separated fields",
+                    i + 1
+                );
             };
-            let stream = StreamId::from_hex(stream).ok_or_else(|| anyhow!("patients.tsv line {}: bad stream id", i + 1))?;
+            let stream = StreamId::from_hex(stream)
+                .ok_or_else(|| anyhow!("patients.tsv line {}: bad stream id", i + 1))?;
             let p = Patient {
                 name: name.to_string(),
                 stream,
@@ -157,7 +185,12 @@ impl KeyStore {
         self.patients()?
             .into_iter()
             .find(|p| p.name == name)
-            .ok_or_else(|| anyhow!("no enrolled patient named '{name}' in {}", self.dir.display()))
+            .ok_or_else(|| {
+                anyhow!(
+                    "no enrolled patient named '{name}' in {}",
+                    self.dir.display()
+                )
+            })
     }
 
     /// Enrols a new device for `name` (or re-enrols with a higher serial),
@@ -187,7 +220,10 @@ impl KeyStore {
             Some(_) => KemKeypair::from_secret(self.device_secret(stream)?)?,
             None => {
                 let kp = KemKeypair::generate(&mut rng);
-                write_secret(&self.dir.join("devices").join(format!("{stream}.key")), kp.secret.expose_secret())?;
+                write_secret(
+                    &self.dir.join("devices").join(format!("{stream}.key")),
+                    kp.secret.expose_secret(),
+                )?;
                 kp
             }
         };
@@ -204,8 +240,14 @@ impl KeyStore {
             recipients: vec![self.clinician_pub()?.0],
         };
         let signed = sign_enrolment(&self.controller()?, &e);
-        let mut f = fs::OpenOptions::new().append(true).open(self.dir.join("patients.tsv"))?;
-        writeln!(f, "{name}\t{stream}\t{serial}\t{}\t{max_rate}\t{cadence_ms}\tactive", algorithms.names())?;
+        let mut f = fs::OpenOptions::new()
+            .append(true)
+            .open(self.dir.join("patients.tsv"))?;
+        writeln!(
+            f,
+            "{name}\t{stream}\t{serial}\t{}\t{max_rate}\t{cadence_ms}\tactive",
+            algorithms.names()
+        )?;
         Ok((
             Patient {
                 name: name.to_string(),
@@ -236,7 +278,9 @@ impl KeyStore {
             recipients: vec![self.clinician_pub()?.0],
         };
         let signed = sign_enrolment(&self.controller()?, &e);
-        let mut f = fs::OpenOptions::new().append(true).open(self.dir.join("patients.tsv"))?;
+        let mut f = fs::OpenOptions::new()
+            .append(true)
+            .open(self.dir.join("patients.tsv"))?;
         let rate = p.max_rate;
         writeln!(
             f,

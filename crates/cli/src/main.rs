@@ -13,7 +13,11 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "aorta", version, about = "Confidential stream processing for medical sensor data")]
+#[command(
+    name = "aorta",
+    version,
+    about = "Confidential stream processing for medical sensor data"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,

@@ -11,7 +11,9 @@ use aorta_envelope::{KemPublic, KemSecret, ReceiverSession, VerifyingKey};
 use aorta_gateway::StreamSender;
 use aorta_spool::{LogReader, OwnedLog, Spool};
 use aorta_transport::{PartitionId, Producer};
-use aorta_wire::{Body, ContentType, Header, Quality, ResultBatch, ResultRecord, RrSample, StreamId};
+use aorta_wire::{
+    Body, ContentType, Header, Quality, ResultBatch, ResultRecord, RrSample, StreamId,
+};
 use aorta_worker::{Worker, WorkerConfig};
 
 use crate::keystore::KeyStore;
@@ -109,19 +111,27 @@ pub fn replay(
 pub type SpoolWorker = Worker<LogReader, OwnedLog, crate::tee::SysRng>;
 
 /// Opens a worker on `spool` partition `p` (restoring its checkpoint).
-pub fn open_worker(spool: &Spool, p: u32, cfg: WorkerConfig, fleet: KemSecret, controller: VerifyingKey) -> Result<SpoolWorker> {
+pub fn open_worker(
+    spool: &Spool,
+    p: u32,
+    cfg: WorkerConfig,
+    fleet: KemSecret,
+    controller: VerifyingKey,
+) -> Result<SpoolWorker> {
     let input = spool.ingest_reader(PartitionId(p))?;
     let control = spool.control_reader()?;
     let output = spool.results_owner(PartitionId(p)).with_context(|| {
         format!("opening results partition {p} (is another worker running on it?)")
     })?;
     Ok(Worker::new(
-        WorkerConfig { partition: p, ..cfg },
+        WorkerConfig {
+            partition: p,
+            ..cfg
+        },
         input,
         control,
         output,
-        fleet,
-        controller,
+        aorta_worker::WorkerKeys { fleet, controller },
         crate::tee::sys_rng(),
         Box::new(crate::tee::unix_now_ms),
     )?)
@@ -129,7 +139,11 @@ pub fn open_worker(spool: &Spool, p: u32, cfg: WorkerConfig, fleet: KemSecret, c
 
 /// Runs `worker` while `producer_done` is false, then drains what is left.
 /// Progress: input records handled so far.
-pub fn run_until_done(worker: &mut SpoolWorker, producer_done: &AtomicBool, progress: &AtomicU64) -> Result<()> {
+pub fn run_until_done(
+    worker: &mut SpoolWorker,
+    producer_done: &AtomicBool,
+    progress: &AtomicU64,
+) -> Result<()> {
     loop {
         let done = producer_done.load(Ordering::Acquire);
         let mut idle = true;
@@ -174,7 +188,11 @@ pub struct ResultStats {
 pub fn read_results(keys: &KeyStore, spool: &Spool) -> Result<(Vec<ResultRow>, ResultStats)> {
     let clinician = keys.clinician_secret()?;
     let fleet = keys.fleet_pub()?;
-    let names: HashMap<StreamId, String> = keys.patients()?.into_iter().map(|p| (p.stream, p.name)).collect();
+    let names: HashMap<StreamId, String> = keys
+        .patients()?
+        .into_iter()
+        .map(|p| (p.stream, p.name))
+        .collect();
     read_results_with(&clinician, &fleet, &names, spool)
 }
 
@@ -208,19 +226,18 @@ pub fn read_results_with(
                 stats.duplicates += 1;
                 continue;
             }
-            let key = (h.stream, h.session.0);
-            if !sessions.contains_key(&key) {
-                match ReceiverSession::accept(&h, clinician, fleet) {
-                    Ok(s) => {
-                        sessions.insert(key, s);
-                    }
-                    Err(_) => {
-                        stats.rejected += 1;
-                        continue;
+            let s = match sessions.entry((h.stream, h.session.0)) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    match ReceiverSession::accept(&h, clinician, fleet) {
+                        Ok(s) => v.insert(s),
+                        Err(_) => {
+                            stats.rejected += 1;
+                            continue;
+                        }
                     }
                 }
-            }
-            let Some(s) = sessions.get(&key) else { continue };
+            };
             let Ok(body) = s.open(&h, &mut env) else {
                 stats.rejected += 1;
                 continue;
@@ -229,7 +246,10 @@ pub fn read_results_with(
                 stats.rejected += 1;
                 continue;
             };
-            let patient = names.get(&h.stream).cloned().unwrap_or_else(|| h.stream.to_hex());
+            let patient = names
+                .get(&h.stream)
+                .cloned()
+                .unwrap_or_else(|| h.stream.to_hex());
             for r in records {
                 rows.push(ResultRow {
                     patient: patient.clone(),
@@ -240,12 +260,18 @@ pub fn read_results_with(
         }
     }
     rows.sort_by(|a, b| {
-        (&a.patient, a.record.t_us, a.record.algorithm, a.record.metric).cmp(&(
-            &b.patient,
-            b.record.t_us,
-            b.record.algorithm,
-            b.record.metric,
-        ))
+        (
+            &a.patient,
+            a.record.t_us,
+            a.record.algorithm,
+            a.record.metric,
+        )
+            .cmp(&(
+                &b.patient,
+                b.record.t_us,
+                b.record.algorithm,
+                b.record.metric,
+            ))
     });
     Ok((rows, stats))
 }
@@ -254,7 +280,11 @@ fn fmt_time(t_us: i64) -> String {
     if t_us % 1_000_000 == 0 {
         format!("{}", t_us / 1_000_000)
     } else {
-        let s = format!("{}.{:06}", t_us.div_euclid(1_000_000), t_us.rem_euclid(1_000_000));
+        let s = format!(
+            "{}.{:06}",
+            t_us.div_euclid(1_000_000),
+            t_us.rem_euclid(1_000_000)
+        );
         s.trim_end_matches('0').to_string()
     }
 }

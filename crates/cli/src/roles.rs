@@ -58,7 +58,10 @@ pub fn keys(cmd: KeysCmd) -> Result<()> {
     match cmd {
         KeysCmd::Init { dir } => {
             KeyStore::init(&dir)?;
-            println!("created controller, fleet, clinician and simulated-TEE keys in {}", dir.display());
+            println!(
+                "created controller, fleet, clinician and simulated-TEE keys in {}",
+                dir.display()
+            );
         }
         KeysCmd::Enrol {
             dir,
@@ -71,7 +74,13 @@ pub fn keys(cmd: KeysCmd) -> Result<()> {
         } => {
             let ks = KeyStore::open(&dir)?;
             let algos = AlgorithmSet::parse(&algorithms).map_err(anyhow::Error::msg)?;
-            let (p, signed) = ks.enrol(&patient, algos, max_rate, cadence_ms, effective_from * 1_000_000)?;
+            let (p, signed) = ks.enrol(
+                &patient,
+                algos,
+                max_rate,
+                cadence_ms,
+                effective_from * 1_000_000,
+            )?;
             publish(&Spool::open(spool)?, &[signed])?;
             println!(
                 "enrolled '{}' as stream {} (serial {}, {}, {}-byte envelopes every {} ms)",
@@ -83,7 +92,11 @@ pub fn keys(cmd: KeysCmd) -> Result<()> {
                 p.profile.cadence_ms
             );
         }
-        KeysCmd::Revoke { dir, spool, patient } => {
+        KeysCmd::Revoke {
+            dir,
+            spool,
+            patient,
+        } => {
             let ks = KeyStore::open(&dir)?;
             let signed = ks.revoke(&patient)?;
             publish(&Spool::open(spool)?, &[signed])?;
@@ -152,7 +165,14 @@ pub fn gateway(a: GatewayArgs) -> Result<()> {
     let session = aorta_gateway::batcher::session_id(tee::unix_now_ms(), &mut rng);
     let mut senders = Vec::new();
     for p in &patients {
-        senders.push(StreamSender::new(p.stream, session, p.profile, &fleet, &ks.device_secret(p.stream)?, &mut rng)?);
+        senders.push(StreamSender::new(
+            p.stream,
+            session,
+            p.profile,
+            &fleet,
+            &ks.device_secret(p.stream)?,
+            &mut rng,
+        )?);
     }
     let mut out = spool.ingest_appender(PartitionId(a.partition))?;
 
@@ -161,11 +181,16 @@ pub fn gateway(a: GatewayArgs) -> Result<()> {
     }
     let mut streams = Vec::new();
     let (start_us, end_us) = if let Some(minutes) = a.simulate_minutes {
-        let start = a.start.unwrap_or(tee::unix_now() as i64 - i64::from(minutes) * 60).div_euclid(10) * 10_000_000;
+        let start = a
+            .start
+            .unwrap_or(tee::unix_now() as i64 - i64::from(minutes) * 60)
+            .div_euclid(10)
+            * 10_000_000;
         let end = start + i64::from(minutes) * 60_000_000;
         for (i, s) in senders.into_iter().enumerate() {
             let seed = i as u64 + 1;
-            let src = RrSimulator::new(SimParams::patient(seed), seed, start).take_while(move |x| x.t_us < end);
+            let src = RrSimulator::new(SimParams::patient(seed), seed, start)
+                .take_while(move |x| x.t_us < end);
             streams.push(ReplayStream::new(s, Box::new(src)));
         }
         (start, end)
@@ -173,7 +198,8 @@ pub fn gateway(a: GatewayArgs) -> Result<()> {
         let (mut lo, mut hi) = (i64::MAX, i64::MIN);
         for (p, s) in patients.iter().zip(senders) {
             let path = dir.join(format!("{}.csv", p.name));
-            let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading {}", path.display()))?;
             let (mut samples, issues) = parse_paper_csv(&text);
             for i in &issues {
                 eprintln!("{}: {i} (line skipped)", path.display());
@@ -215,13 +241,22 @@ fn gateway_mqtt(
     let (host, port) = addr.rsplit_once(':').context("--mqtt takes HOST:PORT")?;
     let port: u16 = port.parse().context("--mqtt port")?;
     let devices: Vec<String> = patients.iter().map(|p| p.name.clone()).collect();
-    let src = MqttSource::connect(host, port, &format!("aorta-gateway-{}", std::process::id()), &devices)?;
-    let cadence = Duration::from_millis(u64::from(patients.first().map_or(10_000, |p| p.profile.cadence_ms)));
+    let src = MqttSource::connect(
+        host,
+        port,
+        &format!("aorta-gateway-{}", std::process::id()),
+        &devices,
+    )?;
+    let cadence = Duration::from_millis(u64::from(
+        patients.first().map_or(10_000, |p| p.profile.cadence_ms),
+    ));
     let started = Instant::now();
     let mut next_tick = Instant::now() + cadence;
     let (mut samples, mut bad, mut envelopes) = (0u64, 0u64, 0u64);
     let stop = |samples: u64| {
-        a.max_samples.is_some_and(|m| samples >= m) || a.duration_s.is_some_and(|d| started.elapsed().as_secs() >= d)
+        a.max_samples.is_some_and(|m| samples >= m)
+            || a.duration_s
+                .is_some_and(|d| started.elapsed().as_secs() >= d)
     };
     loop {
         let wait = next_tick.saturating_duration_since(Instant::now());
@@ -323,7 +358,9 @@ pub fn worker(a: WorkerArgs) -> Result<()> {
         println!(
             "worker: rejected envelope at offset {} (stream {}): {}",
             x.offset,
-            x.stream.map(|s| s.to_hex()).unwrap_or_else(|| "unknown".into()),
+            x.stream
+                .map(|s| s.to_hex())
+                .unwrap_or_else(|| "unknown".into()),
             x.reason.name()
         );
     }

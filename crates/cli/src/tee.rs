@@ -43,7 +43,11 @@ pub fn self_measurement() -> Result<[u8; 32]> {
 }
 
 /// Attests under `tee` and obtains the fleet secret from the key broker.
-pub fn obtain_fleet_key(tee: TeeChoice, keys: &KeyStore, quiet: bool) -> Result<(KemSecret, String)> {
+pub fn obtain_fleet_key(
+    tee: TeeChoice,
+    keys: &KeyStore,
+    quiet: bool,
+) -> Result<(KemSecret, String)> {
     match tee {
         TeeChoice::Simulated => {
             if !quiet {
@@ -79,7 +83,13 @@ pub fn obtain_fleet_key(tee: TeeChoice, keys: &KeyStore, quiet: bool) -> Result<
             };
             drop(fleet);
             let key = unwrap_fleet_key(&wrapped, &ephemeral.secret, &nonce)?;
-            Ok((key, format!("simulated TEE, measurement {}", hex::encode(claims.measurement))))
+            Ok((
+                key,
+                format!(
+                    "simulated TEE, measurement {}",
+                    hex::encode(claims.measurement)
+                ),
+            ))
         }
     }
 }

@@ -8,18 +8,32 @@ mod common;
 use common::*;
 
 /// A recognisable RR sequence (µs) and the encodings someone might grep for.
-const RR: [u32; 8] = [1_234_567, 765_432, 1_111_111, 987_654, 1_234_567, 765_432, 1_111_111, 987_654];
+const RR: [u32; 8] = [
+    1_234_567, 765_432, 1_111_111, 987_654, 1_234_567, 765_432, 1_111_111, 987_654,
+];
 
 fn encodings() -> Vec<(String, Vec<u8>)> {
     let mut v = Vec::new();
     for rr in [RR[0], RR[1], RR[3]] {
         v.push((format!("ascii {rr}"), rr.to_string().into_bytes()));
-        v.push((format!("ascii ms {}", rr as f64 / 1000.0), format!("{}", rr as f64 / 1000.0).into_bytes()));
+        v.push((
+            format!("ascii ms {}", rr as f64 / 1000.0),
+            format!("{}", rr as f64 / 1000.0).into_bytes(),
+        ));
         v.push((format!("u32 le {rr}"), rr.to_le_bytes().to_vec()));
         v.push((format!("u32 be {rr}"), rr.to_be_bytes().to_vec()));
-        v.push((format!("f64 le µs {rr}"), (rr as f64).to_le_bytes().to_vec()));
-        v.push((format!("f64 le ms {rr}"), (rr as f64 / 1000.0).to_le_bytes().to_vec()));
-        v.push((format!("f32 le µs {rr}"), (rr as f32).to_le_bytes().to_vec()));
+        v.push((
+            format!("f64 le µs {rr}"),
+            (rr as f64).to_le_bytes().to_vec(),
+        ));
+        v.push((
+            format!("f64 le ms {rr}"),
+            (rr as f64 / 1000.0).to_le_bytes().to_vec(),
+        ));
+        v.push((
+            format!("f32 le µs {rr}"),
+            (rr as f32).to_le_bytes().to_vec(),
+        ));
     }
     // Two consecutive samples as the batch encodes them (dt, rr) would need
     // the key; also look for the raw pair of RR values back to back.
@@ -48,7 +62,13 @@ fn nothing_identifying_reaches_untrusted_storage_or_logs() {
         std::fs::write(input.join(format!("{name}.csv")), text).unwrap();
     }
     let out = dir.path().join("out");
-    let o = run_ok(aorta().args(["demo", "--quiet", "--input"]).arg(&input).arg("--out").arg(&out));
+    let o = run_ok(
+        aorta()
+            .args(["demo", "--quiet", "--input"])
+            .arg(&input)
+            .arg("--out")
+            .arg(&out),
+    );
     let logs = [o.stdout.clone(), o.stderr.clone()].concat();
 
     // The clinician sees the names and values...
@@ -58,17 +78,27 @@ fn nothing_identifying_reaches_untrusted_storage_or_logs() {
     }
     // ...nothing else does.
     let untrusted = files_under(&out.join("untrusted"));
-    assert!(untrusted.len() >= 4, "expected spool files, got {untrusted:?}");
+    assert!(
+        untrusted.len() >= 4,
+        "expected spool files, got {untrusted:?}"
+    );
     let mut blobs: Vec<(String, Vec<u8>)> = untrusted
         .iter()
         .map(|p| (p.display().to_string(), std::fs::read(p).unwrap()))
         .collect();
     blobs.push(("stdout+stderr".into(), logs));
     let total: usize = blobs.iter().map(|(_, b)| b.len()).sum();
-    assert!(total > 100_000, "suspiciously little was stored: {total} bytes");
+    assert!(
+        total > 100_000,
+        "suspiciously little was stored: {total} bytes"
+    );
     for (what, blob) in &blobs {
         for n in NAMES {
-            for enc in [n.as_bytes().to_vec(), n.to_lowercase().into_bytes(), n.encode_utf16().flat_map(|u| u.to_le_bytes()).collect()] {
+            for enc in [
+                n.as_bytes().to_vec(),
+                n.to_lowercase().into_bytes(),
+                n.encode_utf16().flat_map(|u| u.to_le_bytes()).collect(),
+            ] {
                 assert!(!contains(blob, &enc), "patient name {n} found in {what}");
             }
         }
@@ -107,16 +137,34 @@ fn forty_and_one_eighty_bpm_give_identical_envelope_sizes() {
         }
         std::fs::write(input.join("p.csv"), text).unwrap();
         let out = dir.path().join("out");
-        run_ok(aorta().args(["demo", "--quiet", "--input"]).arg(&input).arg("--out").arg(&out));
+        run_ok(
+            aorta()
+                .args(["demo", "--quiet", "--input"])
+                .arg(&input)
+                .arg("--out")
+                .arg(&out),
+        );
         let ingest = envelope_sizes(&out.join("untrusted/ingest/p0000.log"));
         let results = envelope_sizes(&out.join("untrusted/results/w0000.log"));
         runs.push((ingest, results));
     }
     let (a, b) = (&runs[0], &runs[1]);
-    assert!(a.0.len() >= 180, "30 minutes at a 10-s cadence: {} envelopes", a.0.len());
-    assert_eq!(a.0, b.0, "ingest envelope sizes differ between 40 and 180 bpm");
-    assert!(a.0.iter().all(|&s| s == a.0[0]), "ingest sizes vary: {:?}", a.0);
+    assert!(
+        a.0.len() >= 180,
+        "30 minutes at a 10-s cadence: {} envelopes",
+        a.0.len()
+    );
+    assert_eq!(
+        a.0, b.0,
+        "ingest envelope sizes differ between 40 and 180 bpm"
+    );
+    assert!(
+        a.0.iter().all(|&s| s == a.0[0]),
+        "ingest sizes vary: {:?}",
+        a.0
+    );
     // Result envelopes (commit frames aside) are of one size too.
-    let data = |v: &Vec<u32>| -> Vec<u32> { v.iter().copied().filter(|&s| s.is_power_of_two()).collect() };
+    let data =
+        |v: &Vec<u32>| -> Vec<u32> { v.iter().copied().filter(|&s| s.is_power_of_two()).collect() };
     assert_eq!(data(&a.1), data(&b.1), "result envelope sizes differ");
 }

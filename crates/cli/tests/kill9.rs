@@ -40,7 +40,14 @@ fn worker_killed_at_random_points_produces_identical_results() {
     }
     run_ok(
         aorta()
-            .args(["gateway", "--simulate-minutes", "60", "--start", "1700000000", "--keys"])
+            .args([
+                "gateway",
+                "--simulate-minutes",
+                "60",
+                "--start",
+                "1700000000",
+                "--keys",
+            ])
             .arg(&keys)
             .arg("--spool")
             .arg(&spool),
@@ -52,10 +59,32 @@ fn worker_killed_at_random_points_produces_identical_results() {
 
     // Uninterrupted; its duration scales the random kill points below.
     let t = Instant::now();
-    run_ok(aorta().args(["worker", "--tee", "simulated", "--checkpoint-every", "97", "--keys"]).arg(&keys).arg("--spool").arg(&reference));
+    run_ok(
+        aorta()
+            .args([
+                "worker",
+                "--tee",
+                "simulated",
+                "--checkpoint-every",
+                "97",
+                "--keys",
+            ])
+            .arg(&keys)
+            .arg("--spool")
+            .arg(&reference),
+    );
     let full_run = t.elapsed();
     let ref_csv = dir.path().join("reference.csv");
-    run_ok(aorta().arg("results").arg("--keys").arg(&keys).arg("--spool").arg(&reference).arg("--csv").arg(&ref_csv));
+    run_ok(
+        aorta()
+            .arg("results")
+            .arg("--keys")
+            .arg(&keys)
+            .arg("--spool")
+            .arg(&reference)
+            .arg("--csv")
+            .arg(&ref_csv),
+    );
 
     // Killed at random points until a run finishes by itself.
     let mut rng = rand::rng();
@@ -63,7 +92,14 @@ fn worker_killed_at_random_points_produces_identical_results() {
     let started = Instant::now();
     loop {
         let mut child = aorta()
-            .args(["worker", "--tee", "simulated", "--checkpoint-every", "97", "--keys"])
+            .args([
+                "worker",
+                "--tee",
+                "simulated",
+                "--checkpoint-every",
+                "97",
+                "--keys",
+            ])
             .arg(&keys)
             .arg("--spool")
             .arg(&crashed)
@@ -94,14 +130,29 @@ fn worker_killed_at_random_points_produces_identical_results() {
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
         kills += 1;
-        assert!(started.elapsed() < Duration::from_secs(300), "no run finished in 5 minutes");
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "no run finished in 5 minutes"
+        );
     }
     let got_csv = dir.path().join("crashed.csv");
-    run_ok(aorta().arg("results").arg("--keys").arg(&keys).arg("--spool").arg(&crashed).arg("--csv").arg(&got_csv));
+    run_ok(
+        aorta()
+            .arg("results")
+            .arg("--keys")
+            .arg(&keys)
+            .arg("--spool")
+            .arg(&crashed)
+            .arg("--csv")
+            .arg(&got_csv),
+    );
     let want = std::fs::read(&ref_csv).unwrap();
     let got = std::fs::read(&got_csv).unwrap();
     assert!(want.len() > 100_000, "reference results too small");
-    assert!(kills >= 1, "the worker was never killed mid-run; make the workload larger");
+    assert!(
+        kills >= 1,
+        "the worker was never killed mid-run; make the workload larger"
+    );
     assert!(got == want, "results differ after {kills} kills");
     eprintln!("identical results after {kills} kill -9");
 }

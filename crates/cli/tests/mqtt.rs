@@ -23,7 +23,17 @@ fn mqtt_samples_flow_through_the_encrypted_pipeline() {
     for d in ["dev-a", "dev-b"] {
         run_ok(
             aorta()
-                .args(["keys", "enrol", "--algorithms", "sdnn,hr", "--cadence-ms", "1000", "--patient", d, "--dir"])
+                .args([
+                    "keys",
+                    "enrol",
+                    "--algorithms",
+                    "sdnn,hr",
+                    "--cadence-ms",
+                    "1000",
+                    "--patient",
+                    d,
+                    "--dir",
+                ])
                 .arg(&keys)
                 .arg("--spool")
                 .arg(&spool),
@@ -32,7 +42,13 @@ fn mqtt_samples_flow_through_the_encrypted_pipeline() {
     let per_device = 120u64;
     let mut gw = aorta()
         .args(["gateway", "--mqtt", &format!("127.0.0.1:{}", broker.port)])
-        .args(["--max-samples", &(2 * per_device).to_string(), "--duration-s", "120", "--keys"])
+        .args([
+            "--max-samples",
+            &(2 * per_device).to_string(),
+            "--duration-s",
+            "120",
+            "--keys",
+        ])
         .arg(&keys)
         .arg("--spool")
         .arg(&spool)
@@ -42,11 +58,17 @@ fn mqtt_samples_flow_through_the_encrypted_pipeline() {
         .unwrap();
     let mut lines = BufReader::new(gw.stdout.take().unwrap()).lines();
     // Readiness: the gateway says when its subscriptions are acknowledged.
-    let ready = lines.by_ref().map_while(Result::ok).any(|l| l.starts_with("subscribed"));
+    let ready = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .any(|l| l.starts_with("subscribed"));
     assert!(ready, "gateway never subscribed");
 
     // Samples from two minutes ago, 10-s aligned, 0.5 s apart.
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
     let t0 = (now - 180) / 10 * 10;
     let mut expected: std::collections::BTreeMap<(String, i64), Vec<u32>> = Default::default();
     for (k, dev) in ["dev-a", "dev-b"].iter().enumerate() {
@@ -55,7 +77,10 @@ fn mqtt_samples_flow_through_the_encrypted_pipeline() {
             let rr = 700_000 + ((i * 7919 + k as u64 * 31) % 200_000) as u32;
             let t_ms = t0 * 1000 + i as i64 * 500;
             payload.push_str(&format!("{}.{:03},{rr}\n", t_ms / 1000, t_ms % 1000));
-            expected.entry((dev.to_string(), t_ms / 10_000 * 10)).or_default().push(rr);
+            expected
+                .entry((dev.to_string(), t_ms / 10_000 * 10))
+                .or_default()
+                .push(rr);
             if i % 40 == 39 {
                 if k == 0 && i == 39 {
                     payload.push_str("not,a-sample\n");
@@ -72,22 +97,50 @@ fn mqtt_samples_flow_through_the_encrypted_pipeline() {
     }
     let out = gw.wait_with_output().unwrap();
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
-    assert!(out.status.success(), "gateway failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "gateway failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let summary = rest.join("\n");
-    assert!(summary.contains(&format!("{} samples, 1 rejected lines", 2 * per_device)), "{summary}");
+    assert!(
+        summary.contains(&format!("{} samples, 1 rejected lines", 2 * per_device)),
+        "{summary}"
+    );
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("line 41: timestamp 'not'"), "the bad line is named: {err}");
+    assert!(
+        err.contains("line 41: timestamp 'not'"),
+        "the bad line is named: {err}"
+    );
 
-    run_ok(aorta().args(["worker", "--tee", "simulated", "--keys"]).arg(&keys).arg("--spool").arg(&spool));
+    run_ok(
+        aorta()
+            .args(["worker", "--tee", "simulated", "--keys"])
+            .arg(&keys)
+            .arg("--spool")
+            .arg(&spool),
+    );
     let csv = dir.path().join("r.csv");
-    run_ok(aorta().arg("results").arg("--keys").arg(&keys).arg("--spool").arg(&spool).arg("--csv").arg(&csv));
+    run_ok(
+        aorta()
+            .arg("results")
+            .arg("--keys")
+            .arg(&keys)
+            .arg("--spool")
+            .arg(&spool)
+            .arg("--csv")
+            .arg(&csv),
+    );
     let text = std::fs::read_to_string(&csv).unwrap();
     let mut checked = 0;
     for ((dev, block), rr) in &expected {
         let sums = aorta_hrv::BlockSums::from_slice(rr);
         let find = |metric: &str| -> f64 {
             let prefix = format!("{dev},{block},sdnn,{metric},");
-            let line = text.lines().find(|l| l.starts_with(&prefix)).unwrap_or_else(|| panic!("missing {prefix}"));
+            let line = text
+                .lines()
+                .find(|l| l.starts_with(&prefix))
+                .unwrap_or_else(|| panic!("missing {prefix}"));
             line.split(',').nth(4).unwrap().parse().unwrap()
         };
         assert_eq!(find("n"), rr.len() as f64);

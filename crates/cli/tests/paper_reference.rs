@@ -11,7 +11,10 @@ use std::path::Path;
 use common::*;
 
 fn fixture() -> &'static Path {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/paper-reference"))
+    Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/paper-reference"
+    ))
 }
 
 /// results.csv -> (patient, window_start, algorithm, metric) -> value
@@ -40,26 +43,44 @@ fn sdnn_and_hrv_bands_match_the_numpy_reference() {
     let out = dir.path().join("out");
     run_ok(
         aorta()
-            .args(["demo", "--quiet", "--algorithms", "identity,sdnn,hrv-bands", "--input"])
+            .args([
+                "demo",
+                "--quiet",
+                "--algorithms",
+                "identity,sdnn,hrv-bands",
+                "--input",
+            ])
             .arg(fixture().join("input"))
             .arg("--out")
             .arg(&out),
     );
     let got = read_results(&out.join("results.csv"));
     let get = |c: &str, b: &str, algo: &str, m: &str| -> f64 {
-        *got.get(&(c.to_string(), b.to_string(), algo.to_string(), m.to_string()))
-            .unwrap_or_else(|| panic!("no {algo}/{m} for {c} at {b}"))
+        *got.get(&(
+            c.to_string(),
+            b.to_string(),
+            algo.to_string(),
+            m.to_string(),
+        ))
+        .unwrap_or_else(|| panic!("no {algo}/{m} for {c} at {b}"))
     };
     let mut checked = 0;
     let sdnn = std::fs::read_to_string(fixture().join("golden_sdnn.csv")).unwrap();
     for line in sdnn.lines().skip(1) {
         let f: Vec<&str> = line.split(',').collect();
         let (c, b) = (f[0], f[1]);
-        assert_eq!(get(c, b, "sdnn", "n"), f[2].parse::<f64>().unwrap(), "{c} {b} n");
+        assert_eq!(
+            get(c, b, "sdnn", "n"),
+            f[2].parse::<f64>().unwrap(),
+            "{c} {b} n"
+        );
         for (metric, col) in [("mean_rr", 3), ("sdnn", 4)] {
             let want = f[col].parse::<f64>().unwrap() / 1e3;
             let have = get(c, b, "sdnn", metric);
-            assert!(close(have, want), "{c} {b} {metric}: aorta {have} vs numpy {want}");
+            assert!(
+                close(have, want),
+                "{c} {b} {metric}: aorta {have} vs numpy {want}"
+            );
             checked += 1;
         }
     }
@@ -71,7 +92,10 @@ fn sdnn_and_hrv_bands_match_the_numpy_reference() {
         for (metric, col, scale) in [("lf", 3, 1e6), ("hf", 4, 1e6), ("lf_hf", 5, 1.0)] {
             let want = f[col].parse::<f64>().unwrap() / scale;
             let have = get(c, b, "hrv-bands", metric);
-            assert!(close(have, want), "{c} {b} {metric}: aorta {have} vs numpy {want}");
+            assert!(
+                close(have, want),
+                "{c} {b} {metric}: aorta {have} vs numpy {want}"
+            );
             checked += 1;
         }
     }
@@ -84,7 +108,10 @@ fn sdnn_and_hrv_bands_match_the_numpy_reference() {
     for line in text.lines().skip(1) {
         let f: Vec<&str> = line.split(',').collect();
         if f[2] == "identity" {
-            identity.entry(f[0].into()).or_default().push((f[1].into(), f[4].parse().unwrap()));
+            identity
+                .entry(f[0].into())
+                .or_default()
+                .push((f[1].into(), f[4].parse().unwrap()));
         }
     }
     let mut n_in = 0;
@@ -101,7 +128,11 @@ fn sdnn_and_hrv_bands_match_the_numpy_reference() {
             })
             .collect();
         n_in += want.len();
-        assert_eq!(identity.get(&name), Some(&want), "identity output of {name}");
+        assert_eq!(
+            identity.get(&name),
+            Some(&want),
+            "identity output of {name}"
+        );
     }
     assert_eq!(n_in, 3960 + 7120);
 }

@@ -3,7 +3,6 @@ use aorta_wire::{BodyFlags, Bucket, ContentType, Header, SessionId, StreamId};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use rand_chacha::rand_core::SeedableRng;
 
-
 fn bench(c: &mut Criterion) {
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(1);
     let fleet = KemKeypair::generate(&mut rng);
@@ -12,13 +11,28 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("envelope");
     g.bench_function("session_setup_sender", |b| {
         b.iter(|| {
-            SenderSession::start(ContentType::RrBatch, stream, SessionId(1), &fleet.public, &device.secret, &mut rng)
+            SenderSession::start(
+                ContentType::RrBatch,
+                stream,
+                SessionId(1),
+                &fleet.public,
+                &device.secret,
+                &mut rng,
+            )
         })
     });
     for exp in [9u8, 16] {
         let bucket = Bucket::from_exponent(exp).unwrap();
         let content = vec![0x5au8; bucket.content_capacity()];
-        let mut s = SenderSession::start(ContentType::RrBatch, stream, SessionId(1), &fleet.public, &device.secret, &mut rng).unwrap();
+        let mut s = SenderSession::start(
+            ContentType::RrBatch,
+            stream,
+            SessionId(1),
+            &fleet.public,
+            &device.secret,
+            &mut rng,
+        )
+        .unwrap();
         g.throughput(Throughput::Bytes(bucket.len() as u64));
         g.bench_function(format!("seal_{}B", bucket.len()), |b| {
             b.iter(|| s.seal(bucket, BodyFlags::default(), &content).unwrap())

@@ -15,7 +15,10 @@ pub fn sign_enrolment(key: &SigningKey, e: &Enrolment) -> Vec<u8> {
 }
 
 /// Verifies the controller's signature, then parses the record.
-pub fn verify_enrolment(controller: &VerifyingKey, signed: &[u8]) -> Result<Enrolment, CryptoError> {
+pub fn verify_enrolment(
+    controller: &VerifyingKey,
+    signed: &[u8],
+) -> Result<Enrolment, CryptoError> {
     if signed.len() < 64 {
         return Err(CryptoError::BadSignature { what: LABEL });
     }

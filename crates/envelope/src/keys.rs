@@ -24,15 +24,18 @@ impl std::fmt::Debug for KemPublic {
 
 impl KemPublic {
     pub(crate) fn to_hpke(self) -> Result<HpkePublic, CryptoError> {
-        HpkePublic::from_bytes(&self.0).map_err(|_| CryptoError::BadKey { what: "X25519 public" })
+        HpkePublic::from_bytes(&self.0).map_err(|_| CryptoError::BadKey {
+            what: "X25519 public",
+        })
     }
     pub fn to_hex(&self) -> String {
         hex::encode(self.0)
     }
     pub fn from_hex(s: &str) -> Result<Self, CryptoError> {
         let mut out = [0u8; 32];
-        hex::decode_to_slice(s.trim(), &mut out)
-            .map_err(|_| CryptoError::BadKey { what: "X25519 public (hex)" })?;
+        hex::decode_to_slice(s.trim(), &mut out).map_err(|_| CryptoError::BadKey {
+            what: "X25519 public (hex)",
+        })?;
         Ok(Self(out))
     }
 }
@@ -63,7 +66,9 @@ impl KemSecret {
         &self.0
     }
     pub(crate) fn to_hpke(&self) -> Result<HpkePrivate, CryptoError> {
-        HpkePrivate::from_bytes(&self.0).map_err(|_| CryptoError::BadKey { what: "X25519 secret" })
+        HpkePrivate::from_bytes(&self.0).map_err(|_| CryptoError::BadKey {
+            what: "X25519 secret",
+        })
     }
     pub fn public(&self) -> Result<KemPublic, CryptoError> {
         let sk = self.to_hpke()?;

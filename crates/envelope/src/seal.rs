@@ -38,7 +38,12 @@ impl SealingKey {
         Self { aead }
     }
 
-    pub fn seal<R: RngCore + CryptoRng>(&self, aad: &[u8], plaintext: &[u8], rng: &mut R) -> Vec<u8> {
+    pub fn seal<R: RngCore + CryptoRng>(
+        &self,
+        aad: &[u8],
+        plaintext: &[u8],
+        rng: &mut R,
+    ) -> Vec<u8> {
         let mut nonce = [0u8; 12];
         rng.fill_bytes(&mut nonce);
         let mut out = Vec::with_capacity(12 + plaintext.len() + 16);
@@ -64,7 +69,12 @@ impl SealingKey {
         let (ct, tag) = rest.split_at(rest.len() - 16);
         let mut buf = ct.to_vec();
         self.aead
-            .decrypt_in_place_detached(Nonce::from_slice(nonce), aad, &mut buf, Tag::from_slice(tag))
+            .decrypt_in_place_detached(
+                Nonce::from_slice(nonce),
+                aad,
+                &mut buf,
+                Tag::from_slice(tag),
+            )
             .map_err(|_| CryptoError::AuthenticationFailed)?;
         Ok(buf)
     }

@@ -49,7 +49,8 @@ impl StreamCipher {
         let mut nonce_base = [0u8; 12];
         export(EXPORT_KEY, key.as_mut()).map_err(|_| CryptoError::KeyAgreement)?;
         export(EXPORT_NONCE, &mut nonce_base).map_err(|_| CryptoError::KeyAgreement)?;
-        let aead = Aes256Gcm::new_from_slice(key.as_ref()).map_err(|_| CryptoError::KeyAgreement)?;
+        let aead =
+            Aes256Gcm::new_from_slice(key.as_ref()).map_err(|_| CryptoError::KeyAgreement)?;
         Ok(Self { aead, nonce_base })
     }
 
@@ -219,8 +220,12 @@ impl ReceiverSession {
         recipient: &KemSecret,
         sender: &KemPublic,
     ) -> Result<Self, CryptoError> {
-        let encapped = <KemImpl as hpke::Kem>::EncappedKey::from_bytes(&header.enc)
-            .map_err(|_| CryptoError::BadKey { what: "encapsulated" })?;
+        let encapped =
+            <KemImpl as hpke::Kem>::EncappedKey::from_bytes(&header.enc).map_err(|_| {
+                CryptoError::BadKey {
+                    what: "encapsulated",
+                }
+            })?;
         let mode = OpModeR::Auth(sender.to_hpke()?);
         let ctx = hpke::setup_receiver::<ExportOnlyAead, HkdfSha256, KemImpl>(
             &mode,

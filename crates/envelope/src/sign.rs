@@ -60,8 +60,9 @@ impl VerifyingKey {
     }
     pub fn from_hex(s: &str) -> Result<Self, CryptoError> {
         let mut out = [0u8; 32];
-        hex::decode_to_slice(s.trim(), &mut out)
-            .map_err(|_| CryptoError::BadKey { what: "Ed25519 public (hex)" })?;
+        hex::decode_to_slice(s.trim(), &mut out).map_err(|_| CryptoError::BadKey {
+            what: "Ed25519 public (hex)",
+        })?;
         Ok(Self(out))
     }
     /// Verifies with `verify_strict` (rejects small-order keys and
@@ -72,8 +73,10 @@ impl VerifyingKey {
         payload: &[u8],
         sig: &[u8; 64],
     ) -> Result<(), CryptoError> {
-        let vk = ed25519_dalek::VerifyingKey::from_bytes(&self.0)
-            .map_err(|_| CryptoError::BadKey { what: "Ed25519 public" })?;
+        let vk =
+            ed25519_dalek::VerifyingKey::from_bytes(&self.0).map_err(|_| CryptoError::BadKey {
+                what: "Ed25519 public",
+            })?;
         vk.verify_strict(&message(label, payload), &Signature::from_bytes(sig))
             .map_err(|_| CryptoError::BadSignature { what: label })
     }

@@ -42,9 +42,11 @@ impl Profile {
 }
 
 enum Mode {
-    Sealed(SenderSession),
+    Sealed(Box<SenderSession>),
     /// Benchmark "plain" mode: no encryption at all.
-    DangerousPlaintext { next_seq: u64 },
+    DangerousPlaintext {
+        next_seq: u64,
+    },
 }
 
 /// One stream's sender: buffers samples and emits one envelope per tick.
@@ -82,12 +84,22 @@ impl StreamSender {
         rng: &mut R,
     ) -> Result<Self, GatewayError> {
         let s = SenderSession::start(ContentType::RrBatch, stream, session, fleet, device, rng)?;
-        Ok(Self::with_mode(stream, session, profile, Mode::Sealed(s)))
+        Ok(Self::with_mode(
+            stream,
+            session,
+            profile,
+            Mode::Sealed(Box::new(s)),
+        ))
     }
 
     /// A sender that does NOT encrypt, for measuring the cost of security.
     pub fn dangerous_plaintext(stream: StreamId, session: SessionId, profile: Profile) -> Self {
-        Self::with_mode(stream, session, profile, Mode::DangerousPlaintext { next_seq: 0 })
+        Self::with_mode(
+            stream,
+            session,
+            profile,
+            Mode::DangerousPlaintext { next_seq: 0 },
+        )
     }
 
     fn with_mode(stream: StreamId, session: SessionId, profile: Profile, mode: Mode) -> Self {

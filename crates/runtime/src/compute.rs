@@ -59,10 +59,20 @@ pub fn compute_window(w: &ClosedWindow, bands: &mut HrvBands, out: &mut Vec<Resu
                 out.push(base(algo, Metric::LfHf, b.lf_hf, q));
             }
             Algorithm::HeartRate => {
-                out.push(base(algo, Metric::Hr, w.sums.heart_rate_bpm(), insufficient(1)));
+                out.push(base(
+                    algo,
+                    Metric::Hr,
+                    w.sums.heart_rate_bpm(),
+                    insufficient(1),
+                ));
             }
             Algorithm::Rmssd => {
-                out.push(base(algo, Metric::Rmssd, rmssd_us(&rr) / 1e3, insufficient(2)));
+                out.push(base(
+                    algo,
+                    Metric::Rmssd,
+                    rmssd_us(&rr) / 1e3,
+                    insufficient(2),
+                ));
             }
         }
     }

@@ -1,7 +1,7 @@
 use std::collections::BTreeMap;
 
 use aorta_hrv::{block_of, BlockSums, BLOCK_SECONDS};
-use aorta_wire::{AlgorithmSet, Algorithm, Quality, RrSample};
+use aorta_wire::{Algorithm, AlgorithmSet, Quality, RrSample};
 use serde::{Deserialize, Serialize};
 
 use crate::seq::{SeqTracker, SeqVerdict};

@@ -3,7 +3,9 @@ use std::io::{Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use aorta_transport::{CommitLog, Consumer, CorruptReason, Offset, Polled, Producer, TransportError};
+use aorta_transport::{
+    CommitLog, Consumer, CorruptReason, Offset, Polled, Producer, TransportError,
+};
 
 use crate::frame::{self, FrameHeader, HeaderError, Kind, HEADER_LEN, MAX_PAYLOAD};
 use crate::io_err;
@@ -41,7 +43,9 @@ fn probe(
         Err(HeaderError::BadMagic | HeaderError::BadKind) => {
             return Ok(Probe::Corrupt(CorruptReason::BadMagic))
         }
-        Err(HeaderError::Oversized(len)) => return Ok(Probe::Corrupt(CorruptReason::Oversized { len })),
+        Err(HeaderError::Oversized(len)) => {
+            return Ok(Probe::Corrupt(CorruptReason::Oversized { len }))
+        }
     };
     if at + header.frame_len() > file_len {
         return Ok(Probe::Incomplete);
@@ -282,7 +286,8 @@ impl LogReader {
                 Probe::Incomplete => {
                     // Normally a frame being written. If a valid complete frame
                     // already follows, this one is corrupt (e.g. a damaged length).
-                    return match resync(&self.file, &self.path, at, len, &mut self.scratch, false)? {
+                    return match resync(&self.file, &self.path, at, len, &mut self.scratch, false)?
+                    {
                         Some(next) => {
                             self.pos = next;
                             Ok(Step::Corrupt {
@@ -316,8 +321,14 @@ impl LogReader {
         let mut corrupt = 0;
         loop {
             match self.step()? {
-                Step::Frame { frame: Frame::Data(p), .. } => pending.push(p.to_vec()),
-                Step::Frame { frame: Frame::Commit(_), .. } => committed.append(&mut pending),
+                Step::Frame {
+                    frame: Frame::Data(p),
+                    ..
+                } => pending.push(p.to_vec()),
+                Step::Frame {
+                    frame: Frame::Commit(_),
+                    ..
+                } => committed.append(&mut pending),
                 Step::Corrupt { .. } => corrupt += 1,
                 Step::Idle => return Ok((committed, corrupt)),
             }
@@ -336,14 +347,26 @@ impl Consumer for LogReader {
 
     fn poll(&mut self) -> Result<Polled<'_>, TransportError> {
         Ok(match self.step_inner(true)? {
-            Step::Frame { offset, next, frame: Frame::Data(p) } => Polled::Record {
+            Step::Frame {
+                offset,
+                next,
+                frame: Frame::Data(p),
+            } => Polled::Record {
                 offset,
                 next,
                 payload: p,
             },
             // step_inner(true) never yields commit frames.
             Step::Frame { .. } | Step::Idle => Polled::Idle,
-            Step::Corrupt { offset, next, reason } => Polled::Corrupt { offset, next, reason },
+            Step::Corrupt {
+                offset,
+                next,
+                reason,
+            } => Polled::Corrupt {
+                offset,
+                next,
+                reason,
+            },
         })
     }
 }
@@ -383,7 +406,11 @@ impl OwnedLog {
         let mut commit_end = 0;
         loop {
             match reader.step()? {
-                Step::Frame { next, frame: Frame::Commit(p), .. } => {
+                Step::Frame {
+                    next,
+                    frame: Frame::Commit(p),
+                    ..
+                } => {
                     last_commit = Some(p.to_vec());
                     commit_end = next;
                 }
@@ -403,7 +430,9 @@ impl OwnedLog {
     }
 
     fn flush_pending(&mut self) -> Result<(), TransportError> {
-        self.file.write_all(&self.pending).map_err(io_err(&self.path))?;
+        self.file
+            .write_all(&self.pending)
+            .map_err(io_err(&self.path))?;
         self.pending.clear();
         Ok(())
     }

@@ -1,7 +1,9 @@
 use std::io::Write;
 
 use aorta_spool::{Appender, LogReader, OwnedLog, Spool};
-use aorta_transport::{CommitLog, Consumer, CorruptReason, PartitionId, Polled, Producer, TransportError};
+use aorta_transport::{
+    CommitLog, Consumer, CorruptReason, PartitionId, Polled, Producer, TransportError,
+};
 
 fn drain(r: &mut LogReader) -> (Vec<Vec<u8>>, Vec<CorruptReason>) {
     let mut recs = Vec::new();
@@ -17,7 +19,10 @@ fn drain(r: &mut LogReader) -> (Vec<Vec<u8>>, Vec<CorruptReason>) {
 
 fn rec(i: u32) -> Vec<u8> {
     let mut v = format!("record-{i}-").into_bytes();
-    v.extend(std::iter::repeat_n((i % 251) as u8, (i as usize * 37) % 300));
+    v.extend(std::iter::repeat_n(
+        (i % 251) as u8,
+        (i as usize * 37) % 300,
+    ));
     v
 }
 
@@ -53,8 +58,15 @@ fn torn_tail_is_invisible_and_repaired_by_next_append() {
     a.append(&[b"one", b"two"]).unwrap();
     // A crashed writer left half a frame.
     let mut full = Vec::new();
-    aorta_spool::frame::encode(aorta_spool::frame::Kind::Data, b"never-acknowledged", &mut full);
-    let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+    aorta_spool::frame::encode(
+        aorta_spool::frame::Kind::Data,
+        b"never-acknowledged",
+        &mut full,
+    );
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap();
     f.write_all(&full[..full.len() - 5]).unwrap();
     drop(f);
 
@@ -91,7 +103,15 @@ fn corrupt_record_is_reported_and_skipped() {
     std::fs::write(&path, &bytes).unwrap();
     let mut r = LogReader::open(&path).unwrap();
     let (got, bad) = drain(&mut r);
-    assert_eq!(got, vec![recs[0].clone(), recs[1].clone(), recs[3].clone(), recs[4].clone()]);
+    assert_eq!(
+        got,
+        vec![
+            recs[0].clone(),
+            recs[1].clone(),
+            recs[3].clone(),
+            recs[4].clone()
+        ]
+    );
     assert_eq!(bad, vec![CorruptReason::ChecksumMismatch]);
 
     bytes[offsets[2] + 16 + 3] ^= 0x40;
@@ -99,7 +119,15 @@ fn corrupt_record_is_reported_and_skipped() {
     std::fs::write(&path, &bytes).unwrap();
     let mut r = LogReader::open(&path).unwrap();
     let (got, bad) = drain(&mut r);
-    assert_eq!(got, vec![recs[0].clone(), recs[1].clone(), recs[2].clone(), recs[4].clone()]);
+    assert_eq!(
+        got,
+        vec![
+            recs[0].clone(),
+            recs[1].clone(),
+            recs[2].clone(),
+            recs[4].clone()
+        ]
+    );
     assert_eq!(bad.len(), 1);
     // An appender does not cut valid data after mid-log corruption.
     let mut a2 = Appender::open(&path).unwrap();
@@ -117,7 +145,10 @@ fn owned_log_recovers_to_last_commit_and_is_exclusive() {
         assert!(o.last_commit().is_none());
         o.append(&[b"r1", b"r2"]).unwrap();
         o.commit(b"ckpt-1").unwrap();
-        assert!(matches!(OwnedLog::open(&path), Err(TransportError::Locked { .. })));
+        assert!(matches!(
+            OwnedLog::open(&path),
+            Err(TransportError::Locked { .. })
+        ));
         o.append(&[b"r3"]).unwrap();
         o.commit(b"ckpt-2").unwrap();
         o.append(&[b"uncommitted"]).unwrap();
@@ -125,11 +156,19 @@ fn owned_log_recovers_to_last_commit_and_is_exclusive() {
         o.commit(b"ckpt-3").unwrap();
         let len = std::fs::metadata(&path).unwrap().len();
         // Simulate a crash between writing results and their commit: cut the commit frame.
-        std::fs::OpenOptions::new().write(true).open(&path).unwrap().set_len(len - 3).unwrap();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(len - 3)
+            .unwrap();
     }
     let mut reader = LogReader::open(&path).unwrap();
     let (visible, corrupt) = reader.read_committed().unwrap();
-    assert_eq!(visible, vec![b"r1".to_vec(), b"r2".to_vec(), b"r3".to_vec()]);
+    assert_eq!(
+        visible,
+        vec![b"r1".to_vec(), b"r2".to_vec(), b"r3".to_vec()]
+    );
     assert_eq!(corrupt, 0);
     let o = OwnedLog::open(&path).unwrap();
     assert_eq!(o.last_commit(), Some(&b"ckpt-2"[..]));
@@ -163,7 +202,10 @@ fn concurrent_appenders_lose_and_duplicate_nothing() {
     let (got, bad) = drain(&mut r);
     assert!(bad.is_empty());
     assert_eq!(got.len(), 800);
-    let mut set: Vec<String> = got.into_iter().map(|g| String::from_utf8(g).unwrap()).collect();
+    let mut set: Vec<String> = got
+        .into_iter()
+        .map(|g| String::from_utf8(g).unwrap())
+        .collect();
     set.sort();
     set.dedup();
     assert_eq!(set.len(), 800);

@@ -162,7 +162,12 @@ impl Fleet {
     }
 
     pub fn enrolments(&self) -> MemInput {
-        MemInput::new(self.devices.iter().map(|d| d.signed_enrolment.clone()).collect())
+        MemInput::new(
+            self.devices
+                .iter()
+                .map(|d| d.signed_enrolment.clone())
+                .collect(),
+        )
     }
 }
 

@@ -78,7 +78,9 @@ impl<'a> Body<'a> {
         let flags = BodyFlags::from_u8(r.u8()?)?;
         let reserved = r.array::<3>()?;
         if reserved != [0; 3] {
-            return Err(WireError::ReservedFlags(reserved[0] | reserved[1] | reserved[2]));
+            return Err(WireError::ReservedFlags(
+                reserved[0] | reserved[1] | reserved[2],
+            ));
         }
         let capacity = r.remaining();
         if len > capacity {

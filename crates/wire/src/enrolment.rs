@@ -12,7 +12,9 @@ impl AlgorithmSet {
         self.0 & (1 << (a as u32)) != 0
     }
     pub fn iter(self) -> impl Iterator<Item = Algorithm> {
-        Algorithm::ALL.into_iter().filter(move |a| self.contains(*a))
+        Algorithm::ALL
+            .into_iter()
+            .filter(move |a| self.contains(*a))
     }
     pub fn names(self) -> String {
         self.iter().map(|a| a.name()).collect::<Vec<_>>().join(",")
@@ -34,7 +36,9 @@ impl AlgorithmSet {
     fn from_u32(v: u32) -> Result<Self, WireError> {
         let known = Self::of(&Algorithm::ALL).0;
         if v & !known != 0 {
-            return Err(WireError::UnknownAlgorithm((v & !known).trailing_zeros() as u8));
+            return Err(WireError::UnknownAlgorithm(
+                (v & !known).trailing_zeros() as u8
+            ));
         }
         Ok(Self(v))
     }

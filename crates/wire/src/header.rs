@@ -88,7 +88,8 @@ impl Bucket {
     pub fn exponent(self) -> u8 {
         self.0
     }
-    /// Total envelope length in bytes.
+    /// Total envelope length in bytes (never zero).
+    #[allow(clippy::len_without_is_empty)]
     pub fn len(self) -> usize {
         1usize << self.0
     }

@@ -207,7 +207,9 @@ impl ResultRecord {
         let metric = Metric::from_u8(r.u8()?)?;
         let reserved = r.u16()?;
         if reserved != 0 {
-            return Err(WireError::ReservedFlags(reserved as u8 | (reserved >> 8) as u8));
+            return Err(WireError::ReservedFlags(
+                reserved as u8 | (reserved >> 8) as u8,
+            ));
         }
         Ok(Self {
             t_us,

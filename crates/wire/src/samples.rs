@@ -42,7 +42,11 @@ impl RrBatch {
 
     /// Appends the encoding of `samples` to `out`. Fails if the samples span
     /// more than u32::MAX µs (71 minutes), which no cadence allows.
-    pub fn encode(samples: &[RrSample], watermark_us: i64, out: &mut Vec<u8>) -> Result<(), WireError> {
+    pub fn encode(
+        samples: &[RrSample],
+        watermark_us: i64,
+        out: &mut Vec<u8>,
+    ) -> Result<(), WireError> {
         let t0 = samples.iter().map(|s| s.t_us).min().unwrap_or(0);
         out.reserve(Self::encoded_len(samples.len()));
         out.extend_from_slice(&(samples.len() as u32).to_le_bytes());

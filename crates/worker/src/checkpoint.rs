@@ -30,15 +30,21 @@ impl Checkpoint {
         key: &SealingKey,
         rng: &mut R,
     ) -> Result<Vec<u8>, crate::WorkerError> {
-        let plain = postcard::to_allocvec(self).map_err(|e| crate::WorkerError::Checkpoint(e.to_string()))?;
+        let plain = postcard::to_allocvec(self)
+            .map_err(|e| crate::WorkerError::Checkpoint(e.to_string()))?;
         Ok(key.seal(&aad(self.partition), &plain, rng))
     }
 
-    pub fn open(key: &SealingKey, partition: u32, sealed: &[u8]) -> Result<Self, crate::WorkerError> {
+    pub fn open(
+        key: &SealingKey,
+        partition: u32,
+        sealed: &[u8],
+    ) -> Result<Self, crate::WorkerError> {
         let plain = key
             .open(&aad(partition), sealed)
             .map_err(|e| crate::WorkerError::Checkpoint(e.to_string()))?;
-        let c: Self = postcard::from_bytes(&plain).map_err(|e| crate::WorkerError::Checkpoint(e.to_string()))?;
+        let c: Self = postcard::from_bytes(&plain)
+            .map_err(|e| crate::WorkerError::Checkpoint(e.to_string()))?;
         if c.format != 1 || c.partition != partition {
             return Err(crate::WorkerError::Checkpoint(format!(
                 "checkpoint format {} for partition {}, expected format 1 for partition {partition}",

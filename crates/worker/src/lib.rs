@@ -14,7 +14,7 @@
 //! never stop the worker or touch another stream's state.
 
 #![forbid(unsafe_code)]
-#![deny(clippy::unwrap_used, clippy::expect_used)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod checkpoint;
 mod registry;
@@ -22,7 +22,9 @@ mod worker;
 
 pub use checkpoint::CHECKPOINT_PURPOSE;
 pub use registry::{Registry, RegistryUpdate};
-pub use worker::{result_bucket, Counters, Rejected, Worker, WorkerConfig, WorkerReport};
+pub use worker::{
+    result_bucket, Counters, Rejected, Worker, WorkerConfig, WorkerKeys, WorkerReport,
+};
 
 /// Worker failures. Bad *input* is never an error (it is counted); these are
 /// failures of the worker's own environment.

@@ -14,7 +14,10 @@ pub struct Registry {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RegistryUpdate {
     Added(StreamId),
-    Replaced { stream: StreamId, device_changed: bool },
+    Replaced {
+        stream: StreamId,
+        device_changed: bool,
+    },
     /// Not newer than what is known.
     Ignored(StreamId),
     Invalid(String),

@@ -1,7 +1,9 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use aorta_envelope::session::dangerous_plaintext_body;
-use aorta_envelope::{KemPublic, KemSecret, ReceiverSession, SealingKey, SenderSession, VerifyingKey};
+use aorta_envelope::{
+    KemPublic, KemSecret, ReceiverSession, SealingKey, SenderSession, VerifyingKey,
+};
 use aorta_hrv::HrvBands;
 use aorta_runtime::{compute_window, ClosedWindow, Limits, Rejection, StreamState, Verdict};
 use aorta_transport::{CommitLog, Consumer, Offset, Polled, TransportError};
@@ -39,6 +41,15 @@ impl Default for WorkerConfig {
             keep_rejections: 1000,
         }
     }
+}
+
+/// What the worker holds after key release.
+#[derive(Debug)]
+pub struct WorkerKeys {
+    /// The fleet secret, released to this worker after attestation.
+    pub fleet: KemSecret,
+    /// The data controller's key, which signs enrolments.
+    pub controller: VerifyingKey,
 }
 
 /// Totals since the partition was first processed (restored from checkpoints).
@@ -121,11 +132,11 @@ impl<C: Consumer, L: CommitLog, R: RngCore + CryptoRng> Worker<C, L, R> {
         input: C,
         control: C,
         output: L,
-        fleet: KemSecret,
-        controller: VerifyingKey,
+        keys: WorkerKeys,
         rng: R,
         now_ms: Box<dyn Fn() -> u64 + Send>,
     ) -> Result<Self, WorkerError> {
+        let WorkerKeys { fleet, controller } = keys;
         let seal_key = SealingKey::derive(fleet.expose_secret(), CHECKPOINT_PURPOSE);
         let mut w = Self {
             cfg,
@@ -154,7 +165,11 @@ impl<C: Consumer, L: CommitLog, R: RngCore + CryptoRng> Worker<C, L, R> {
         if let Some(sealed) = w.output.last_commit() {
             let c = Checkpoint::open(&w.seal_key, w.cfg.partition, sealed)?;
             w.input.seek(c.input_offset);
-            w.streams = c.streams.into_iter().map(|(k, v)| (StreamId(k), v)).collect();
+            w.streams = c
+                .streams
+                .into_iter()
+                .map(|(k, v)| (StreamId(k), v))
+                .collect();
             w.counters = c.counters;
             // Enrolments are re-read from the start; the registry keeps the
             // highest serial, so the result is the same.
@@ -179,11 +194,16 @@ impl<C: Consumer, L: CommitLog, R: RngCore + CryptoRng> Worker<C, L, R> {
             n += 1;
             match self.registry.offer(&self.controller, &signed) {
                 RegistryUpdate::Invalid(_) => self.counters.invalid_enrolments += 1,
-                RegistryUpdate::Replaced { stream, device_changed } => {
+                RegistryUpdate::Replaced {
+                    stream,
+                    device_changed,
+                } => {
                     if device_changed {
                         self.sessions.remove(&stream);
                     }
-                    if let (Some(e), Some(s)) = (self.registry.get(&stream), self.streams.get_mut(&stream)) {
+                    if let (Some(e), Some(s)) =
+                        (self.registry.get(&stream), self.streams.get_mut(&stream))
+                    {
                         s.set_algorithms(e.algorithms, e.effective_from_us);
                     }
                 }
@@ -215,7 +235,9 @@ impl<C: Consumer, L: CommitLog, R: RngCore + CryptoRng> Worker<C, L, R> {
         let mut buf = std::mem::take(&mut self.buf);
         let offset;
         match self.input.poll()? {
-            Polled::Record { offset: o, payload, .. } => {
+            Polled::Record {
+                offset: o, payload, ..
+            } => {
                 offset = o;
                 buf.clear();
                 buf.extend_from_slice(payload);
@@ -251,7 +273,11 @@ impl<C: Consumer, L: CommitLog, R: RngCore + CryptoRng> Worker<C, L, R> {
             if self.recent.len() == self.cfg.keep_rejections {
                 self.recent.pop_front();
             }
-            self.recent.push_back(Rejected { offset, stream, reason });
+            self.recent.push_back(Rejected {
+                offset,
+                stream,
+                reason,
+            });
         }
     }
 
@@ -306,7 +332,11 @@ impl<C: Consumer, L: CommitLog, R: RngCore + CryptoRng> Worker<C, L, R> {
                 .get(&stream)
                 .is_some_and(|s| s.session() == header.session);
             if !cached {
-                match ReceiverSession::accept(&header, &self.fleet, &KemPublic(enrolment.device_key)) {
+                match ReceiverSession::accept(
+                    &header,
+                    &self.fleet,
+                    &KemPublic(enrolment.device_key),
+                ) {
                     Ok(s) => {
                         // Kept only once an envelope opens with it (below).
                         if s.open(&header, env).is_err() {
@@ -392,7 +422,9 @@ impl<C: Consumer, L: CommitLog, R: RngCore + CryptoRng> Worker<C, L, R> {
             for recipient in &enrolment.recipients {
                 let key = (enrolment.stream, *recipient);
                 if !self.result_sessions.contains_key(&key) {
-                    let session = SessionId(((self.now_ms)() << 20) | u64::from(self.rng.next_u32() & 0xF_FFFF));
+                    let session = SessionId(
+                        ((self.now_ms)() << 20) | u64::from(self.rng.next_u32() & 0xF_FFFF),
+                    );
                     let s = SenderSession::start(
                         ContentType::Results,
                         enrolment.stream,
@@ -426,7 +458,9 @@ impl<C: Consumer, L: CommitLog, R: RngCore + CryptoRng> Worker<C, L, R> {
             counters: self.counters.clone(),
         };
         let sealed = c.seal(&self.seal_key, &mut self.rng)?;
-        self.output.commit(&sealed).map_err(|e: TransportError| WorkerError::Transport(e))?;
+        self.output
+            .commit(&sealed)
+            .map_err(|e: TransportError| WorkerError::Transport(e))?;
         self.since_commit = 0;
         Ok(())
     }
@@ -485,8 +519,10 @@ pub fn result_bucket(e: &Enrolment) -> Bucket {
             HeartRate | Rmssd => 1,
         };
     }
-    Bucket::for_content(ResultBatch::encoded_len(records)).unwrap_or(match Bucket::from_exponent(Bucket::MAX_EXP) {
-        Ok(b) => b,
-        Err(_) => unreachable!("MAX_EXP is valid"),
-    })
+    Bucket::for_content(ResultBatch::encoded_len(records)).unwrap_or(
+        match Bucket::from_exponent(Bucket::MAX_EXP) {
+            Ok(b) => b,
+            Err(_) => unreachable!("MAX_EXP is valid"),
+        },
+    )
 }

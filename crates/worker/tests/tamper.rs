@@ -11,14 +11,20 @@ use aorta_gateway::source::{RrSimulator, SimParams};
 use aorta_gateway::StreamSender;
 use aorta_runtime::Rejection;
 use aorta_testkit::{Fleet, MemInput, MemLog};
-use aorta_wire::{AlgorithmSet, Body, Header, Quality, ResultBatch, ResultRecord, SessionId, StreamId};
-use aorta_worker::{Worker, WorkerConfig, WorkerReport};
+use aorta_wire::{
+    AlgorithmSet, Body, Header, Quality, ResultBatch, ResultRecord, SessionId, StreamId,
+};
+use aorta_worker::{Worker, WorkerConfig, WorkerKeys, WorkerReport};
 
 const START_US: i64 = 1_700_000_000_000_000;
 const TICKS: i64 = 36; // 6 minutes at the default 10-s cadence
 
 fn fleet() -> Fleet {
-    Fleet::new(7, 3, AlgorithmSet::parse("sdnn,hrv-bands,hr,rmssd").unwrap())
+    Fleet::new(
+        7,
+        3,
+        AlgorithmSet::parse("sdnn,hrv-bands,hr,rmssd").unwrap(),
+    )
 }
 
 /// Envelopes in tick order, devices interleaved: index = tick * n + device.
@@ -27,7 +33,17 @@ fn produce(f: &Fleet) -> Vec<Vec<u8>> {
     let mut senders: Vec<_> = f
         .devices
         .iter()
-        .map(|d| StreamSender::new(d.stream, SessionId(1000), f.profile, &f.fleet.public, &d.key.secret, &mut rng).unwrap())
+        .map(|d| {
+            StreamSender::new(
+                d.stream,
+                SessionId(1000),
+                f.profile,
+                &f.fleet.public,
+                &d.key.secret,
+                &mut rng,
+            )
+            .unwrap()
+        })
         .collect();
     let mut sims: Vec<_> = (0..f.devices.len())
         .map(|i| RrSimulator::new(SimParams::patient(i as u64), i as u64, START_US).peekable())
@@ -57,9 +73,9 @@ fn decrypt(f: &Fleet, log: &MemLog) -> Results {
     for env in &log.committed {
         let mut env = env.clone();
         let h = Header::parse_envelope(&env).unwrap();
-        let s = sessions
-            .entry((h.stream, h.session.0))
-            .or_insert_with(|| ReceiverSession::accept(&h, &f.clinician.secret, &f.fleet.public).unwrap());
+        let s = sessions.entry((h.stream, h.session.0)).or_insert_with(|| {
+            ReceiverSession::accept(&h, &f.clinician.secret, &f.fleet.public).unwrap()
+        });
         let body = s.open(&h, &mut env).unwrap();
         let recs = ResultBatch::decode(Body::parse(body).unwrap().content).unwrap();
         out.entry(h.stream).or_default().extend(recs);
@@ -67,14 +83,30 @@ fn decrypt(f: &Fleet, log: &MemLog) -> Results {
     out
 }
 
-fn worker(f: &Fleet, input: MemInput, log: MemLog, every: u64) -> Worker<MemInput, MemLog, rand_chacha::ChaCha20Rng> {
+fn worker(
+    f: &Fleet,
+    input: MemInput,
+    log: MemLog,
+    every: u64,
+) -> Worker<MemInput, MemLog, rand_chacha::ChaCha20Rng> {
     let fleet_secret = aorta_envelope::KemSecret::from_bytes(*f.fleet.secret.expose_secret());
     let cfg = WorkerConfig {
         checkpoint_every: every,
         ..WorkerConfig::default()
     };
-    Worker::new(cfg, input, f.enrolments(), log, fleet_secret, f.controller.verifying_key(), Fleet::rng(5), Box::new(|| 1))
-        .unwrap()
+    Worker::new(
+        cfg,
+        input,
+        f.enrolments(),
+        log,
+        WorkerKeys {
+            fleet: fleet_secret,
+            controller: f.controller.verifying_key(),
+        },
+        Fleet::rng(5),
+        Box::new(|| 1),
+    )
+    .unwrap()
 }
 
 fn run(f: &Fleet, input: Vec<Vec<u8>>) -> (Results, WorkerReport) {
@@ -115,7 +147,10 @@ fn baseline_is_complete_and_clean() {
     for recs in base.values() {
         // 36 blocks x (3 sdnn + 4 bands + hr + rmssd)
         assert_eq!(recs.len(), 36 * 9);
-        assert!(recs.iter().all(|r| r.quality == Quality::default()), "unexpected flags");
+        assert!(
+            recs.iter().all(|r| r.quality == Quality::default()),
+            "unexpected flags"
+        );
     }
 }
 
@@ -131,16 +166,34 @@ fn flipping_any_byte_of_an_envelope_is_rejected_and_isolated() {
         let mut tampered = input.clone();
         tampered[k][pos] ^= 0x01;
         let (got, rep) = run(&f, tampered);
-        assert_eq!(rejected(&rep), 1, "byte {pos}: flip not rejected exactly once");
+        assert_eq!(
+            rejected(&rep),
+            1,
+            "byte {pos}: flip not rejected exactly once"
+        );
         let reason = *rep.counters.rejected.keys().next().unwrap();
         assert!(
-            matches!(reason, Rejection::Malformed | Rejection::Unauthenticated | Rejection::UnknownStream | Rejection::Stale | Rejection::Plaintext | Rejection::WrongContentType),
+            matches!(
+                reason,
+                Rejection::Malformed
+                    | Rejection::Unauthenticated
+                    | Rejection::UnknownStream
+                    | Rejection::Stale
+                    | Rejection::Plaintext
+                    | Rejection::WrongContentType
+            ),
             "byte {pos}: reason {reason:?}"
         );
         others_unchanged(&base, &got, victim);
-        assert_eq!(rep.missing_envelopes, 1, "byte {pos}: the lost envelope is reported as a gap");
+        assert_eq!(
+            rep.missing_envelopes, 1,
+            "byte {pos}: the lost envelope is reported as a gap"
+        );
         let v = &got[&victim];
-        assert!(v.iter().any(|r| r.quality.contains(Quality::GAP)), "byte {pos}: no gap flag");
+        assert!(
+            v.iter().any(|r| r.quality.contains(Quality::GAP)),
+            "byte {pos}: no gap flag"
+        );
     }
 }
 
@@ -158,7 +211,9 @@ fn replay_is_rejected_and_changes_no_value() {
     assert_eq!(rejected(&rep), 1);
     others_unchanged(&base, &got, victim);
     assert_eq!(values(&got[&victim]), values(&base[&victim]));
-    assert!(got[&victim].iter().any(|r| r.quality.contains(Quality::REJECTED)));
+    assert!(got[&victim]
+        .iter()
+        .any(|r| r.quality.contains(Quality::REJECTED)));
 }
 
 #[test]
@@ -176,7 +231,9 @@ fn reordering_is_reported_and_changes_no_value() {
     assert_eq!(rep.missing_envelopes, 0, "a filled hole is no longer a gap");
     others_unchanged(&base, &got, victim);
     assert_eq!(values(&got[&victim]), values(&base[&victim]));
-    assert!(got[&victim].iter().any(|r| r.quality.contains(Quality::REORDERED)));
+    assert!(got[&victim]
+        .iter()
+        .any(|r| r.quality.contains(Quality::REORDERED)));
 }
 
 #[test]
@@ -192,7 +249,10 @@ fn dropping_an_envelope_is_reported_as_a_gap() {
     assert_eq!(rep.missing_envelopes, 1);
     assert_eq!(rejected(&rep), 0);
     others_unchanged(&base, &got, victim);
-    let gap: Vec<_> = got[&victim].iter().filter(|r| r.quality.contains(Quality::GAP)).collect();
+    let gap: Vec<_> = got[&victim]
+        .iter()
+        .filter(|r| r.quality.contains(Quality::GAP))
+        .collect();
     assert!(!gap.is_empty());
 }
 
@@ -209,20 +269,37 @@ fn injection_with_only_the_fleet_public_key_is_rejected() {
     // A sequence number ahead of the live one, so the envelope reaches
     // authentication instead of being refused as a replay.
     let mut forged_for = |session: u64| {
-        let mut s = StreamSender::new(victim, SessionId(session), f.profile, &f.fleet.public, &attacker.secret, &mut rng).unwrap();
+        let mut s = StreamSender::new(
+            victim,
+            SessionId(session),
+            f.profile,
+            &f.fleet.public,
+            &attacker.secret,
+            &mut rng,
+        )
+        .unwrap();
         for _ in 0..29 {
             s.tick(START_US).unwrap();
         }
-        s.push(aorta_wire::RrSample { t_us: START_US + 200_000_000, rr_us: 400_000 });
+        s.push(aorta_wire::RrSample {
+            t_us: START_US + 200_000_000,
+            rr_us: 400_000,
+        });
         s.tick(START_US + 210_000_000).unwrap()
     };
     let mut injected = input.clone();
     injected.insert(40, forged_for(1000)); // the live session id
     injected.insert(50, forged_for(5000)); // a newer session id
     let (got, rep) = run(&f, injected);
-    assert_eq!(rep.counters.rejected.get(&Rejection::Unauthenticated), Some(&2));
+    assert_eq!(
+        rep.counters.rejected.get(&Rejection::Unauthenticated),
+        Some(&2)
+    );
     assert_eq!(rejected(&rep), 2);
-    assert_eq!(rep.truncated_sessions, 0, "a forged session must not replace the real one");
+    assert_eq!(
+        rep.truncated_sessions, 0,
+        "a forged session must not replace the real one"
+    );
     others_unchanged(&base, &got, victim);
     assert_eq!(values(&got[&victim]), values(&base[&victim]));
 }

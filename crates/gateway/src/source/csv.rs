@@ -21,10 +21,14 @@ impl std::fmt::Display for CsvIssue {
 fn parse_seconds(s: &str) -> Result<i64, String> {
     let (int, frac) = s.split_once('.').unwrap_or((s, ""));
     if int.is_empty() || !int.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!("timestamp '{s}' is not a non-negative decimal number of seconds"));
+        return Err(format!(
+            "timestamp '{s}' is not a non-negative decimal number of seconds"
+        ));
     }
     if frac.len() > 6 || !frac.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!("timestamp '{s}' has more than 6 decimals or non-digits"));
+        return Err(format!(
+            "timestamp '{s}' has more than 6 decimals or non-digits"
+        ));
     }
     let secs: i64 = int
         .parse()
@@ -49,9 +53,9 @@ pub fn parse_line(line: &str) -> Result<Option<RrSample>, String> {
         .ok_or_else(|| "expected 'timestamp_seconds,rr_microseconds'".to_string())?;
     let t_us = parse_seconds(ts.trim())?;
     let rr = rr.trim();
-    let rr_us: u32 = rr
-        .parse()
-        .map_err(|_| format!("RR '{rr}' is not a whole number of microseconds in 0..=4294967295"))?;
+    let rr_us: u32 = rr.parse().map_err(|_| {
+        format!("RR '{rr}' is not a whole number of microseconds in 0..=4294967295")
+    })?;
     Ok(Some(RrSample { t_us, rr_us }))
 }
 
@@ -63,7 +67,10 @@ pub fn parse_paper_csv(text: &str) -> (Vec<RrSample>, Vec<CsvIssue>) {
         match parse_line(line) {
             Ok(Some(s)) => out.push(s),
             Ok(None) => {}
-            Err(reason) => issues.push(CsvIssue { line: i + 1, reason }),
+            Err(reason) => issues.push(CsvIssue {
+                line: i + 1,
+                reason,
+            }),
         }
     }
     (out, issues)
@@ -75,15 +82,26 @@ mod tests {
 
     #[test]
     fn parses_exact_decimals_and_reports_bad_lines() {
-        let (s, bad) = parse_paper_csv("1546300800.123,812345\n\nx,1\n1546300801,900000\n1.5,-3\n1.1234567,5\n");
+        let (s, bad) = parse_paper_csv(
+            "1546300800.123,812345\n\nx,1\n1546300801,900000\n1.5,-3\n1.1234567,5\n",
+        );
         assert_eq!(
             s,
             vec![
-                RrSample { t_us: 1_546_300_800_123_000, rr_us: 812_345 },
-                RrSample { t_us: 1_546_300_801_000_000, rr_us: 900_000 },
+                RrSample {
+                    t_us: 1_546_300_800_123_000,
+                    rr_us: 812_345
+                },
+                RrSample {
+                    t_us: 1_546_300_801_000_000,
+                    rr_us: 900_000
+                },
             ]
         );
-        assert_eq!(bad.iter().map(|b| b.line).collect::<Vec<_>>(), vec![3, 5, 6]);
+        assert_eq!(
+            bad.iter().map(|b| b.line).collect::<Vec<_>>(),
+            vec![3, 5, 6]
+        );
         assert!(bad[1].reason.contains("RR '-3'"));
     }
 }

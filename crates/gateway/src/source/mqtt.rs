@@ -21,8 +21,14 @@ pub fn rr_topic(device: &str) -> String {
 /// What the MQTT source delivers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MqttEvent {
-    Samples { device: String, samples: Vec<RrSample> },
-    BadLine { device: String, reason: String },
+    Samples {
+        device: String,
+        samples: Vec<RrSample>,
+    },
+    BadLine {
+        device: String,
+        reason: String,
+    },
     Subscribed,
 }
 
@@ -40,7 +46,12 @@ impl std::fmt::Debug for MqttSource {
 
 impl MqttSource {
     /// Connects to `host:port` and subscribes to `aorta/<device>/rr` for each device.
-    pub fn connect(host: &str, port: u16, client_id: &str, devices: &[String]) -> Result<Self, GatewayError> {
+    pub fn connect(
+        host: &str,
+        port: u16,
+        client_id: &str,
+        devices: &[String],
+    ) -> Result<Self, GatewayError> {
         let mut opts = MqttOptions::new(client_id, host, port);
         opts.set_keep_alive(Duration::from_secs(30));
         opts.set_clean_session(true);

@@ -90,7 +90,8 @@ impl RrSimulator {
         self.ar = 0.6 * self.ar + self.p.noise_ms * self.normal();
         let base = mean
             + self.p.rsa_amplitude_ms * (std::f64::consts::TAU * self.p.resp_hz * t).sin()
-            + self.p.lf_amplitude_ms * (std::f64::consts::TAU * self.p.lf_hz * t + self.lf_phase).sin()
+            + self.p.lf_amplitude_ms
+                * (std::f64::consts::TAU * self.p.lf_hz * t + self.lf_phase).sin()
             + self.ar;
         if let Some(c) = self.compensate.take() {
             return c;
@@ -160,7 +161,7 @@ impl PaperLoad {
     fn refill(&mut self) {
         self.bins.fill(0);
         for _ in 0..self.rate {
-            let ms = (self.rng.next_u32() as u64 * 1000 >> 32) as usize;
+            let ms = ((u64::from(self.rng.next_u32()) * 1000) >> 32) as usize;
             if let Some(b) = self.bins.get_mut(ms) {
                 *b += 1;
             }
@@ -207,11 +208,22 @@ mod tests {
     #[test]
     fn simulator_has_target_rate_and_variability() {
         let p = SimParams::patient(3).with_hr(72.0);
-        let beats: Vec<_> = RrSimulator::new(p, 3, 0).take_while(|s| s.t_us < 600_000_000).collect();
+        let beats: Vec<_> = RrSimulator::new(p, 3, 0)
+            .take_while(|s| s.t_us < 600_000_000)
+            .collect();
         let n = beats.len() as f64;
-        assert!((n / 10.0 - 72.0).abs() < 3.0, "beats per minute {}", n / 10.0);
+        assert!(
+            (n / 10.0 - 72.0).abs() < 3.0,
+            "beats per minute {}",
+            n / 10.0
+        );
         let mean = beats.iter().map(|b| b.rr_us as f64).sum::<f64>() / n;
-        let sd = (beats.iter().map(|b| (b.rr_us as f64 - mean).powi(2)).sum::<f64>() / n).sqrt();
+        let sd = (beats
+            .iter()
+            .map(|b| (b.rr_us as f64 - mean).powi(2))
+            .sum::<f64>()
+            / n)
+            .sqrt();
         assert!(sd > 10_000.0 && sd < 120_000.0, "SDNN {sd} µs");
         // Deterministic.
         let again: Vec<_> = RrSimulator::new(p, 3, 0).take(100).collect();
@@ -220,10 +232,17 @@ mod tests {
 
     #[test]
     fn paper_load_puts_rate_samples_in_each_second() {
-        let v: Vec<_> = PaperLoad::new(1, 44, 1_546_300_800_000_000).take(44 * 3).collect();
+        let v: Vec<_> = PaperLoad::new(1, 44, 1_546_300_800_000_000)
+            .take(44 * 3)
+            .collect();
         for sec in 0..3 {
             let lo = 1_546_300_800_000_000 + sec * 1_000_000;
-            assert_eq!(v.iter().filter(|s| s.t_us >= lo && s.t_us < lo + 1_000_000).count(), 44);
+            assert_eq!(
+                v.iter()
+                    .filter(|s| s.t_us >= lo && s.t_us < lo + 1_000_000)
+                    .count(),
+                44
+            );
         }
         assert!(v.windows(2).all(|w| w[0].t_us <= w[1].t_us));
     }
