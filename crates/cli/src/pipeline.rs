@@ -242,18 +242,20 @@ pub fn read_results_with(
                 stats.rejected += 1;
                 continue;
             };
-            let Ok(records) = Body::parse(body).and_then(|b| ResultBatch::decode(b.content)) else {
+            let Ok((stream, records)) =
+                Body::parse(body).and_then(|b| ResultBatch::decode(b.content))
+            else {
                 stats.rejected += 1;
                 continue;
             };
             let patient = names
-                .get(&h.stream)
+                .get(&stream)
                 .cloned()
-                .unwrap_or_else(|| h.stream.to_hex());
+                .unwrap_or_else(|| stream.to_hex());
             for r in records {
                 rows.push(ResultRow {
                     patient: patient.clone(),
-                    stream: h.stream,
+                    stream,
                     record: r,
                 });
             }

@@ -223,28 +223,33 @@ impl ResultRecord {
     }
 }
 
-/// A result batch: `count: u32 LE` then `count` records.
+/// A result batch: the stream the results belong to (16 bytes), `count: u32
+/// LE`, then `count` records. The stream id travels inside the encryption:
+/// result envelopes are addressed to a recipient's results channel, not to a
+/// stream.
 pub struct ResultBatch;
 
 impl ResultBatch {
     pub fn encoded_len(n: usize) -> usize {
-        4 + n * RESULT_RECORD_LEN
+        16 + 4 + n * RESULT_RECORD_LEN
     }
 
     pub fn capacity(content_capacity: usize) -> usize {
-        content_capacity.saturating_sub(4) / RESULT_RECORD_LEN
+        content_capacity.saturating_sub(20) / RESULT_RECORD_LEN
     }
 
-    pub fn encode(records: &[ResultRecord], out: &mut Vec<u8>) {
+    pub fn encode(stream: crate::StreamId, records: &[ResultRecord], out: &mut Vec<u8>) {
         out.reserve(Self::encoded_len(records.len()));
+        out.extend_from_slice(&stream.0);
         out.extend_from_slice(&(records.len() as u32).to_le_bytes());
         for r in records {
             r.encode(out);
         }
     }
 
-    pub fn decode(content: &[u8]) -> Result<Vec<ResultRecord>, WireError> {
+    pub fn decode(content: &[u8]) -> Result<(crate::StreamId, Vec<ResultRecord>), WireError> {
         let mut r = Reader::new(content);
+        let stream = crate::StreamId(r.array()?);
         let count = r.u32()?;
         if (count as usize).checked_mul(RESULT_RECORD_LEN) != Some(r.remaining()) {
             return Err(WireError::CountMismatch {
@@ -257,6 +262,6 @@ impl ResultBatch {
             out.push(ResultRecord::decode(&mut r)?);
         }
         r.finish("result batch")?;
-        Ok(out)
+        Ok((stream, out))
     }
 }

@@ -1,6 +1,6 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
-use aorta_envelope::session::dangerous_plaintext_body;
+use aorta_envelope::session::{dangerous_plaintext_body, results_channel};
 use aorta_envelope::{
     KemPublic, KemSecret, ReceiverSession, SealingKey, SenderSession, VerifyingKey,
 };
@@ -102,7 +102,8 @@ pub struct Worker<C, L, R> {
     registry: Registry,
     streams: BTreeMap<StreamId, StreamState>,
     sessions: HashMap<StreamId, ReceiverSession>,
-    result_sessions: HashMap<(StreamId, [u8; 32]), SenderSession>,
+    /// One result session per recipient for the life of the process.
+    result_sessions: HashMap<[u8; 32], SenderSession>,
     counters: Counters,
     recent: VecDeque<Rejected>,
     bands: HrvBands,
@@ -418,22 +419,23 @@ impl<C: Consumer, L: CommitLog, R: RngCore + CryptoRng> Worker<C, L, R> {
         let mut sealed = Vec::new();
         for chunk in records.chunks(per_envelope) {
             self.content.clear();
-            ResultBatch::encode(chunk, &mut self.content);
+            ResultBatch::encode(enrolment.stream, chunk, &mut self.content);
             for recipient in &enrolment.recipients {
-                let key = (enrolment.stream, *recipient);
-                if !self.result_sessions.contains_key(&key) {
+                let key = *recipient;
+                if let std::collections::hash_map::Entry::Vacant(slot) =
+                    self.result_sessions.entry(key)
+                {
                     let session = SessionId(
                         ((self.now_ms)() << 20) | u64::from(self.rng.next_u32() & 0xF_FFFF),
                     );
-                    let s = SenderSession::start(
+                    slot.insert(SenderSession::start(
                         ContentType::Results,
-                        enrolment.stream,
+                        results_channel(&KemPublic(*recipient)),
                         session,
                         &KemPublic(*recipient),
                         &self.fleet,
                         &mut self.rng,
-                    )?;
-                    self.result_sessions.insert(key, s);
+                    )?);
                 }
                 if let Some(s) = self.result_sessions.get_mut(&key) {
                     sealed.push(s.seal(bucket, BodyFlags::default(), &self.content)?);

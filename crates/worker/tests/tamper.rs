@@ -77,8 +77,8 @@ fn decrypt(f: &Fleet, log: &MemLog) -> Results {
             ReceiverSession::accept(&h, &f.clinician.secret, &f.fleet.public).unwrap()
         });
         let body = s.open(&h, &mut env).unwrap();
-        let recs = ResultBatch::decode(Body::parse(body).unwrap().content).unwrap();
-        out.entry(h.stream).or_default().extend(recs);
+        let (stream, recs) = ResultBatch::decode(Body::parse(body).unwrap().content).unwrap();
+        out.entry(stream).or_default().extend(recs);
     }
     out
 }
