@@ -100,8 +100,9 @@ pub struct StreamState {
     keep_samples: bool,
     session: Option<Session>,
     watermark_us: i64,
-    /// First block not yet closed; `None` before any data.
-    next_block: Option<i64>,
+    /// Every block before this one has been closed (emitted); `None` until
+    /// the first block closes. Samples for closed blocks are late.
+    closed_before: Option<i64>,
     open: BTreeMap<i64, OpenBlock>,
     /// Flags for the next block that opens (events while none was open).
     pending: u32,
@@ -121,7 +122,7 @@ impl StreamState {
             keep_samples: needs_samples(algorithms),
             session: None,
             watermark_us: i64::MIN,
-            next_block: None,
+            closed_before: None,
             open: BTreeMap::new(),
             pending: 0,
             counters: StreamCounters::default(),
@@ -246,13 +247,10 @@ impl StreamState {
     fn add_sample(&mut self, limits: &Limits, s: RrSample) {
         self.counters.samples += 1;
         let block = block_of(s.t_us);
-        if self.next_block.is_some_and(|nb| block < nb) {
+        if self.closed_before.is_some_and(|c| block < c) {
             self.counters.late_samples += 1;
             self.flag(Quality::LATE);
             return;
-        }
-        if self.next_block.is_none() {
-            self.next_block = Some(block);
         }
         let keep = self.keep_samples;
         let pending = std::mem::take(&mut self.pending);
@@ -287,9 +285,15 @@ impl StreamState {
             return;
         }
         self.watermark_us = watermark_us;
-        let Some(mut next) = self.next_block else {
+        // Close from the first unclosed block; before anything has closed,
+        // from the earliest block holding data (none: nothing to close yet).
+        let Some(mut next) = self
+            .closed_before
+            .or_else(|| self.open.keys().next().copied())
+        else {
             return;
         };
+        let start = next;
         let horizon = watermark_us.saturating_sub(limits.allowed_lateness_us);
         let mut emitted_empty = 0u32;
         while (next + 1).saturating_mul(BLOCK_US) < horizon {
@@ -318,7 +322,9 @@ impl StreamState {
             }
             next += 1;
         }
-        self.next_block = Some(next);
+        if next != start || self.closed_before.is_some() {
+            self.closed_before = Some(next);
+        }
     }
 
     /// Closes every open block (end of a session).
@@ -330,7 +336,7 @@ impl StreamState {
             last = Some(block);
         }
         if let Some(l) = last {
-            self.next_block = Some(l + 1);
+            self.closed_before = Some(self.closed_before.map_or(l + 1, |c| c.max(l + 1)));
         }
     }
 
