@@ -57,6 +57,61 @@ pub struct Workload {
     /// Where the throwaway keys and spool go.
     #[arg(long, default_value = "/tmp")]
     pub tmp: PathBuf,
+    /// Read the workload from a directory written by the Spark baseline's
+    /// `gen_workload.py` (`clients/<id>/part-<k>.csv`, paper format) instead of
+    /// generating it; the files are parsed inside the timed region. Overrides
+    /// --clients, --rate and --seconds.
+    #[arg(long)]
+    pub input: Option<PathBuf>,
+}
+
+/// A client's samples from its `part-*.csv` files, parsed one file at a time.
+struct CsvParts {
+    files: std::vec::IntoIter<PathBuf>,
+    current: std::vec::IntoIter<aorta_wire::RrSample>,
+}
+
+impl Iterator for CsvParts {
+    type Item = aorta_wire::RrSample;
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(s) = self.current.next() {
+                return Some(s);
+            }
+            let f = self.files.next()?;
+            let text = std::fs::read_to_string(&f).unwrap_or_default();
+            let (samples, _issues) = aorta_gateway::source::parse_paper_csv(&text);
+            self.current = samples.into_iter();
+        }
+    }
+}
+
+/// Client directories and their part files, sorted.
+fn spark_layout(dir: &std::path::Path) -> Result<Vec<Vec<PathBuf>>> {
+    let mut clients: Vec<PathBuf> = std::fs::read_dir(dir.join("clients"))
+        .with_context(|| {
+            format!(
+                "{} has no clients/ directory (gen_workload.py layout)",
+                dir.display()
+            )
+        })?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .collect();
+    clients.sort();
+    let mut out = Vec::new();
+    for c in clients {
+        let mut parts: Vec<PathBuf> = std::fs::read_dir(&c)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "csv"))
+            .collect();
+        parts.sort();
+        out.push(parts);
+    }
+    if out.is_empty() || out[0].is_empty() {
+        bail!("{} holds no client part files", dir.display());
+    }
+    Ok(out)
 }
 
 #[derive(clap::Args)]
@@ -118,11 +173,23 @@ fn median(mut v: Vec<f64>) -> f64 {
 pub fn run(a: BenchArgs) -> Result<()> {
     let exe = std::env::current_exe()?;
     let w = &a.w;
-    let total = u64::from(w.clients) * u64::from(w.rate) * u64::from(w.seconds);
-    println!(
-        "workload: {} clients x {} samples/s x {} s = {} RR samples, algorithms {}, {} rep(s) per mode",
-        w.clients, w.rate, w.seconds, total, w.algorithms, a.reps
-    );
+    match &w.input {
+        Some(d) => println!(
+            "workload: {} (gen_workload.py layout, parsed in the timed region), algorithms {}, {} rep(s) per mode",
+            d.display(),
+            w.algorithms,
+            a.reps
+        ),
+        None => println!(
+            "workload: {} clients x {} samples/s x {} s = {} RR samples, algorithms {}, {} rep(s) per mode",
+            w.clients,
+            w.rate,
+            w.seconds,
+            u64::from(w.clients) * u64::from(w.rate) * u64::from(w.seconds),
+            w.algorithms,
+            a.reps
+        ),
+    }
     let mut table = Vec::new();
     for rep in 0..a.reps {
         for &mode in &a.modes {
@@ -143,6 +210,11 @@ pub fn run(a: BenchArgs) -> Result<()> {
                 .args(["--cadence-ms", &w.cadence_ms.to_string()])
                 .arg("--tmp")
                 .arg(&w.tmp)
+                .args(
+                    w.input
+                        .iter()
+                        .flat_map(|p| [std::ffi::OsStr::new("--input"), p.as_os_str()]),
+                )
                 .output()
                 .context("running bench-run")?;
             if !out.status.success() {
@@ -171,7 +243,8 @@ pub fn run(a: BenchArgs) -> Result<()> {
             table.push((mode, o));
         }
     }
-    println!("\nmedians ({} reps):", a.reps);
+    let total = table.first().map_or(0, |(_, o)| o.samples);
+    println!("\nmedians ({} reps, {} samples per run):", a.reps, total);
     println!("| mode | samples/s | wall s | CPU s | peak RSS MB | time / plain |");
     println!("|---|---:|---:|---:|---:|---:|");
     let med = |m: Mode, f: fn(&Outcome) -> f64| {
@@ -225,7 +298,19 @@ fn self_usage() -> (f64, f64) {
 }
 
 pub fn run_one(a: BenchRunArgs) -> Result<()> {
-    let w = a.w;
+    let mut w = a.w;
+    let layout = match &w.input {
+        Some(dir) => {
+            let l = spark_layout(dir)?;
+            // Rate from the first file (one file = 10 s), duration from the part count.
+            let lines = std::fs::read_to_string(&l[0][0])?.lines().count() as u32;
+            w.clients = l.len() as u32;
+            w.rate = lines.div_ceil(10);
+            w.seconds = 10 * l[0].len() as u32;
+            Some(l)
+        }
+        None => None,
+    };
     let algos = AlgorithmSet::parse(&w.algorithms).map_err(anyhow::Error::msg)?;
     let dir = tempfile_dir(&w.tmp)?;
     let keys = KeyStore::init(&dir.join("keys"))?;
@@ -266,9 +351,16 @@ pub fn run_one(a: BenchRunArgs) -> Result<()> {
                 &mut rng,
             )?,
         };
-        let src =
-            PaperLoad::new(i as u64 + 1, w.rate, start_us).take_while(move |s| s.t_us < end_us);
-        streams.push(ReplayStream::new(sender, Box::new(src)));
+        let src: Box<dyn Iterator<Item = aorta_wire::RrSample> + Send> = match &layout {
+            Some(l) => Box::new(CsvParts {
+                files: l[i].clone().into_iter(),
+                current: Vec::new().into_iter(),
+            }),
+            None => Box::new(
+                PaperLoad::new(i as u64 + 1, w.rate, start_us).take_while(move |s| s.t_us < end_us),
+            ),
+        };
+        streams.push(ReplayStream::new(sender, src));
     }
     let cfg = WorkerConfig {
         dangerous_accept_plaintext: a.mode == Mode::Plain,
