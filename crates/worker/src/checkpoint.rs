@@ -1,5 +1,3 @@
-use std::collections::BTreeMap;
-
 use aorta_envelope::SealingKey;
 use aorta_runtime::StreamState;
 use serde::{Deserialize, Serialize};
@@ -8,14 +6,26 @@ use serde::{Deserialize, Serialize};
 /// so any attested worker of the fleet can take over a partition).
 pub const CHECKPOINT_PURPOSE: &str = "aorta/v1/checkpoint";
 
-#[derive(Debug, Serialize, Deserialize)]
+/// A checkpoint as read back.
+#[derive(Debug, Deserialize)]
 pub(crate) struct Checkpoint {
     pub format: u32,
     pub partition: u32,
     pub input_offset: u64,
     pub control_offset: u64,
-    pub streams: BTreeMap<[u8; 16], StreamState>,
+    pub streams: Vec<([u8; 16], StreamState)>,
     pub counters: crate::worker::Counters,
+}
+
+/// The same layout, borrowing the live state for writing (no copy of it).
+#[derive(Debug, Serialize)]
+pub(crate) struct CheckpointRef<'a> {
+    pub format: u32,
+    pub partition: u32,
+    pub input_offset: u64,
+    pub control_offset: u64,
+    pub streams: Vec<(&'a [u8; 16], &'a StreamState)>,
+    pub counters: &'a crate::worker::Counters,
 }
 
 fn aad(partition: u32) -> Vec<u8> {
@@ -24,7 +34,7 @@ fn aad(partition: u32) -> Vec<u8> {
     v
 }
 
-impl Checkpoint {
+impl CheckpointRef<'_> {
     pub fn seal<R: rand_core::CryptoRng + rand_core::RngCore>(
         &self,
         key: &SealingKey,
@@ -34,7 +44,9 @@ impl Checkpoint {
             .map_err(|e| crate::WorkerError::Checkpoint(e.to_string()))?;
         Ok(key.seal(&aad(self.partition), &plain, rng))
     }
+}
 
+impl Checkpoint {
     pub fn open(
         key: &SealingKey,
         partition: u32,

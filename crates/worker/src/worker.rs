@@ -14,7 +14,7 @@ use aorta_wire::{
 use rand_core::{CryptoRng, RngCore};
 use serde::{Deserialize, Serialize};
 
-use crate::checkpoint::{Checkpoint, CHECKPOINT_PURPOSE};
+use crate::checkpoint::{Checkpoint, CheckpointRef, CHECKPOINT_PURPOSE};
 use crate::registry::{Registry, RegistryUpdate};
 use crate::WorkerError;
 
@@ -23,8 +23,14 @@ use crate::WorkerError;
 pub struct WorkerConfig {
     pub partition: u32,
     pub limits: Limits,
-    /// Commit after this many input records.
+    /// Commit after at least this many input records...
     pub checkpoint_every: u64,
+    /// ...and once the input consumed since the last commit is at least this
+    /// many times the state a checkpoint must write, so checkpoint cost stays
+    /// proportional to the work done (recovery then replays at most that
+    /// much input). Commit points change only when results become visible,
+    /// never what they are.
+    pub checkpoint_state_ratio: u64,
     /// Accept `dangerous_plaintext` envelopes (benchmark "plain" mode only).
     pub dangerous_accept_plaintext: bool,
     /// Most recent rejections kept for the report.
@@ -37,6 +43,7 @@ impl Default for WorkerConfig {
             partition: 0,
             limits: Limits::default(),
             checkpoint_every: 1024,
+            checkpoint_state_ratio: 4,
             dangerous_accept_plaintext: false,
             keep_rejections: 1000,
         }
@@ -108,6 +115,7 @@ pub struct Worker<C, L, R> {
     recent: VecDeque<Rejected>,
     bands: HrvBands,
     since_commit: u64,
+    bytes_since_commit: u64,
     buf: Vec<u8>,
     samples: Vec<RrSample>,
     closed: Vec<ClosedWindow>,
@@ -156,6 +164,7 @@ impl<C: Consumer, L: CommitLog, R: RngCore + CryptoRng> Worker<C, L, R> {
             recent: VecDeque::new(),
             bands: HrvBands::new(),
             since_commit: 0,
+            bytes_since_commit: 0,
             buf: Vec::new(),
             samples: Vec::new(),
             closed: Vec::new(),
@@ -255,11 +264,18 @@ impl<C: Consumer, L: CommitLog, R: RngCore + CryptoRng> Worker<C, L, R> {
             }
         }
         self.counters.records += 1;
+        self.bytes_since_commit += buf.len() as u64;
         let r = self.handle(offset, &mut buf);
         self.buf = buf;
         r?;
         self.since_commit += 1;
-        if self.since_commit >= self.cfg.checkpoint_every {
+        if self.since_commit >= self.cfg.checkpoint_every
+            && self.bytes_since_commit
+                >= self
+                    .cfg
+                    .checkpoint_state_ratio
+                    .saturating_mul(self.state_bytes())
+        {
             self.commit()?;
         }
         Ok(true)
@@ -451,20 +467,30 @@ impl<C: Consumer, L: CommitLog, R: RngCore + CryptoRng> Worker<C, L, R> {
 
     /// Makes the results so far visible with a sealed checkpoint.
     pub fn commit(&mut self) -> Result<(), WorkerError> {
-        let c = Checkpoint {
+        // Serialised straight from the live state: no copy of the streams.
+        let c = CheckpointRef {
             format: 1,
             partition: self.cfg.partition,
             input_offset: self.input.position(),
             control_offset: self.control.position(),
-            streams: self.streams.iter().map(|(k, v)| (k.0, v.clone())).collect(),
-            counters: self.counters.clone(),
+            streams: self.streams.iter().map(|(k, v)| (&k.0, v)).collect(),
+            counters: &self.counters,
         };
         let sealed = c.seal(&self.seal_key, &mut self.rng)?;
         self.output
             .commit(&sealed)
             .map_err(|e: TransportError| WorkerError::Transport(e))?;
         self.since_commit = 0;
+        self.bytes_since_commit = 0;
         Ok(())
+    }
+
+    /// Approximate size of a checkpoint of the current state.
+    fn state_bytes(&self) -> u64 {
+        self.streams
+            .values()
+            .map(|s| s.heap_bytes() as u64 + 256)
+            .sum()
     }
 
     pub fn report(&self) -> WorkerReport {
