@@ -323,3 +323,153 @@ fn restart_from_any_checkpoint_gives_identical_results() {
         assert_eq!(got, base, "crash after {crash_after} records");
     }
 }
+
+fn re_enrol(
+    f: &Fleet,
+    device: usize,
+    serial: u32,
+    status: aorta_wire::EnrolmentStatus,
+    algorithms: AlgorithmSet,
+    from_us: i64,
+) -> Vec<u8> {
+    let d = &f.devices[device];
+    let e = aorta_wire::Enrolment {
+        status,
+        bucket: f.profile.bucket,
+        serial,
+        algorithms,
+        cadence_ms: f.profile.cadence_ms,
+        effective_from_us: from_us,
+        stream: d.stream,
+        device_key: d.key.public.0,
+        recipients: vec![f.clinician.public.0],
+    };
+    aorta_envelope::enrolment::sign_enrolment(&f.controller, &e)
+}
+
+fn run_with_control(
+    f: &Fleet,
+    input: Vec<Vec<u8>>,
+    control: Vec<Vec<u8>>,
+) -> (Results, WorkerReport) {
+    let fleet_secret = aorta_envelope::KemSecret::from_bytes(*f.fleet.secret.expose_secret());
+    let keys = WorkerKeys {
+        fleet: fleet_secret,
+        controller: f.controller.verifying_key(),
+    };
+    let mut w = Worker::new(
+        WorkerConfig::default(),
+        MemInput::new(input),
+        MemInput::new(control),
+        MemLog::default(),
+        keys,
+        Fleet::rng(5),
+        Box::new(|| 1),
+    )
+    .unwrap();
+    w.drain(|_| {}).unwrap();
+    let report = w.report();
+    let log = std::mem::take(w.output_mut());
+    (decrypt(f, &log), report)
+}
+
+#[test]
+fn a_revoked_stream_is_rejected_and_others_are_untouched() {
+    let f = fleet();
+    let input = produce(&f);
+    let (base, _) = run(&f, input.clone());
+    let mut control: Vec<Vec<u8>> = f
+        .devices
+        .iter()
+        .map(|d| d.signed_enrolment.clone())
+        .collect();
+    control.push(re_enrol(
+        &f,
+        0,
+        2,
+        aorta_wire::EnrolmentStatus::Revoked,
+        AlgorithmSet::parse("sdnn").unwrap(),
+        0,
+    ));
+    let (got, rep) = run_with_control(&f, input, control);
+    assert_eq!(
+        rep.counters.rejected.get(&Rejection::Revoked),
+        Some(&(TICKS as u64))
+    );
+    assert!(
+        !got.contains_key(&f.devices[0].stream),
+        "no results for a revoked stream"
+    );
+    others_unchanged(&base, &got, f.devices[0].stream);
+}
+
+#[test]
+fn a_forged_enrolment_is_ignored() {
+    let f = fleet();
+    let input = produce(&f);
+    let (base, _) = run(&f, input.clone());
+    let mut control: Vec<Vec<u8>> = f
+        .devices
+        .iter()
+        .map(|d| d.signed_enrolment.clone())
+        .collect();
+    let mut forged = re_enrol(
+        &f,
+        1,
+        9,
+        aorta_wire::EnrolmentStatus::Revoked,
+        AlgorithmSet::parse("sdnn").unwrap(),
+        0,
+    );
+    forged[10] ^= 1; // any change breaks the controller's signature
+    control.push(forged);
+    let (got, rep) = run_with_control(&f, input, control);
+    assert_eq!(rep.counters.invalid_enrolments, 1);
+    assert_eq!(got, base);
+}
+
+#[test]
+fn algorithms_change_at_run_time_from_an_event_time() {
+    let f = fleet();
+    let input = produce(&f);
+    let switch = START_US + 120_000_000;
+    let mut control: Vec<Vec<u8>> = f
+        .devices
+        .iter()
+        .map(|d| d.signed_enrolment.clone())
+        .collect();
+    control.push(re_enrol(
+        &f,
+        2,
+        2,
+        aorta_wire::EnrolmentStatus::Active,
+        AlgorithmSet::parse("hr").unwrap(),
+        switch,
+    ));
+    let (got, rep) = run_with_control(&f, input, control);
+    assert_eq!(rejected(&rep), 0);
+    let recs = &got[&f.devices[2].stream];
+    let before = recs.iter().filter(|r| r.t_us < switch).count();
+    assert_eq!(
+        before,
+        12 * 9,
+        "before the switch: four algorithms, nine values per block"
+    );
+    assert!(
+        recs.iter()
+            .filter(|r| r.t_us >= switch)
+            .all(|r| r.algorithm == aorta_wire::Algorithm::HeartRate),
+        "after the switch only hr runs"
+    );
+    let after = got[&f.devices[2].stream]
+        .iter()
+        .filter(|r| r.t_us >= switch)
+        .count();
+    assert_eq!(
+        after,
+        (TICKS as usize) - 12,
+        "one hr value per block after the switch"
+    );
+    // Other streams keep their four algorithms.
+    assert_eq!(got[&f.devices[0].stream].len(), 36 * 9);
+}
