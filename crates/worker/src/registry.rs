@@ -2,12 +2,14 @@ use std::collections::HashMap;
 
 use aorta_envelope::enrolment::verify_enrolment;
 use aorta_envelope::VerifyingKey;
-use aorta_wire::{Enrolment, StreamId};
+use aorta_wire::{AlgorithmSet, Enrolment, StreamId};
 
-/// The verified enrolments a worker knows, highest serial per stream.
+/// The verified enrolments a worker knows: the highest serial per stream, and
+/// every algorithm change in serial order (each applies from its event time).
 #[derive(Debug, Default)]
 pub struct Registry {
     by_stream: HashMap<StreamId, Enrolment>,
+    algorithms: HashMap<StreamId, Vec<(i64, AlgorithmSet)>>,
 }
 
 /// What happened to one signed record offered to the registry.
@@ -28,6 +30,12 @@ impl Registry {
         self.by_stream.get(s)
     }
 
+    /// The stream's algorithm sets with the event time each applies from,
+    /// in the order the controller issued them.
+    pub fn algorithm_history(&self, s: &StreamId) -> &[(i64, AlgorithmSet)] {
+        self.algorithms.get(s).map_or(&[], Vec::as_slice)
+    }
+
     pub fn len(&self) -> usize {
         self.by_stream.len()
     }
@@ -44,6 +52,16 @@ impl Registry {
             Err(err) => return RegistryUpdate::Invalid(err.to_string()),
         };
         let stream = e.stream;
+        if self
+            .by_stream
+            .get(&stream)
+            .is_none_or(|old| old.serial < e.serial)
+        {
+            self.algorithms
+                .entry(stream)
+                .or_default()
+                .push((e.effective_from_us, e.algorithms));
+        }
         match self.by_stream.get(&stream) {
             Some(old) if old.serial >= e.serial => RegistryUpdate::Ignored(stream),
             Some(old) => {

@@ -322,10 +322,18 @@ impl<C: Consumer, L: CommitLog, R: RngCore + CryptoRng> Worker<C, L, R> {
                 return Ok(());
             }
         };
-        let state = self
-            .streams
-            .entry(stream)
-            .or_insert_with(|| StreamState::new(enrolment.algorithms, enrolment.effective_from_us));
+        let registry = &self.registry;
+        let state = self.streams.entry(stream).or_insert_with(|| {
+            let mut history = registry.algorithm_history(&stream).iter();
+            let mut st = match history.next() {
+                Some((from, algos)) => StreamState::new(*algos, *from),
+                None => StreamState::new(enrolment.algorithms, enrolment.effective_from_us),
+            };
+            for (from, algos) in history {
+                st.set_algorithms(*algos, *from);
+            }
+            st
+        });
         if let Verdict::Reject(r) = state.precheck(header.session.0, header.seq) {
             self.reject(offset, Some(stream), r);
             return Ok(());
