@@ -65,27 +65,6 @@ pub struct Workload {
     pub input: Option<PathBuf>,
 }
 
-/// A client's samples from its `part-*.csv` files, parsed one file at a time.
-struct CsvParts {
-    files: std::vec::IntoIter<PathBuf>,
-    current: std::vec::IntoIter<aorta_wire::RrSample>,
-}
-
-impl Iterator for CsvParts {
-    type Item = aorta_wire::RrSample;
-    fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            if let Some(s) = self.current.next() {
-                return Some(s);
-            }
-            let f = self.files.next()?;
-            let text = std::fs::read_to_string(&f).unwrap_or_default();
-            let (samples, _issues) = aorta_gateway::source::parse_paper_csv(&text);
-            self.current = samples.into_iter();
-        }
-    }
-}
-
 /// Client directories and their part files, sorted.
 fn spark_layout(dir: &std::path::Path) -> Result<Vec<Vec<PathBuf>>> {
     let mut clients: Vec<PathBuf> = std::fs::read_dir(dir.join("clients"))
@@ -351,16 +330,19 @@ pub fn run_one(a: BenchRunArgs) -> Result<()> {
                 &mut rng,
             )?,
         };
-        let src: Box<dyn Iterator<Item = aorta_wire::RrSample> + Send> = match &layout {
-            Some(l) => Box::new(CsvParts {
-                files: l[i].clone().into_iter(),
-                current: Vec::new().into_iter(),
-            }),
-            None => Box::new(
-                PaperLoad::new(i as u64 + 1, w.rate, start_us).take_while(move |s| s.t_us < end_us),
-            ),
+        // The sensor hands over a second (generated) or a file (parsed) at a time.
+        let chunks: crate::pipeline::Chunks = match &layout {
+            Some(l) => Box::new(l[i].clone().into_iter().map(|f| {
+                let text = std::fs::read_to_string(&f).unwrap_or_default();
+                aorta_gateway::source::parse_paper_csv(&text).0
+            })),
+            None => {
+                let mut load = PaperLoad::new(i as u64 + 1, w.rate, start_us);
+                let seconds = w.seconds;
+                Box::new((0..seconds).map(move |_| load.next_second()))
+            }
         };
-        streams.push(ReplayStream::new(sender, src));
+        streams.push(ReplayStream::from_chunks(sender, chunks));
     }
     let cfg = WorkerConfig {
         dangerous_accept_plaintext: a.mode == Mode::Plain,

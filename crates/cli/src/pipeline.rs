@@ -18,19 +18,35 @@ use aorta_worker::{Worker, WorkerConfig};
 
 use crate::keystore::KeyStore;
 
+/// Samples in chunks (a generated second, a parsed file...), in time order
+/// within and across chunks.
+pub type Chunks = Box<dyn Iterator<Item = Vec<RrSample>> + Send>;
+
 /// One stream being replayed by a gateway.
 pub struct ReplayStream {
     pub sender: StreamSender,
-    pub source: Box<dyn Iterator<Item = RrSample> + Send>,
-    pub peeked: Option<RrSample>,
+    chunks: Chunks,
+    buf: Vec<RrSample>,
+    pos: usize,
 }
 
 impl ReplayStream {
+    /// From a sample iterator (taken 4096 samples at a time).
     pub fn new(sender: StreamSender, source: Box<dyn Iterator<Item = RrSample> + Send>) -> Self {
+        let mut source = source;
+        let chunks = std::iter::from_fn(move || {
+            let c: Vec<RrSample> = source.by_ref().take(4096).collect();
+            (!c.is_empty()).then_some(c)
+        });
+        Self::from_chunks(sender, Box::new(chunks))
+    }
+
+    pub fn from_chunks(sender: StreamSender, chunks: Chunks) -> Self {
         Self {
             sender,
-            source,
-            peeked: None,
+            chunks,
+            buf: Vec::new(),
+            pos: 0,
         }
     }
 
@@ -38,16 +54,27 @@ impl ReplayStream {
     fn feed(&mut self, until_us: i64) -> u64 {
         let mut n = 0;
         loop {
-            let s = match self.peeked.take().or_else(|| self.source.next()) {
-                Some(s) => s,
-                None => return n,
-            };
-            if s.t_us >= until_us {
-                self.peeked = Some(s);
+            let rest = self.buf.get(self.pos..).unwrap_or_default();
+            if rest.is_empty() {
+                match self.chunks.next() {
+                    Some(c) => {
+                        self.buf = c;
+                        self.pos = 0;
+                        continue;
+                    }
+                    None => return n,
+                }
+            }
+            let k = rest
+                .iter()
+                .position(|s| s.t_us >= until_us)
+                .unwrap_or(rest.len());
+            self.sender.extend(&rest[..k]);
+            self.pos += k;
+            n += k as u64;
+            if k < rest.len() {
                 return n;
             }
-            self.sender.push(s);
-            n += 1;
         }
     }
 }

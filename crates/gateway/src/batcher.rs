@@ -133,6 +133,10 @@ impl StreamSender {
         self.buffer.push_back(s);
     }
 
+    pub fn extend(&mut self, s: &[RrSample]) {
+        self.buffer.extend(s.iter().copied());
+    }
+
     /// Seals the envelope for the tick ending at `tick_end_us`: the oldest
     /// buffered samples before that time, as many as the bucket holds, and
     /// the watermark `tick_end_us`. Always returns exactly one envelope of

@@ -231,9 +231,7 @@ impl StreamState {
         if backlog {
             self.flag(Quality::BACKLOG);
         }
-        for s in samples {
-            self.add_sample(limits, *s);
-        }
+        self.add_samples(limits, samples);
         self.advance(limits, watermark_us, out);
         if final_ {
             if let Some(s) = self.session.as_mut() {
@@ -244,38 +242,55 @@ impl StreamState {
         Verdict::Accept
     }
 
-    fn add_sample(&mut self, limits: &Limits, s: RrSample) {
-        self.counters.samples += 1;
-        let block = block_of(s.t_us);
-        if self.closed_before.is_some_and(|c| block < c) {
-            self.counters.late_samples += 1;
-            self.flag(Quality::LATE);
-            return;
-        }
-        let keep = self.keep_samples;
-        let pending = std::mem::take(&mut self.pending);
-        let b = self.open.entry(block).or_insert_with(|| OpenBlock {
-            quality: pending,
-            ..OpenBlock::default()
-        });
-        if s.rr_us < limits.rr_min_us || s.rr_us > limits.rr_max_us {
-            self.counters.out_of_range_samples += 1;
-            b.quality |= Quality::OUT_OF_RANGE;
-            return;
-        }
-        if b.sums_n >= u64::from(limits.max_samples_per_block) {
-            self.counters.overflow_samples += 1;
-            b.quality |= Quality::OVERFLOW;
-            return;
-        }
-        let x = u128::from(s.rr_us);
-        b.sums_n += 1;
-        b.sums_sum += x;
-        b.sums_sq += x * x;
-        if keep {
-            // block_of guarantees 0 <= offset < BLOCK_US, which fits in u32.
-            let offset = (s.t_us - block * BLOCK_US) as u32;
-            b.samples.push((offset, s.rr_us));
+    /// Adds a batch's samples. Consecutive samples of one block (the usual
+    /// case) cost one block lookup per run, not one per sample.
+    fn add_samples(&mut self, limits: &Limits, samples: &[RrSample]) {
+        let mut rest = samples;
+        while let Some(first) = rest.first() {
+            let block = block_of(first.t_us);
+            let lo = block * BLOCK_US;
+            let hi = lo + BLOCK_US;
+            let len = rest
+                .iter()
+                .position(|s| s.t_us < lo || s.t_us >= hi)
+                .unwrap_or(rest.len());
+            let (run, tail) = rest.split_at(len);
+            rest = tail;
+            self.counters.samples += run.len() as u64;
+            if self.closed_before.is_some_and(|c| block < c) {
+                self.counters.late_samples += run.len() as u64;
+                self.flag(Quality::LATE);
+                continue;
+            }
+            let keep = self.keep_samples;
+            let pending = std::mem::take(&mut self.pending);
+            let b = self.open.entry(block).or_insert_with(|| OpenBlock {
+                quality: pending,
+                ..OpenBlock::default()
+            });
+            if keep {
+                b.samples.reserve(run.len());
+            }
+            for s in run {
+                if s.rr_us < limits.rr_min_us || s.rr_us > limits.rr_max_us {
+                    self.counters.out_of_range_samples += 1;
+                    b.quality |= Quality::OUT_OF_RANGE;
+                    continue;
+                }
+                if b.sums_n >= u64::from(limits.max_samples_per_block) {
+                    self.counters.overflow_samples += 1;
+                    b.quality |= Quality::OVERFLOW;
+                    continue;
+                }
+                let x = u128::from(s.rr_us);
+                b.sums_n += 1;
+                b.sums_sum += x;
+                b.sums_sq += x * x;
+                if keep {
+                    // lo <= t < hi, so the offset fits in u32.
+                    b.samples.push(((s.t_us - lo) as u32, s.rr_us));
+                }
+            }
         }
     }
 

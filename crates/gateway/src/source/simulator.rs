@@ -158,6 +158,28 @@ impl PaperLoad {
         }
     }
 
+    /// The next whole second of samples, in time order (the bulk form of the
+    /// iterator, for benchmarks).
+    pub fn next_second(&mut self) -> Vec<RrSample> {
+        self.refill();
+        let mut out = Vec::with_capacity(self.rate as usize);
+        let base = self.second_us;
+        for (ms, &count) in self.bins.iter().enumerate() {
+            for _ in 0..count {
+                let rr_us = self.table.get(self.next_rr).copied().unwrap_or(800_000);
+                self.next_rr = (self.next_rr + 1) % self.table.len().max(1);
+                out.push(RrSample {
+                    t_us: base + 1000 * ms as i64,
+                    rr_us,
+                });
+            }
+        }
+        self.bins.fill(0);
+        self.bin = self.bins.len();
+        self.second_us += 1_000_000;
+        out
+    }
+
     fn refill(&mut self) {
         self.bins.fill(0);
         for _ in 0..self.rate {
@@ -228,6 +250,17 @@ mod tests {
         // Deterministic.
         let again: Vec<_> = RrSimulator::new(p, 3, 0).take(100).collect();
         assert_eq!(&beats[..100], &again[..]);
+    }
+
+    #[test]
+    fn next_second_equals_the_iterator() {
+        let mut a = PaperLoad::new(5, 300, 1_000_000);
+        let b: Vec<_> = PaperLoad::new(5, 300, 1_000_000).take(900).collect();
+        let mut bulk = Vec::new();
+        for _ in 0..3 {
+            bulk.extend(a.next_second());
+        }
+        assert_eq!(bulk, b);
     }
 
     #[test]
