@@ -321,14 +321,7 @@ pub fn run_one(a: BenchRunArgs) -> Result<()> {
     for (i, p) in patients.iter().enumerate() {
         let sender = match a.mode {
             Mode::Plain => StreamSender::dangerous_plaintext(p.stream, session, p.profile),
-            _ => StreamSender::new(
-                p.stream,
-                session,
-                p.profile,
-                &fleet_pub,
-                &keys.device_secret(p.stream)?,
-                &mut rng,
-            )?,
+            _ => keys.stream_sender(p, session, &fleet_pub, &mut rng)?,
         };
         // The sensor hands over a second (generated) or a file (parsed) at a time.
         let chunks: crate::pipeline::Chunks = match &layout {

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use aorta_gateway::source::{parse_paper_csv, RrSimulator, SimParams};
-use aorta_gateway::{Profile, StreamSender};
+use aorta_gateway::Profile;
 use aorta_spool::Spool;
 use aorta_transport::PartitionId;
 use aorta_wire::{AlgorithmSet, RrSample};
@@ -182,14 +182,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
     let mut streams = Vec::new();
     let mut inputs = inputs;
     for (i, p) in patients.iter().enumerate() {
-        let sender = StreamSender::new(
-            p.stream,
-            session,
-            p.profile,
-            &fleet_pub,
-            &keys.device_secret(p.stream)?,
-            &mut rng,
-        )?;
+        let sender = keys.stream_sender(p, session, &fleet_pub, &mut rng)?;
         let source: Box<dyn Iterator<Item = RrSample> + Send> = match inputs.as_mut() {
             Some(v) => Box::new(std::mem::take(&mut v[i].samples).into_iter()),
             None => {

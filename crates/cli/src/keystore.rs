@@ -108,46 +108,60 @@ impl KeyStore {
         })
     }
 
+    fn secret(&self, file: &str) -> Result<Zeroizing<[u8; 32]>> {
+        read_32(&self.dir.join(file))
+    }
+
+    fn public_hex(&self, file: &str) -> Result<String> {
+        let p = self.dir.join(file);
+        fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))
+    }
+
     pub fn controller(&self) -> Result<SigningKey> {
-        Ok(SigningKey::from_bytes(&*read_32(
-            &self.dir.join("controller.key"),
-        )?))
+        Ok(SigningKey::from_bytes(&*self.secret("controller.key")?))
     }
     pub fn controller_pub(&self) -> Result<VerifyingKey> {
-        Ok(VerifyingKey::from_hex(&fs::read_to_string(
-            self.dir.join("controller.pub"),
-        )?)?)
+        Ok(VerifyingKey::from_hex(&self.public_hex("controller.pub")?)?)
     }
     pub fn fleet_pub(&self) -> Result<KemPublic> {
-        Ok(KemPublic::from_hex(&fs::read_to_string(
-            self.dir.join("fleet.pub"),
-        )?)?)
+        Ok(KemPublic::from_hex(&self.public_hex("fleet.pub")?)?)
     }
     /// The fleet secret: only the key broker reads this.
     pub fn fleet_secret_for_broker(&self) -> Result<KemSecret> {
-        Ok(KemSecret::from_bytes(*read_32(
-            &self.dir.join("fleet.key"),
-        )?))
+        Ok(KemSecret::from_bytes(*self.secret("fleet.key")?))
     }
     pub fn clinician_pub(&self) -> Result<KemPublic> {
-        Ok(KemPublic::from_hex(&fs::read_to_string(
-            self.dir.join("clinician.pub"),
-        )?)?)
+        Ok(KemPublic::from_hex(&self.public_hex("clinician.pub")?)?)
     }
     pub fn clinician_secret(&self) -> Result<KemSecret> {
-        Ok(KemSecret::from_bytes(*read_32(
-            &self.dir.join("clinician.key"),
-        )?))
+        Ok(KemSecret::from_bytes(*self.secret("clinician.key")?))
     }
     pub fn sim_tee_root(&self) -> Result<SigningKey> {
-        Ok(SigningKey::from_bytes(&*read_32(
-            &self.dir.join("sim-tee-root.key"),
-        )?))
+        Ok(SigningKey::from_bytes(&*self.secret("sim-tee-root.key")?))
     }
     pub fn device_secret(&self, stream: StreamId) -> Result<KemSecret> {
-        Ok(KemSecret::from_bytes(*read_32(
-            &self.dir.join("devices").join(format!("{stream}.key")),
-        )?))
+        Ok(KemSecret::from_bytes(
+            *self.secret(&format!("devices/{stream}.key"))?,
+        ))
+    }
+
+    /// A gateway sender for an enrolled patient: one HPKE session with the
+    /// fleet key, authenticated by the patient's device key.
+    pub fn stream_sender<R: rand_core::CryptoRng + rand_core::RngCore>(
+        &self,
+        p: &Patient,
+        session: aorta_wire::SessionId,
+        fleet: &KemPublic,
+        rng: &mut R,
+    ) -> Result<aorta_gateway::StreamSender> {
+        Ok(aorta_gateway::StreamSender::new(
+            p.stream,
+            session,
+            p.profile,
+            fleet,
+            &self.device_secret(p.stream)?,
+            rng,
+        )?)
     }
 
     pub fn patients(&self) -> Result<Vec<Patient>> {

@@ -165,14 +165,7 @@ pub fn gateway(a: GatewayArgs) -> Result<()> {
     let session = aorta_gateway::batcher::session_id(tee::unix_now_ms(), &mut rng);
     let mut senders = Vec::new();
     for p in &patients {
-        senders.push(StreamSender::new(
-            p.stream,
-            session,
-            p.profile,
-            &fleet,
-            &ks.device_secret(p.stream)?,
-            &mut rng,
-        )?);
+        senders.push(ks.stream_sender(p, session, &fleet, &mut rng)?);
     }
     let mut out = spool.ingest_appender(PartitionId(a.partition))?;
 
