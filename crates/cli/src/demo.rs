@@ -253,6 +253,8 @@ pub fn run(a: DemoArgs) -> Result<()> {
     let (rows, rstats) = pipeline::read_results(&keys, &spool)?;
     let csv = a.out.join("results.csv");
     pipeline::write_csv(&rows, &csv)?;
+    let plot = a.out.join("hrv-trends.svg");
+    pipeline::write_trends_svg(&rows, &plot, 6)?;
     let wall = started.elapsed().as_secs_f64();
     let rejected: u64 = report.counters.rejected.values().sum();
     if !a.quiet {
@@ -293,6 +295,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
             rstats.rejected, rstats.corrupt
         );
     }
+    println!("HRV traces of the first patients: {}", plot.display());
     println!("RESULTS FROM A SIMULATED TEE (development only)");
     Ok(())
 }

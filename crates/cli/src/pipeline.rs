@@ -397,3 +397,97 @@ pub fn summary_table(rows: &[ResultRow]) -> String {
     }
     out
 }
+
+/// Writes an SVG of heart rate and SDNN per window for up to `max` patients,
+/// one panel each; windows with quality flags other than `insufficient` are
+/// marked in red.
+pub fn write_trends_svg(rows: &[ResultRow], path: &Path, max: usize) -> Result<()> {
+    use aorta_wire::Metric;
+    type Series = Vec<(i64, f64, bool)>;
+    let mut by: BTreeMap<&str, (Series, Series)> = BTreeMap::new();
+    for r in rows {
+        let rec = &r.record;
+        if !rec.value.is_finite() {
+            continue;
+        }
+        let flagged = rec.quality.0 & !Quality::INSUFFICIENT != 0;
+        let e = by.entry(&r.patient).or_default();
+        match rec.metric {
+            Metric::Hr => e.0.push((rec.t_us, rec.value, flagged)),
+            Metric::Sdnn => e.1.push((rec.t_us, rec.value, flagged)),
+            _ => {}
+        }
+    }
+    let panels: Vec<_> = by
+        .into_iter()
+        .filter(|(_, (hr, _))| !hr.is_empty())
+        .take(max)
+        .collect();
+    let (w, ph, top) = (900.0f64, 150.0f64, 40.0f64);
+    let h = top + ph * panels.len() as f64 + 20.0;
+    let mut svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-family=\"sans-serif\" font-size=\"12\">\n\
+         <text x=\"{}\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">Heart rate (blue, bpm) and SDNN (orange, ms) per 10-s window; red marks flagged windows</text>\n",
+        w / 2.0
+    );
+    let (x0, x1) = (150.0, w - 110.0);
+    for (i, (name, (hr, sdnn))) in panels.iter().enumerate() {
+        let y0 = top + ph * i as f64;
+        let (y_lo, y_hi) = (y0 + ph - 25.0, y0 + 10.0);
+        let t_min = hr.iter().map(|p| p.0).min().unwrap_or(0) as f64;
+        let t_max = hr.iter().map(|p| p.0).max().unwrap_or(1) as f64;
+        let span = (t_max - t_min).max(1.0);
+        let x = |t: i64| x0 + (x1 - x0) * (t as f64 - t_min) / span;
+        svg.push_str(&format!(
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>\n<line x1=\"{x0}\" y1=\"{y_lo}\" x2=\"{x1}\" y2=\"{y_lo}\" stroke=\"#ccc\"/>\n\
+             <text x=\"{x1}\" y=\"{}\" text-anchor=\"end\" fill=\"#777\">{:.1} min</text>\n",
+            x0 - 10.0,
+            (y_lo + y_hi) / 2.0,
+            xml_escape(name),
+            y_lo + 15.0,
+            span / 60e6
+        ));
+        for (series, colour) in [(hr, "#3182bd"), (sdnn, "#e6550d")] {
+            if series.is_empty() {
+                continue;
+            }
+            let lo = series.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
+            let hi = series.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
+            let range = (hi - lo).max(1e-9);
+            let y = |v: f64| y_lo - (y_lo - y_hi) * (v - lo) / range;
+            let pts: Vec<String> = series
+                .iter()
+                .map(|p| format!("{:.1},{:.1}", x(p.0), y(p.1)))
+                .collect();
+            svg.push_str(&format!(
+                "<polyline fill=\"none\" stroke=\"{colour}\" stroke-width=\"1.2\" points=\"{}\"/>\n",
+                pts.join(" ")
+            ));
+            for p in series.iter().filter(|p| p.2) {
+                svg.push_str(&format!(
+                    "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"2.5\" fill=\"#d62728\"/>\n",
+                    x(p.0),
+                    y(p.1)
+                ));
+            }
+            let label_y = if colour == "#3182bd" {
+                y_hi + 4.0
+            } else {
+                y_hi + 18.0
+            };
+            svg.push_str(&format!(
+                "<text x=\"{:.1}\" y=\"{label_y:.1}\" fill=\"{colour}\">{lo:.1}–{hi:.1}</text>\n",
+                x1 + 4.0
+            ));
+        }
+    }
+    svg.push_str("</svg>\n");
+    std::fs::write(path, svg).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}

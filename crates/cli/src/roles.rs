@@ -369,6 +369,9 @@ pub struct ResultsArgs {
     /// Write the tidy CSV here.
     #[arg(long)]
     pub csv: Option<PathBuf>,
+    /// Write an SVG of heart rate and SDNN traces (first 6 patients) here.
+    #[arg(long)]
+    pub plot: Option<PathBuf>,
 }
 
 pub fn results(a: ResultsArgs) -> Result<()> {
@@ -386,6 +389,10 @@ pub fn results(a: ResultsArgs) -> Result<()> {
     );
     if let Some(p) = a.csv {
         pipeline::write_csv(&rows, &p)?;
+        println!("wrote {}", p.display());
+    }
+    if let Some(p) = a.plot {
+        pipeline::write_trends_svg(&rows, &p, 6)?;
         println!("wrote {}", p.display());
     }
     Ok(())
