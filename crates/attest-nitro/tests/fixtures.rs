@@ -62,7 +62,7 @@ fn another_root_is_refused() {
     let pem = std::fs::read(format!("{DIR}/snp/go-sev-guest/ask_ark_milan.pem")).unwrap();
     let text = String::from_utf8(pem).unwrap();
     let ark_start = text.rfind("-----BEGIN CERTIFICATE-----").unwrap();
-    let ark = x509_cert::Certificate::from_pem(text[ark_start..].as_bytes()).unwrap();
+    let ark = x509_cert::Certificate::from_pem(&text.as_bytes()[ark_start..]).unwrap();
     assert_eq!(
         verify_with_root(&doc(), AT, &ark),
         Err(NitroError::UnknownRoot)
