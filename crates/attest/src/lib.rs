@@ -18,6 +18,7 @@
 
 pub mod binding;
 pub mod broker;
+pub mod providers;
 pub mod simulated;
 
 pub use binding::report_data;
