@@ -1,5 +1,6 @@
 //! `aorta`: confidential stream processing for medical sensor data.
 
+mod attest_cmd;
 mod bench;
 mod demo;
 mod keystore;
@@ -36,6 +37,9 @@ enum Cmd {
     Worker(roles::WorkerArgs),
     /// Clinician: decrypt results, print a summary, write CSV.
     Results(roles::ResultsArgs),
+    /// Remote attestation: verify TEE evidence offline.
+    #[command(subcommand)]
+    Attest(attest_cmd::AttestCmd),
     /// Throughput of plain vs secure vs secure+simulated-TEE on the paper's big load.
     Bench(bench::BenchArgs),
     /// One bench mode in a fresh process (used by `aorta bench`).
@@ -51,6 +55,7 @@ fn main() -> Result<()> {
         Cmd::Gateway(a) => roles::gateway(a),
         Cmd::Worker(a) => roles::worker(a),
         Cmd::Results(a) => roles::results(a),
+        Cmd::Attest(a) => attest_cmd::run(a),
         Cmd::Bench(a) => bench::run(a),
         Cmd::BenchRun(a) => bench::run_one(a),
     }
