@@ -26,6 +26,9 @@ use dcap_qvl::QuoteCollateralV3;
 
 pub use time::parse_rfc3339_utc;
 
+/// Intel SGX Root CA (DER), the same bytes dcap-qvl pins (SHA-256 44a0196b…74d3).
+pub const INTEL_SGX_ROOT_CA_DER: &[u8] = include_bytes!("Intel_SGX_RootCA.der");
+
 /// Which TEE produced the quote.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DcapTee {
@@ -156,6 +159,58 @@ fn window(body: &str, what: &'static str) -> Result<(u64, u64), DcapError> {
     Ok((field("issueDate")?, field("nextUpdate")?))
 }
 
+/// The length a quote declares through its own length fields: v3/v4
+/// `header (48) ‖ body (384 SGX, 584 TDX) ‖ sig_len u32 ‖ sig`; v5 `header ‖
+/// body_type u16 ‖ body_size u32 ‖ body ‖ sig_len u32 ‖ sig`.
+pub fn declared_quote_len(q: &[u8]) -> Option<usize> {
+    let u16_at = |i: usize| {
+        q.get(i..i + 2)
+            .map(|b| u16::from_le_bytes([b[0], b[1]]) as usize)
+    };
+    let u32_at = |i: usize| {
+        q.get(i..i + 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+    };
+    let body_end = match (u16_at(0)?, u32_at(4)?) {
+        (3 | 4, 0) => 48 + 384,
+        (4, 0x81) => 48 + 584,
+        (5, _) => 54usize.checked_add(u32_at(50)?)?,
+        _ => return None,
+    };
+    body_end.checked_add(4)?.checked_add(u32_at(body_end)?)
+}
+
+/// The DER of the last PEM certificate in the quote's certification data.
+fn last_embedded_certificate(quote: &[u8]) -> Option<Vec<u8>> {
+    use base64::Engine;
+    const BEGIN: &[u8] = b"-----BEGIN CERTIFICATE-----";
+    const END: &[u8] = b"-----END CERTIFICATE-----";
+    let start = quote.windows(BEGIN.len()).rposition(|w| w == BEGIN)? + BEGIN.len();
+    let len = quote
+        .get(start..)?
+        .windows(END.len())
+        .position(|w| w == END)?;
+    let b64: Vec<u8> = quote
+        .get(start..start + len)?
+        .iter()
+        .copied()
+        .filter(|b| !b.is_ascii_whitespace())
+        .collect();
+    Some(
+        base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .unwrap_or_default(),
+    )
+}
+
+/// A root is self-issued: its issuer and subject names are the same. Checked
+/// on the DER loosely (the name "Intel SGX Root CA" appears twice), which is
+/// enough to tell the chain's root copy from an intermediate.
+fn embedded_is_root(der: &[u8]) -> bool {
+    const NAME: &[u8] = b"Intel SGX Root CA";
+    der.is_empty() || der.windows(NAME.len()).filter(|w| *w == NAME).count() >= 2
+}
+
 /// Verifies a DCAP quote against its collateral at `now` (Unix seconds),
 /// trusting Intel's production SGX Root CA.
 pub fn verify(
@@ -185,6 +240,33 @@ pub fn verify_with_root(
                 not_after,
                 now,
             });
+        }
+    }
+    // Bytes past the declared end are tolerated only as zero padding (real
+    // quotes arrive in fixed-size buffers: the recorded TDX v4 quote carries
+    // 70 zero bytes); anything else there is rejected, never ignored.
+    match declared_quote_len(quote) {
+        Some(n) if n <= quote.len() && quote[n..].iter().all(|b| *b == 0) => {}
+        Some(n) => {
+            return Err(DcapError::Rejected(format!(
+                "quote is {} bytes but its length fields declare {n} (and what follows is not zero padding)",
+                quote.len()
+            )))
+        }
+        None => return Err(DcapError::Rejected("not a DCAP quote v3, v4 or v5".into())),
+    }
+    // The quote's certification data may carry a copy of the root. It is not
+    // what is trusted (the pinned root is), so it must equal the pinned root
+    // byte for byte rather than be silently ignored.
+    let pinned = root_der
+        .clone()
+        .unwrap_or_else(|| INTEL_SGX_ROOT_CA_DER.to_vec());
+    if let Some(embedded) = last_embedded_certificate(quote) {
+        if embedded != pinned && embedded_is_root(&embedded) {
+            return Err(DcapError::Rejected(
+                "the root certificate embedded in the quote differs from the pinned Intel root"
+                    .into(),
+            ));
         }
     }
     let result = match root_der {

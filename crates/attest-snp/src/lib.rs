@@ -269,6 +269,15 @@ pub fn verify(
             }
         })?;
     // r and s are 72-byte little-endian fields; P-384 uses the low 48 bytes.
+    // Their high bytes and the reserved rest of the signature are unsigned, so
+    // they must be zero (as in every real report) rather than ignored.
+    let sig_area = &report[OFF_SIGNATURE..];
+    let padding_zero = sig_area[48..72].iter().all(|b| *b == 0)
+        && sig_area[72 + 48..144].iter().all(|b| *b == 0)
+        && sig_area[144..].iter().all(|b| *b == 0);
+    if !padding_zero {
+        return Err(SnpError::BadSignature);
+    }
     let mut rs = [0u8; 96];
     for (i, dst) in rs[..48].iter_mut().enumerate() {
         *dst = report[OFF_SIGNATURE + 47 - i];
