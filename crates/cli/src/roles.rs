@@ -10,7 +10,7 @@ use aorta_gateway::source::{parse_paper_csv, RrSimulator, SimParams};
 use aorta_gateway::StreamSender;
 use aorta_spool::Spool;
 use aorta_transport::{PartitionId, Producer};
-use aorta_wire::{AlgorithmSet, RrSample};
+use aorta_wire::AlgorithmSet;
 use aorta_worker::WorkerConfig;
 
 use crate::keystore::{publish, KeyStore, Patient};
@@ -397,6 +397,3 @@ pub fn results(a: ResultsArgs) -> Result<()> {
     }
     Ok(())
 }
-
-#[allow(dead_code)]
-fn _assert_send(_: RrSample) {}

@@ -1,7 +1,7 @@
 //! Ed25519 signatures of the data controller, with domain separation:
 //! the signed message is `label ‖ 0x00 ‖ payload`.
 
-use ed25519_dalek::{Signature, Signer, Verifier};
+use ed25519_dalek::{Signature, Signer};
 use rand_core::{CryptoRng, RngCore};
 
 use crate::CryptoError;
@@ -81,7 +81,3 @@ impl VerifyingKey {
             .map_err(|_| CryptoError::BadSignature { what: label })
     }
 }
-
-// `Verifier` is used through `verify_strict`; keep the import meaningful.
-#[allow(dead_code)]
-fn _assert_verifier<T: Verifier<Signature>>() {}
