@@ -106,6 +106,37 @@ fn nothing_identifying_reaches_untrusted_storage_or_logs() {
             assert!(!contains(blob, &enc), "RR value ({label}) found in {what}");
         }
     }
+
+    // No secret key — fleet, clinician, controller, simulated-TEE root or any
+    // device key — appears in untrusted storage or the logs, raw or as hex.
+    let mut secrets = Vec::new();
+    for p in files_under(&out.join("keys")) {
+        if p.extension().is_some_and(|e| e == "key") {
+            let hexed = std::fs::read_to_string(&p).unwrap();
+            let hexed = hexed.trim().to_string();
+            let raw: Vec<u8> = (0..hexed.len() / 2)
+                .map(|i| u8::from_str_radix(&hexed[2 * i..2 * i + 2], 16).unwrap())
+                .collect();
+            secrets.push((p.display().to_string(), hexed.into_bytes(), raw));
+        }
+    }
+    assert!(
+        secrets.len() >= 6,
+        "controller, fleet, clinician, sim root and two devices: {}",
+        secrets.len()
+    );
+    for (what, blob) in &blobs {
+        for (name, hexed, raw) in &secrets {
+            assert!(
+                !contains(blob, hexed) && !contains(blob, raw),
+                "secret {name} found in {what}"
+            );
+            assert!(
+                !contains(blob, &raw[..16]),
+                "half of secret {name} found in {what}"
+            );
+        }
+    }
 }
 
 /// Envelope sizes of the ingest log, in order, from the spool's frame headers.
