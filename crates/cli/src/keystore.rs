@@ -241,16 +241,40 @@ impl KeyStore {
                 kp
             }
         };
-        let profile = Profile::for_rate(max_rate, cadence_ms)?;
-        let e = Enrolment {
-            status: EnrolmentStatus::Active,
-            bucket: profile.bucket,
+        let patient = Patient {
+            name: name.to_string(),
+            stream,
             serial,
             algorithms,
-            cadence_ms,
+            profile: Profile::for_rate(max_rate, cadence_ms)?,
+            max_rate,
+            revoked: false,
+        };
+        let signed = self.sign_and_record(&patient, &device.public, effective_from_us)?;
+        Ok((patient, signed))
+    }
+
+    /// Signs the enrolment record of `p` (status from `p.revoked`) and
+    /// appends the matching row to `patients.tsv`.
+    fn sign_and_record(
+        &self,
+        p: &Patient,
+        device: &KemPublic,
+        effective_from_us: i64,
+    ) -> Result<Vec<u8>> {
+        let e = Enrolment {
+            status: if p.revoked {
+                EnrolmentStatus::Revoked
+            } else {
+                EnrolmentStatus::Active
+            },
+            bucket: p.profile.bucket,
+            serial: p.serial,
+            algorithms: p.algorithms,
+            cadence_ms: p.profile.cadence_ms,
             effective_from_us,
-            stream,
-            device_key: device.public.0,
+            stream: p.stream,
+            device_key: device.0,
             recipients: vec![self.clinician_pub()?.0],
         };
         let signed = sign_enrolment(&self.controller()?, &e);
@@ -259,53 +283,28 @@ impl KeyStore {
             .open(self.dir.join("patients.tsv"))?;
         writeln!(
             f,
-            "{name}\t{stream}\t{serial}\t{}\t{max_rate}\t{cadence_ms}\tactive",
-            algorithms.names()
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            p.name,
+            p.stream,
+            p.serial,
+            p.algorithms.names(),
+            p.max_rate,
+            p.profile.cadence_ms,
+            if p.revoked { "revoked" } else { "active" }
         )?;
-        Ok((
-            Patient {
-                name: name.to_string(),
-                stream,
-                serial,
-                algorithms,
-                profile,
-                max_rate,
-                revoked: false,
-            },
-            signed,
-        ))
+        Ok(signed)
     }
 
     /// Revokes a patient's enrolment; returns the signed revocation record.
     pub fn revoke(&self, name: &str) -> Result<Vec<u8>> {
         let p = self.patient(name)?;
         let device = KemKeypair::from_secret(self.device_secret(p.stream)?)?;
-        let e = Enrolment {
-            status: EnrolmentStatus::Revoked,
-            bucket: p.profile.bucket,
+        let revoked = Patient {
             serial: p.serial + 1,
-            algorithms: p.algorithms,
-            cadence_ms: p.profile.cadence_ms,
-            effective_from_us: 0,
-            stream: p.stream,
-            device_key: device.public.0,
-            recipients: vec![self.clinician_pub()?.0],
+            revoked: true,
+            ..p
         };
-        let signed = sign_enrolment(&self.controller()?, &e);
-        let mut f = fs::OpenOptions::new()
-            .append(true)
-            .open(self.dir.join("patients.tsv"))?;
-        let rate = p.max_rate;
-        writeln!(
-            f,
-            "{}\t{}\t{}\t{}\t{rate}\t{}\trevoked",
-            p.name,
-            p.stream,
-            p.serial + 1,
-            p.algorithms.names(),
-            p.profile.cadence_ms
-        )?;
-        Ok(signed)
+        self.sign_and_record(&revoked, &device.public, 0)
     }
 }
 

@@ -86,6 +86,7 @@ fn decrypt(f: &Fleet, log: &MemLog) -> Results {
 fn worker(
     f: &Fleet,
     input: MemInput,
+    control: MemInput,
     log: MemLog,
     every: u64,
 ) -> Worker<MemInput, MemLog, rand_chacha::ChaCha20Rng> {
@@ -94,27 +95,33 @@ fn worker(
         checkpoint_every: every,
         ..WorkerConfig::default()
     };
+    let keys = WorkerKeys {
+        fleet: fleet_secret,
+        controller: f.controller.verifying_key(),
+    };
     Worker::new(
         cfg,
         input,
-        f.enrolments(),
+        control,
         log,
-        WorkerKeys {
-            fleet: fleet_secret,
-            controller: f.controller.verifying_key(),
-        },
+        keys,
         Fleet::rng(5),
         Box::new(|| 1),
     )
     .unwrap()
 }
 
-fn run(f: &Fleet, input: Vec<Vec<u8>>) -> (Results, WorkerReport) {
-    let mut w = worker(f, MemInput::new(input), MemLog::default(), 1024);
+/// Runs the worker over `input` with `control` (signed enrolments) to the end.
+fn run_with_control(f: &Fleet, input: Vec<Vec<u8>>, control: MemInput) -> (Results, WorkerReport) {
+    let mut w = worker(f, MemInput::new(input), control, MemLog::default(), 1024);
     w.drain(|_| {}).unwrap();
     let report = w.report();
     let log = std::mem::take(w.output_mut());
     (decrypt(f, &log), report)
+}
+
+fn run(f: &Fleet, input: Vec<Vec<u8>>) -> (Results, WorkerReport) {
+    run_with_control(f, input, f.enrolments())
 }
 
 fn values(r: &[ResultRecord]) -> Vec<(i64, u8, u8, u64)> {
@@ -310,14 +317,26 @@ fn restart_from_any_checkpoint_gives_identical_results() {
     let input = produce(&f);
     let (base, _) = run(&f, input.clone());
     for crash_after in [1usize, 7, 30, 55, 80, 107] {
-        let mut w = worker(&f, MemInput::new(input.clone()), MemLog::default(), 7);
+        let mut w = worker(
+            &f,
+            MemInput::new(input.clone()),
+            f.enrolments(),
+            MemLog::default(),
+            7,
+        );
         for _ in 0..crash_after {
             w.step().unwrap();
         }
         // kill -9: uncommitted output is lost; a new worker resumes.
         let survived = w.output_mut().after_crash();
         drop(w);
-        let mut w2 = worker(&f, MemInput::new(input.clone()), survived, 7);
+        let mut w2 = worker(
+            &f,
+            MemInput::new(input.clone()),
+            f.enrolments(),
+            survived,
+            7,
+        );
         w2.drain(|_| {}).unwrap();
         let got = decrypt(&f, w2.output_mut());
         assert_eq!(got, base, "crash after {crash_after} records");
@@ -347,32 +366,6 @@ fn re_enrol(
     aorta_envelope::enrolment::sign_enrolment(&f.controller, &e)
 }
 
-fn run_with_control(
-    f: &Fleet,
-    input: Vec<Vec<u8>>,
-    control: Vec<Vec<u8>>,
-) -> (Results, WorkerReport) {
-    let fleet_secret = aorta_envelope::KemSecret::from_bytes(*f.fleet.secret.expose_secret());
-    let keys = WorkerKeys {
-        fleet: fleet_secret,
-        controller: f.controller.verifying_key(),
-    };
-    let mut w = Worker::new(
-        WorkerConfig::default(),
-        MemInput::new(input),
-        MemInput::new(control),
-        MemLog::default(),
-        keys,
-        Fleet::rng(5),
-        Box::new(|| 1),
-    )
-    .unwrap();
-    w.drain(|_| {}).unwrap();
-    let report = w.report();
-    let log = std::mem::take(w.output_mut());
-    (decrypt(f, &log), report)
-}
-
 #[test]
 fn a_revoked_stream_is_rejected_and_others_are_untouched() {
     let f = fleet();
@@ -391,7 +384,7 @@ fn a_revoked_stream_is_rejected_and_others_are_untouched() {
         AlgorithmSet::parse("sdnn").unwrap(),
         0,
     ));
-    let (got, rep) = run_with_control(&f, input, control);
+    let (got, rep) = run_with_control(&f, input, MemInput::new(control));
     assert_eq!(
         rep.counters.rejected.get(&Rejection::Revoked),
         Some(&(TICKS as u64))
@@ -423,7 +416,7 @@ fn a_forged_enrolment_is_ignored() {
     );
     forged[10] ^= 1; // any change breaks the controller's signature
     control.push(forged);
-    let (got, rep) = run_with_control(&f, input, control);
+    let (got, rep) = run_with_control(&f, input, MemInput::new(control));
     assert_eq!(rep.counters.invalid_enrolments, 1);
     assert_eq!(got, base);
 }
@@ -446,7 +439,7 @@ fn algorithms_change_at_run_time_from_an_event_time() {
         AlgorithmSet::parse("hr").unwrap(),
         switch,
     ));
-    let (got, rep) = run_with_control(&f, input, control);
+    let (got, rep) = run_with_control(&f, input, MemInput::new(control));
     assert_eq!(rejected(&rep), 0);
     let recs = &got[&f.devices[2].stream];
     let before = recs.iter().filter(|r| r.t_us < switch).count();
