@@ -1,4 +1,5 @@
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use aorta_envelope::enrolment::verify_enrolment;
 use aorta_envelope::VerifyingKey;
@@ -8,7 +9,8 @@ use aorta_wire::{AlgorithmSet, Enrolment, StreamId};
 /// every algorithm change in serial order (each applies from its event time).
 #[derive(Debug, Default)]
 pub struct Registry {
-    by_stream: HashMap<StreamId, Enrolment>,
+    /// Shared so the worker's hot path takes a reference count, not a copy.
+    by_stream: HashMap<StreamId, Arc<Enrolment>>,
     algorithms: HashMap<StreamId, Vec<(i64, AlgorithmSet)>>,
 }
 
@@ -26,7 +28,7 @@ pub enum RegistryUpdate {
 }
 
 impl Registry {
-    pub fn get(&self, s: &StreamId) -> Option<&Enrolment> {
+    pub fn get(&self, s: &StreamId) -> Option<&Arc<Enrolment>> {
         self.by_stream.get(s)
     }
 
@@ -66,14 +68,14 @@ impl Registry {
             Some(old) if old.serial >= e.serial => RegistryUpdate::Ignored(stream),
             Some(old) => {
                 let device_changed = old.device_key != e.device_key;
-                self.by_stream.insert(stream, e);
+                self.by_stream.insert(stream, Arc::new(e));
                 RegistryUpdate::Replaced {
                     stream,
                     device_changed,
                 }
             }
             None => {
-                self.by_stream.insert(stream, e);
+                self.by_stream.insert(stream, Arc::new(e));
                 RegistryUpdate::Added(stream)
             }
         }
