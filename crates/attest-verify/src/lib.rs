@@ -18,11 +18,14 @@ pub enum Format {
     TdxDcap,
     SevSnp,
     Nitro,
+    /// Aorta's simulated TEE: development only, proves nothing about isolation.
+    Simulated,
 }
 
 impl Format {
     pub fn name(self) -> &'static str {
         match self {
+            Self::Simulated => "Aorta SIMULATED TEE evidence (development only, NOT a TEE)",
             Self::SgxDcap => "Intel SGX DCAP quote",
             Self::TdxDcap => "Intel TDX DCAP quote",
             Self::SevSnp => "AMD SEV-SNP attestation report",
@@ -33,6 +36,9 @@ impl Format {
 
 /// Recognises evidence by its structure.
 pub fn detect(e: &[u8]) -> Option<Format> {
+    if aorta_attest::simulated::is_simulated(e) {
+        return Some(Format::Simulated);
+    }
     let u16_at = |i: usize| e.get(i..i + 2).map(|b| u16::from_le_bytes([b[0], b[1]]));
     let u32_at = |i: usize| {
         e.get(i..i + 4)
@@ -65,6 +71,9 @@ pub struct Policy {
     pub tdx: Option<TdxPolicy>,
     pub snp: Option<SnpPolicy>,
     pub nitro: Option<NitroPolicy>,
+    /// The simulated TEE (development only). Consumers accept it only when
+    /// their operator also passed `--allow-simulated`.
+    pub simulated: Option<SimulatedPolicy>,
     /// DCAP TCB statuses accepted; default `["UpToDate"]`.
     #[serde(default = "up_to_date")]
     pub allow_tcb_status: Vec<String>,
@@ -119,6 +128,15 @@ pub struct NitroPolicy {
     pub pcr2: Vec<String>,
 }
 
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimulatedPolicy {
+    /// The simulated platform root's Ed25519 public key (hex).
+    pub root: String,
+    /// Accepted measurements (SHA-256 of the worker binary, hex).
+    pub measurements: Vec<String>,
+}
+
 /// One line of the account.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Check {
@@ -137,12 +155,20 @@ pub struct Verdict {
     /// A retry with fresh collateral/endorsements may change the outcome.
     pub retryable: bool,
     pub policy_applied: bool,
+    /// The 64 bytes the evidence binds (REPORT_DATA; Nitro `user_data`),
+    /// once authenticity is established.
+    pub report_data: Option<[u8; 64]>,
+    /// The main measurement (MRENCLAVE, MRTD, SNP MEASUREMENT, PCR0, or the
+    /// simulated binary hash), hex, once authenticity is established.
+    pub measurement: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum VerifyError {
-    #[error("unrecognised evidence: not a DCAP quote, SNP report or Nitro document")]
+    #[error(
+        "unrecognised evidence: not a DCAP quote, SNP report, Nitro document or simulated evidence"
+    )]
     Unrecognised,
     #[error("missing endorsements: {0}")]
     MissingEndorsements(&'static str),
@@ -154,16 +180,7 @@ pub fn parse_policy(json: &[u8]) -> Result<Policy, VerifyError> {
     serde_json::from_slice(json).map_err(|e| VerifyError::BadPolicy(e.to_string()))
 }
 
-/// Endorsements that came with the evidence.
-#[derive(Debug, Clone, Default)]
-pub struct Endorsements {
-    /// DCAP collateral (dcap-qvl `QuoteCollateralV3` JSON).
-    pub collateral_json: Option<Vec<u8>>,
-    /// SNP VCEK/VLEK (DER).
-    pub vek_der: Option<Vec<u8>>,
-    /// SNP ASK/ASVK + ARK (PEM); default: AMD's built-in VCEK chains.
-    pub ca_pem: Option<Vec<u8>>,
-}
+pub use aorta_attest::Endorsements;
 
 fn check(checks: &mut Vec<Check>, name: &str, ok: bool, detail: impl Into<String>) {
     checks.push(Check {
@@ -171,6 +188,33 @@ fn check(checks: &mut Vec<Check>, name: &str, ok: bool, detail: impl Into<String
         ok,
         detail: detail.into(),
     });
+}
+
+/// Evidence that carries its issue time must be younger than the policy's
+/// `max_age_secs` (0: no limit) and not from the future (5 minutes of skew).
+fn age_check(checks: &mut Vec<Check>, policy: Option<&Policy>, issued_at: u64, now: u64) {
+    let max = policy.map_or(0, |p| p.max_age_secs);
+    if issued_at > now + 300 {
+        check(
+            checks,
+            "age",
+            false,
+            format!("issued {} s in the future", issued_at - now),
+        );
+        return;
+    }
+    let age = now.saturating_sub(issued_at);
+    let limit = if max == 0 {
+        "none".to_string()
+    } else {
+        format!("{max} s")
+    };
+    check(
+        checks,
+        "age",
+        max == 0 || age <= max,
+        format!("{age} s (limit {limit})"),
+    );
 }
 
 fn allowed(list: &[String], value: &[u8]) -> bool {
@@ -188,7 +232,47 @@ pub fn verify(
     let format = detect(evidence).ok_or(VerifyError::Unrecognised)?;
     let mut checks = Vec::new();
     let mut retryable = false;
+    let mut report_data = None;
+    let mut measurement = None;
     match format {
+        Format::Simulated => {
+            let sp = policy.and_then(|p| p.simulated.as_ref());
+            let root = sp.and_then(|s| aorta_envelope::VerifyingKey::from_hex(&s.root).ok());
+            match root {
+                None => check(
+                    &mut checks,
+                    "authenticity",
+                    false,
+                    "simulated evidence needs a policy whose `simulated.root` names the simulated platform root",
+                ),
+                Some(root) => match aorta_attest::simulated::verify(evidence, &root) {
+                    Err(e) => check(&mut checks, "authenticity", false, e.to_string()),
+                    Ok(c) => {
+                        check(
+                            &mut checks,
+                            "authenticity",
+                            true,
+                            "Ed25519 by the policy's simulated platform root — NOT a TEE",
+                        );
+                        check(
+                            &mut checks,
+                            "debug",
+                            !c.debug,
+                            if c.debug { "debug mode" } else { "off" },
+                        );
+                        age_check(&mut checks, policy, c.issued_at, now);
+                        check(
+                            &mut checks,
+                            "measurement",
+                            sp.is_some_and(|s| allowed(&s.measurements, &c.measurement)),
+                            hex::encode(c.measurement),
+                        );
+                        report_data = Some(c.report_data);
+                        measurement = Some(hex::encode(c.measurement));
+                    }
+                },
+            }
+        }
         Format::SgxDcap | Format::TdxDcap => {
             let json =
                 endorsements
@@ -234,6 +318,13 @@ pub fn verify(
                         },
                     );
                     check(&mut checks, "report data", true, hex::encode(c.report_data));
+                    report_data = Some(c.report_data);
+                    measurement = Some(match &c.measurements {
+                        aorta_attest_dcap::Measurements::Sgx { mr_enclave, .. } => {
+                            hex::encode(mr_enclave)
+                        }
+                        aorta_attest_dcap::Measurements::Tdx { mr_td, .. } => hex::encode(mr_td),
+                    });
                     match (&c.measurements, policy) {
                         (
                             aorta_attest_dcap::Measurements::Sgx {
@@ -341,6 +432,8 @@ pub fn verify(
                         ),
                     );
                     check(&mut checks, "report data", true, hex::encode(c.report_data));
+                    report_data = Some(c.report_data);
+                    measurement = Some(hex::encode(c.measurement));
                     let sp = policy.and_then(|p| p.snp.as_ref());
                     if policy.is_some() && sp.is_none() {
                         check(
@@ -400,21 +493,7 @@ pub fn verify(
                         "off"
                     },
                 );
-                let age = now.saturating_sub(c.timestamp_ms / 1000);
-                let max = policy.map_or(0, |p| p.max_age_secs);
-                check(
-                    &mut checks,
-                    "age",
-                    max == 0 || age <= max,
-                    format!(
-                        "{age} s (limit {})",
-                        if max == 0 {
-                            "none".to_string()
-                        } else {
-                            max.to_string()
-                        }
-                    ),
-                );
+                age_check(&mut checks, policy, c.timestamp_ms / 1000, now);
                 let np = policy.and_then(|p| p.nitro.as_ref());
                 if policy.is_some() && np.is_none() {
                     check(&mut checks, "TEE type", false, "Nitro is not in the policy");
@@ -428,6 +507,11 @@ pub fn verify(
                     let ok = list.is_none_or(|l| (l.is_empty() && i > 0) || allowed(l, &v));
                     check(&mut checks, &format!("PCR{i}"), ok, hex::encode(&v));
                 }
+                report_data = c
+                    .user_data
+                    .as_deref()
+                    .and_then(|u| <[u8; 64]>::try_from(u).ok());
+                measurement = Some(hex::encode(c.pcrs.get(&0).cloned().unwrap_or_default()));
                 if let Some(pk) = &c.public_key {
                     check(
                         &mut checks,
@@ -446,5 +530,7 @@ pub fn verify(
         accepted,
         retryable,
         policy_applied: policy.is_some(),
+        report_data: report_data.filter(|_| accepted),
+        measurement,
     })
 }

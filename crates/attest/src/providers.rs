@@ -187,3 +187,143 @@ fn unique() -> u64 {
     static N: AtomicU64 = AtomicU64::new(0);
     N.fetch_add(1, Ordering::Relaxed)
 }
+
+/// Reads an endorsements file given on the command line: DCAP collateral
+/// JSON (starts with `{`), or an SNP VCEK/VLEK certificate (DER).
+pub fn endorsements_from_files(paths: &[PathBuf]) -> Result<crate::Endorsements, ProviderError> {
+    let mut e = crate::Endorsements::default();
+    for p in paths {
+        let bytes = fs::read(p).map_err(io(p))?;
+        if bytes.first() == Some(&b'{') {
+            e.collateral_json = Some(bytes);
+        } else if bytes.starts_with(b"-----BEGIN") {
+            e.ca_pem = Some(bytes);
+        } else {
+            e.vek_der = Some(bytes);
+        }
+    }
+    Ok(e)
+}
+
+/// [`crate::Attester`] over Gramine's `/dev/attestation`.
+#[derive(Debug, Clone)]
+pub struct GramineAttester {
+    pub gramine: Gramine,
+    /// DCAP collateral for the platform, fetched from a PCCS by the operator.
+    pub endorsements: crate::Endorsements,
+}
+
+impl crate::Attester for GramineAttester {
+    fn tee(&self) -> crate::TeeKind {
+        crate::TeeKind::SgxGramine
+    }
+    fn evidence(&self, report_data: [u8; 64]) -> Result<crate::Evidence, crate::AttestError> {
+        Ok(crate::Evidence {
+            tee: crate::TeeKind::SgxGramine,
+            bytes: self.gramine.quote(&report_data)?,
+            endorsements: self.endorsements.clone(),
+        })
+    }
+}
+
+/// [`crate::Attester`] over configfs-tsm (TDX or SEV-SNP, whichever the
+/// kernel's provider is).
+#[derive(Debug, Clone)]
+pub struct TsmAttester {
+    pub tsm: ConfigfsTsm,
+    pub expect: TsmProvider,
+    /// TDX: DCAP collateral; SNP: VCEK/VLEK when the host's auxblob lacks it.
+    pub endorsements: crate::Endorsements,
+}
+
+impl crate::Attester for TsmAttester {
+    fn tee(&self) -> crate::TeeKind {
+        match self.expect {
+            TsmProvider::Tdx => crate::TeeKind::Tdx,
+            TsmProvider::SevSnp => crate::TeeKind::SevSnp,
+        }
+    }
+    fn evidence(&self, report_data: [u8; 64]) -> Result<crate::Evidence, crate::AttestError> {
+        let ev = self.tsm.evidence(&report_data)?;
+        if ev.provider != self.expect {
+            return Err(ProviderError::ProviderMismatch {
+                found: match ev.provider {
+                    TsmProvider::Tdx => "tdx_guest".into(),
+                    TsmProvider::SevSnp => "sev_guest".into(),
+                },
+                expected: vec![match self.expect {
+                    TsmProvider::Tdx => "tdx_guest",
+                    TsmProvider::SevSnp => "sev_guest",
+                }],
+            }
+            .into());
+        }
+        let mut endorsements = self.endorsements.clone();
+        if let Some(table) = &ev.auxblob {
+            if endorsements.vek_der.is_none() {
+                endorsements.vek_der = snp_vek_from_cert_table(table)?;
+            }
+        }
+        Ok(crate::Evidence {
+            tee: self.tee(),
+            bytes: ev.outblob,
+            endorsements,
+        })
+    }
+}
+
+/// GUIDs of the SEV-SNP certificate table (GHCB specification, "SNP
+/// extended guest request"), as they appear on the wire (little-endian
+/// fields): VCEK and VLEK.
+const VCEK_GUID: [u8; 16] = guid(
+    0x63da758d,
+    0xe664,
+    0x4564,
+    [0xad, 0xc5, 0xf4, 0xb9, 0x3b, 0xe8, 0xac, 0xcd],
+);
+const VLEK_GUID: [u8; 16] = guid(
+    0xa8074bc2,
+    0xa25a,
+    0x483e,
+    [0xaa, 0xe6, 0x39, 0xc0, 0x45, 0xa0, 0xb8, 0xa1],
+);
+
+const fn guid(a: u32, b: u16, c: u16, d: [u8; 8]) -> [u8; 16] {
+    let a = a.to_le_bytes();
+    let b = b.to_le_bytes();
+    let c = c.to_le_bytes();
+    [
+        a[0], a[1], a[2], a[3], b[0], b[1], c[0], c[1], d[0], d[1], d[2], d[3], d[4], d[5], d[6],
+        d[7],
+    ]
+}
+
+/// The VCEK or VLEK from the host's certificate table (configfs-tsm
+/// `auxblob`): entries of `GUID (16) ‖ offset u32 LE ‖ length u32 LE`,
+/// ended by an all-zero entry; offsets are from the table's start.
+pub fn snp_vek_from_cert_table(table: &[u8]) -> Result<Option<Vec<u8>>, ProviderError> {
+    let bad = |reason: &str| ProviderError::Io {
+        path: "auxblob".into(),
+        reason: reason.to_string(),
+    };
+    let mut at = 0usize;
+    loop {
+        let entry = table
+            .get(at..at + 24)
+            .ok_or_else(|| bad("certificate table has no terminating entry"))?;
+        if entry.iter().all(|b| *b == 0) {
+            return Ok(None);
+        }
+        let (g, rest) = entry.split_at(16);
+        let off = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+        let len = u32::from_le_bytes([rest[4], rest[5], rest[6], rest[7]]) as usize;
+        if g == VCEK_GUID || g == VLEK_GUID {
+            let cert = off
+                .checked_add(len)
+                .and_then(|end| table.get(off..end))
+                .ok_or_else(|| bad("certificate entry points outside the table"))?;
+            return Ok(Some(cert.to_vec()));
+        }
+        at += 24;
+    }
+}

@@ -17,52 +17,48 @@ pub const WARNING: &str = "WARNING: SIMULATED TEE — this is NOT a trusted exec
 Patient data is protected from the network and storage but NOT from this machine's operator. \
 Use only for development and testing.";
 
-#[derive(Clone, PartialEq, Eq)]
-pub struct SimulatedEvidence(pub Vec<u8>);
-
-impl std::fmt::Debug for SimulatedEvidence {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "SimulatedEvidence({} bytes)", self.0.len())
-    }
+/// Is this simulated evidence (by its magic)?
+pub fn is_simulated(evidence: &[u8]) -> bool {
+    evidence.starts_with(MAGIC)
 }
 
-impl SimulatedEvidence {
-    pub fn verify(&self, root: &VerifyingKey) -> Result<Claims, AttestError> {
-        if self.0.len() != BODY_LEN + 64 {
-            return Err(AttestError::Malformed("simulated evidence length"));
-        }
-        let (body, sig) = self.0.split_at(BODY_LEN);
-        let mut s = [0u8; 64];
-        s.copy_from_slice(sig);
-        root.verify(LABEL, body, &s)
-            .map_err(|_| AttestError::BadSignature { tee: "simulated" })?;
-        let (magic, rest) = body.split_at(8);
-        if magic != MAGIC {
-            return Err(AttestError::Malformed("simulated evidence magic"));
-        }
-        let (m, rest) = rest.split_at(32);
-        let (debug, rest) = rest.split_at(1);
-        let (t, rd) = rest.split_at(8);
-        let mut measurement = [0u8; 32];
-        measurement.copy_from_slice(m);
-        let mut ts = [0u8; 8];
-        ts.copy_from_slice(t);
-        let mut report_data = [0u8; 64];
-        report_data.copy_from_slice(rd);
-        Ok(Claims {
-            tee: TeeKind::Simulated,
-            measurement,
-            debug: debug != [0],
-            report_data,
-            issued_at: u64::from_le_bytes(ts),
-        })
+/// Verifies simulated evidence against the simulated platform `root`.
+pub fn verify(evidence: &[u8], root: &VerifyingKey) -> Result<Claims, AttestError> {
+    if evidence.len() != BODY_LEN + 64 {
+        return Err(AttestError::Malformed("simulated evidence length"));
     }
+    let (body, sig) = evidence.split_at(BODY_LEN);
+    let mut s = [0u8; 64];
+    s.copy_from_slice(sig);
+    root.verify(LABEL, body, &s)
+        .map_err(|_| AttestError::BadSignature { tee: "simulated" })?;
+    let (magic, rest) = body.split_at(8);
+    if magic != MAGIC {
+        return Err(AttestError::Malformed("simulated evidence magic"));
+    }
+    let (m, rest) = rest.split_at(32);
+    let (debug, rest) = rest.split_at(1);
+    let (t, rd) = rest.split_at(8);
+    let mut measurement = [0u8; 32];
+    measurement.copy_from_slice(m);
+    let mut ts = [0u8; 8];
+    ts.copy_from_slice(t);
+    let mut report_data = [0u8; 64];
+    report_data.copy_from_slice(rd);
+    Ok(Claims {
+        tee: TeeKind::Simulated,
+        measurement,
+        debug: debug != [0],
+        report_data,
+        issued_at: u64::from_le_bytes(ts),
+    })
 }
 
 /// A simulated TEE: a platform root key and the measurement it reports.
 pub struct SimulatedTee {
     root: SigningKey,
     measurement: [u8; 32],
+    debug: bool,
     now: Box<dyn Fn() -> u64 + Send + Sync>,
 }
 
@@ -83,8 +79,15 @@ impl SimulatedTee {
         Self {
             root,
             measurement,
+            debug: false,
             now,
         }
+    }
+
+    /// Reports a debug-mode TEE (for testing that verifiers refuse it).
+    pub fn with_debug(mut self, debug: bool) -> Self {
+        self.debug = debug;
+        self
     }
 }
 
@@ -97,11 +100,15 @@ impl Attester for SimulatedTee {
         let mut body = Vec::with_capacity(BODY_LEN + 64);
         body.extend_from_slice(MAGIC);
         body.extend_from_slice(&self.measurement);
-        body.push(0);
+        body.push(u8::from(self.debug));
         body.extend_from_slice(&(self.now)().to_le_bytes());
         body.extend_from_slice(&report_data);
         let sig = self.root.sign(LABEL, &body);
         body.extend_from_slice(&sig);
-        Ok(Evidence::Simulated(SimulatedEvidence(body)))
+        Ok(Evidence {
+            tee: TeeKind::Simulated,
+            bytes: body,
+            endorsements: Default::default(),
+        })
     }
 }

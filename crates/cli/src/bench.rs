@@ -16,7 +16,7 @@ use aorta_worker::WorkerConfig;
 
 use crate::keystore::KeyStore;
 use crate::pipeline::{self, ReplayStream};
-use crate::tee::{self, TeeChoice};
+use crate::tee;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Mode {
@@ -308,11 +308,28 @@ pub fn run_one(a: BenchRunArgs) -> Result<()> {
         patients.push(p);
     }
     crate::keystore::publish(&spool, &signed)?;
-    let fleet = match a.mode {
-        Mode::SecureTee => tee::obtain_fleet_key(TeeChoice::Simulated, &keys, true)?.0,
-        Mode::Plain | Mode::Secure => keys.fleet_secret_for_broker()?,
+    let store = keys.store()?;
+    let (fleet, source, fleet_pub, epoch) = match a.mode {
+        Mode::SecureTee => {
+            let broker = tee::local_broker(&keys)?;
+            let (source, release) =
+                tee::KbsKeys::attest(&tee::simulated(), &keys, Box::new(broker.clone()), true)?;
+            let w =
+                crate::fleet::FleetWatch::connect(Box::new(broker), keys.policy()?, true, 0, true)?;
+            let (fp, e) = (w.current().fleet, w.current().epoch);
+            let src: Box<dyn aorta_worker::KeySource> = Box::new(source);
+            (aorta_worker::Keyring::new(release.keys), Some(src), fp, e)
+        }
+        Mode::Plain | Mode::Secure => {
+            let e = store.current()?;
+            (
+                aorta_worker::Keyring::new([(e, store.secret(e)?)]),
+                None,
+                store.public(e)?,
+                e,
+            )
+        }
     };
-    let fleet_pub = keys.fleet_pub()?;
     let mut rng = crate::tee::sys_rng();
     let session = aorta_gateway::batcher::session_id(tee::unix_now_ms(), &mut rng);
     let start_us: i64 = 1_546_300_800_000_000;
@@ -321,7 +338,7 @@ pub fn run_one(a: BenchRunArgs) -> Result<()> {
     for (i, p) in patients.iter().enumerate() {
         let sender = match a.mode {
             Mode::Plain => StreamSender::dangerous_plaintext(p.stream, session, p.profile),
-            _ => keys.stream_sender(p, session, &fleet_pub, &mut rng)?,
+            _ => keys.stream_sender(p, session, &fleet_pub, epoch, &mut rng)?,
         };
         // The sensor hands over a second (generated) or a file (parsed) at a time.
         let chunks: crate::pipeline::Chunks = match &layout {
@@ -341,14 +358,14 @@ pub fn run_one(a: BenchRunArgs) -> Result<()> {
         dangerous_accept_plaintext: a.mode == Mode::Plain,
         ..WorkerConfig::default()
     };
-    let mut worker = pipeline::open_worker(&spool, 0, cfg, fleet, keys.controller_pub()?)?;
+    let mut worker = pipeline::open_worker(&spool, 0, cfg, fleet, source, keys.controller_pub()?)?;
     let mut appender = spool.ingest_appender(PartitionId(0))?;
     let done = AtomicBool::new(false);
     let handled = AtomicU64::new(0);
     let t0 = Instant::now();
     let (gw, wk) = std::thread::scope(|s| {
         let h = s.spawn(|| pipeline::run_until_done(&mut worker, &done, &handled));
-        let g = pipeline::replay(&mut streams, &mut appender, start_us, end_us, |_| {});
+        let g = pipeline::replay(&mut streams, &mut appender, start_us, end_us, None, |_| {});
         done.store(true, Ordering::Release);
         (g, h.join())
     });

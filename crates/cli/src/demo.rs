@@ -15,7 +15,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::keystore::{publish, KeyStore};
 use crate::pipeline::{self, ReplayStream};
-use crate::tee::{self, TeeChoice};
+use crate::tee;
 
 #[derive(clap::Args)]
 pub struct DemoArgs {
@@ -164,25 +164,39 @@ pub fn run(a: DemoArgs) -> Result<()> {
     publish(&spool, &signed)?;
 
     // Worker, in the simulated TEE.
-    let (fleet, attested) = tee::obtain_fleet_key(TeeChoice::Simulated, &keys, a.quiet)?;
+    // The key broker runs in-process; the worker attests to it first, so
+    // that the gateway finds evidence behind the fleet key.
+    let broker = tee::local_broker(&keys)?;
+    let (source, release) =
+        tee::KbsKeys::attest(&tee::simulated(), &keys, Box::new(broker.clone()), a.quiet)?;
+    let attested = format!(
+        "simulated TEE worker {}, fleet key epoch {}",
+        release.worker_id, release.current_epoch
+    );
     let mut worker = pipeline::open_worker(
         &spool,
         0,
-        WorkerConfig::default(),
-        fleet,
+        WorkerConfig {
+            simulated_tee: true,
+            ..WorkerConfig::default()
+        },
+        aorta_worker::Keyring::new(release.keys),
+        Some(Box::new(source)),
         keys.controller_pub()?,
     )?;
     let done = AtomicBool::new(false);
     let handled = AtomicU64::new(0);
 
     // Gateway streams.
-    let fleet_pub = keys.fleet_pub()?;
+    let watch =
+        crate::fleet::FleetWatch::connect(Box::new(broker.clone()), keys.policy()?, true, 0, true)?;
+    let (fleet_pub, epoch) = (watch.current().fleet, watch.current().epoch);
     let mut rng = crate::tee::sys_rng();
     let session = aorta_gateway::batcher::session_id(tee::unix_now_ms(), &mut rng);
     let mut streams = Vec::new();
     let mut inputs = inputs;
     for (i, p) in patients.iter().enumerate() {
-        let sender = keys.stream_sender(p, session, &fleet_pub, &mut rng)?;
+        let sender = keys.stream_sender(p, session, &fleet_pub, epoch, &mut rng)?;
         let source: Box<dyn Iterator<Item = RrSample> + Send> = match inputs.as_mut() {
             Some(v) => Box::new(std::mem::take(&mut v[i].samples).into_iter()),
             None => {
@@ -214,7 +228,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
     let mut appender = spool.ingest_appender(PartitionId(0))?;
     let (gw, wk) = std::thread::scope(|s| {
         let w = s.spawn(|| pipeline::run_until_done(&mut worker, &done, &handled));
-        let g = pipeline::replay(&mut streams, &mut appender, start_us, end_us, |st| {
+        let g = pipeline::replay(&mut streams, &mut appender, start_us, end_us, None, |st| {
             bar.set_position(st.envelopes.min(total));
         });
         done.store(true, Ordering::Release);
@@ -296,6 +310,5 @@ pub fn run(a: DemoArgs) -> Result<()> {
         );
     }
     println!("HRV traces of the first patients: {}", plot.display());
-    println!("RESULTS FROM A SIMULATED TEE (development only)");
     Ok(())
 }

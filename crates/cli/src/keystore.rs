@@ -1,8 +1,11 @@
 //! The data controller's key directory (trusted: hospital premises).
 //!
 //! ```text
-//! KEYS/controller.key  controller.pub   Ed25519: signs enrolments
-//! KEYS/fleet.key       fleet.pub        X25519: gateways encrypt to it; released only to attested workers
+//! KEYS/controller.key  controller.pub   Ed25519: signs enrolments and the attestation policy
+//! KEYS/fleet/<epoch>.key|.pub           X25519 by epoch: gateways encrypt to the current one;
+//!                                       only the key broker reads the secrets (see aorta-kbs)
+//! KEYS/policy.json     policy.sig       the attestation policy, signed by the controller
+//! KEYS/audit.log                        the key broker's hash-chained decisions
 //! KEYS/clinician.key   clinician.pub    X25519: results are encrypted to it
 //! KEYS/sim-tee-root.key                 the simulated TEE's throwaway platform root (development only)
 //! KEYS/patients.tsv                     name <TAB> stream pseudonym <TAB> serial <TAB> algorithms
@@ -95,17 +98,40 @@ impl KeyStore {
             dir.join("controller.pub"),
             controller.verifying_key().to_hex(),
         )?;
-        for name in ["fleet", "clinician"] {
-            let kp = KemKeypair::generate(&mut rng);
-            write_secret(&dir.join(format!("{name}.key")), kp.secret.expose_secret())?;
-            fs::write(dir.join(format!("{name}.pub")), kp.public.to_hex())?;
-        }
+        let kp = KemKeypair::generate(&mut rng);
+        write_secret(&dir.join("clinician.key"), kp.secret.expose_secret())?;
+        fs::write(dir.join("clinician.pub"), kp.public.to_hex())?;
+        aorta_kbs::Store::init(dir, &mut rng)?;
         let sim = SigningKey::generate(&mut rng);
         write_secret(&dir.join("sim-tee-root.key"), &sim.expose_secret())?;
         fs::write(dir.join("patients.tsv"), "")?;
-        Ok(Self {
+        let ks = Self {
             dir: dir.to_path_buf(),
-        })
+        };
+        ks.install_policy(default_policy(&sim.verifying_key())?.as_bytes())?;
+        Ok(ks)
+    }
+
+    /// Signs `json` with the controller key and installs it as the policy.
+    pub fn install_policy(&self, json: &[u8]) -> Result<aorta_kbs::SignedPolicy> {
+        Ok(aorta_kbs::SignedPolicy::install(
+            &self.dir,
+            json,
+            &self.controller()?,
+        )?)
+    }
+
+    /// The installed policy, its signature checked.
+    pub fn policy(&self) -> Result<aorta_kbs::SignedPolicy> {
+        Ok(aorta_kbs::SignedPolicy::load(
+            &self.dir,
+            &self.controller_pub()?,
+        )?)
+    }
+
+    /// The key broker's view of this directory.
+    pub fn store(&self) -> Result<aorta_kbs::Store> {
+        Ok(aorta_kbs::Store::open(&self.dir)?)
     }
 
     fn secret(&self, file: &str) -> Result<Zeroizing<[u8; 32]>> {
@@ -123,12 +149,9 @@ impl KeyStore {
     pub fn controller_pub(&self) -> Result<VerifyingKey> {
         Ok(VerifyingKey::from_hex(&self.public_hex("controller.pub")?)?)
     }
-    pub fn fleet_pub(&self) -> Result<KemPublic> {
-        Ok(KemPublic::from_hex(&self.public_hex("fleet.pub")?)?)
-    }
-    /// The fleet secret: only the key broker reads this.
-    pub fn fleet_secret_for_broker(&self) -> Result<KemSecret> {
-        Ok(KemSecret::from_bytes(*self.secret("fleet.key")?))
+    /// Every epoch's fleet public key (results name the epoch that authenticates them).
+    pub fn fleet_publics(&self) -> Result<Vec<(u32, KemPublic)>> {
+        Ok(self.store()?.publics()?)
     }
     pub fn clinician_pub(&self) -> Result<KemPublic> {
         Ok(KemPublic::from_hex(&self.public_hex("clinician.pub")?)?)
@@ -146,12 +169,13 @@ impl KeyStore {
     }
 
     /// A gateway sender for an enrolled patient: one HPKE session with the
-    /// fleet key, authenticated by the patient's device key.
+    /// fleet key of `epoch`, authenticated by the patient's device key.
     pub fn stream_sender<R: rand_core::CryptoRng + rand_core::RngCore>(
         &self,
         p: &Patient,
         session: aorta_wire::SessionId,
         fleet: &KemPublic,
+        epoch: u32,
         rng: &mut R,
     ) -> Result<aorta_gateway::StreamSender> {
         Ok(aorta_gateway::StreamSender::new(
@@ -159,6 +183,7 @@ impl KeyStore {
             session,
             p.profile,
             fleet,
+            epoch,
             &self.device_secret(p.stream)?,
             rng,
         )?)
@@ -306,6 +331,26 @@ impl KeyStore {
         };
         self.sign_and_record(&revoked, &device.public, 0)
     }
+}
+
+/// The policy `aorta keys init` installs: only the simulated TEE, only this
+/// binary's measurement, evidence at most 5 minutes old. Production
+/// deployments replace it (`aorta keys policy`) with their SGX, TDX, SNP or
+/// Nitro measurements (see docs/deploy-sgx.md and docs/deploy-cvm.md).
+pub fn default_policy(sim_root: &VerifyingKey) -> Result<String> {
+    Ok(format!(
+        r#"{{
+  "simulated": {{
+    "root": "{}",
+    "measurements": ["{}"]
+  }},
+  "allow_tcb_status": ["UpToDate"],
+  "max_age_secs": 300
+}}
+"#,
+        sim_root.to_hex(),
+        hex::encode(crate::tee::self_measurement()?)
+    ))
 }
 
 /// Publishes signed enrolment records on the spool's control topic.

@@ -3,6 +3,8 @@
 mod attest_cmd;
 mod bench;
 mod demo;
+mod fleet;
+mod kbs_cmd;
 mod keystore;
 mod pipeline;
 mod roles;
@@ -33,6 +35,9 @@ enum Cmd {
     Keys(roles::KeysCmd),
     /// Gateway: read samples, batch, pad, encrypt, append to the spool.
     Gateway(roles::GatewayArgs),
+    /// Key broker: release fleet keys to attested workers; rotate, retire, revoke, audit.
+    #[command(subcommand)]
+    Kbs(kbs_cmd::KbsCmd),
     /// Worker: attest, obtain the fleet key, process a partition.
     Worker(roles::WorkerArgs),
     /// Clinician: decrypt results, print a summary, write CSV.
@@ -53,6 +58,7 @@ fn main() -> Result<()> {
         Cmd::Demo(a) => demo::run(a),
         Cmd::Keys(k) => roles::keys(k),
         Cmd::Gateway(a) => roles::gateway(a),
+        Cmd::Kbs(k) => kbs_cmd::run(k),
         Cmd::Worker(a) => roles::worker(a),
         Cmd::Results(a) => roles::results(a),
         Cmd::Attest(a) => attest_cmd::run(a),

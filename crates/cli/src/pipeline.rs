@@ -11,6 +11,7 @@ use aorta_envelope::{KemPublic, KemSecret, ReceiverSession, VerifyingKey};
 use aorta_gateway::StreamSender;
 use aorta_spool::{LogReader, OwnedLog, Spool};
 use aorta_transport::{PartitionId, Producer};
+use aorta_wire::SessionId;
 use aorta_wire::{
     Body, ContentType, Header, Quality, ResultBatch, ResultRecord, RrSample, StreamId,
 };
@@ -25,6 +26,8 @@ pub type Chunks = Box<dyn Iterator<Item = Vec<RrSample>> + Send>;
 /// One stream being replayed by a gateway.
 pub struct ReplayStream {
     pub sender: StreamSender,
+    /// The device's key, needed to start a new session on key rotation.
+    device: Option<KemSecret>,
     chunks: Chunks,
     buf: Vec<RrSample>,
     pos: usize,
@@ -44,10 +47,17 @@ impl ReplayStream {
     pub fn from_chunks(sender: StreamSender, chunks: Chunks) -> Self {
         Self {
             sender,
+            device: None,
             chunks,
             buf: Vec::new(),
             pos: 0,
         }
+    }
+
+    /// Lets the stream follow key rotations (see [`replay`]).
+    pub fn with_device(mut self, device: KemSecret) -> Self {
+        self.device = Some(device);
+        self
     }
 
     /// Moves every sample before `until_us` from the source into the sender.
@@ -90,11 +100,14 @@ pub struct GatewayStats {
 
 /// Replays sources on the event-time cadence from `start_us` to `end_us`:
 /// each tick, one envelope per stream, appended (and made durable) together.
+/// With a `watch`, every stream moves to a new fleet key epoch at the tick
+/// where the broker's rotation is seen (streams need [`ReplayStream::with_device`]).
 pub fn replay(
     streams: &mut [ReplayStream],
     out: &mut dyn Producer,
     start_us: i64,
     end_us: i64,
+    mut watch: Option<&mut crate::fleet::FleetWatch>,
     mut on_tick: impl FnMut(&GatewayStats),
 ) -> Result<GatewayStats> {
     let Some(first) = streams.first() else {
@@ -110,17 +123,36 @@ pub fn replay(
     let mut stats = GatewayStats::default();
     let mut batch: Vec<Vec<u8>> = Vec::with_capacity(streams.len());
     let mut tick_end = start_us + cadence_us;
+    let mut rng = crate::tee::sys_rng();
+    let mut tick = 0u64;
     loop {
         let last = tick_end >= end_us;
+        let rekey = match watch.as_deref_mut() {
+            Some(w) if !last => w.poll(tick),
+            _ => None,
+        };
+        let session = aorta_gateway::batcher::session_id(crate::tee::unix_now_ms(), &mut rng);
         batch.clear();
         for s in streams.iter_mut() {
             stats.samples += s.feed(if last { i64::MAX } else { tick_end });
             if last {
                 batch.extend(s.sender.finish(tick_end)?);
+            } else if let Some(v) = &rekey {
+                let device = s
+                    .device
+                    .as_ref()
+                    .context("key rotation needs the stream's device key")?;
+                // A session id above the current one even if the clock stepped back.
+                let next = SessionId(session.0.max(s.sender.session().0 + 1));
+                batch.push(
+                    s.sender
+                        .tick_and_rekey(tick_end, next, &v.fleet, v.epoch, device, &mut rng)?,
+                );
             } else {
                 batch.push(s.sender.tick(tick_end)?);
             }
         }
+        tick += 1;
         stats.envelopes += batch.len() as u64;
         stats.bytes += batch.iter().map(|b| b.len() as u64).sum::<u64>();
         let refs: Vec<&[u8]> = batch.iter().map(Vec::as_slice).collect();
@@ -138,11 +170,13 @@ pub fn replay(
 pub type SpoolWorker = Worker<LogReader, OwnedLog, crate::tee::SysRng>;
 
 /// Opens a worker on `spool` partition `p` (restoring its checkpoint).
+/// `source` is asked for keys of epochs newer than those in `fleet`.
 pub fn open_worker(
     spool: &Spool,
     p: u32,
     cfg: WorkerConfig,
-    fleet: KemSecret,
+    fleet: aorta_worker::Keyring,
+    source: Option<Box<dyn aorta_worker::KeySource>>,
     controller: VerifyingKey,
 ) -> Result<SpoolWorker> {
     let input = spool.ingest_reader(PartitionId(p))?;
@@ -158,7 +192,11 @@ pub fn open_worker(
         input,
         control,
         output,
-        aorta_worker::WorkerKeys { fleet, controller },
+        aorta_worker::WorkerKeys {
+            fleet,
+            controller,
+            source,
+        },
         crate::tee::sys_rng(),
         Box::new(crate::tee::unix_now_ms),
     )?)
@@ -214,7 +252,7 @@ pub struct ResultStats {
 /// clinician's key, authenticating the sender as the fleet (an attested worker).
 pub fn read_results(keys: &KeyStore, spool: &Spool) -> Result<(Vec<ResultRow>, ResultStats)> {
     let clinician = keys.clinician_secret()?;
-    let fleet = keys.fleet_pub()?;
+    let fleet: HashMap<u32, KemPublic> = keys.fleet_publics()?.into_iter().collect();
     let names: HashMap<StreamId, String> = keys
         .patients()?
         .into_iter()
@@ -225,7 +263,7 @@ pub fn read_results(keys: &KeyStore, spool: &Spool) -> Result<(Vec<ResultRow>, R
 
 pub fn read_results_with(
     clinician: &KemSecret,
-    fleet: &KemPublic,
+    fleet: &HashMap<u32, KemPublic>,
     names: &HashMap<StreamId, String>,
     spool: &Spool,
 ) -> Result<(Vec<ResultRow>, ResultStats)> {
@@ -256,6 +294,11 @@ pub fn read_results_with(
             let s = match sessions.entry((h.stream, h.session.0)) {
                 std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
                 std::collections::hash_map::Entry::Vacant(v) => {
+                    // Results are authenticated by the fleet key of the epoch they name.
+                    let Some(fleet) = fleet.get(&h.epoch) else {
+                        stats.rejected += 1;
+                        continue;
+                    };
                     match ReceiverSession::accept(&h, clinician, fleet) {
                         Ok(s) => v.insert(s),
                         Err(_) => {
@@ -356,12 +399,18 @@ pub fn summary_table(rows: &[ResultRow]) -> String {
         rmssd: Vec<f64>,
         flagged: HashSet<i64>,
     }
+    // Data-quality flags; SIMULATED-TEE is about the deployment, stated once below.
+    let data_flags = !(Quality::INSUFFICIENT | Quality::SIMULATED_TEE);
+    let mut simulated = 0usize;
     let mut by: BTreeMap<&str, Acc> = BTreeMap::new();
     for r in rows {
         let a = by.entry(&r.patient).or_default();
         let rec = &r.record;
         a.windows.insert(rec.t_us);
-        if rec.quality.0 & !Quality::INSUFFICIENT != 0 {
+        if rec.quality.contains(Quality::SIMULATED_TEE) {
+            simulated += 1;
+        }
+        if rec.quality.0 & data_flags != 0 {
             a.flagged.insert(rec.t_us);
         }
         if rec.value.is_finite() {
@@ -395,6 +444,12 @@ pub fn summary_table(rows: &[ResultRow]) -> String {
             a.flagged.len()
         ));
     }
+    if simulated > 0 {
+        out.push_str(&format!(
+            "WARNING: {simulated} of {} result rows were computed in a SIMULATED TEE (--allow-simulated): development only, not protected from the host\n",
+            rows.len()
+        ));
+    }
     out
 }
 
@@ -410,7 +465,7 @@ pub fn write_trends_svg(rows: &[ResultRow], path: &Path, max: usize) -> Result<(
         if !rec.value.is_finite() {
             continue;
         }
-        let flagged = rec.quality.0 & !Quality::INSUFFICIENT != 0;
+        let flagged = rec.quality.0 & !(Quality::INSUFFICIENT | Quality::SIMULATED_TEE) != 0;
         let e = by.entry(&r.patient).or_default();
         match rec.metric {
             Metric::Hr => e.0.push((rec.t_us, rec.value, flagged)),

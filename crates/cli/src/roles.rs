@@ -1,7 +1,6 @@
 //! The role subcommands: each runs one party of the data path as its own process.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -13,9 +12,10 @@ use aorta_transport::{PartitionId, Producer};
 use aorta_wire::AlgorithmSet;
 use aorta_worker::WorkerConfig;
 
+use crate::fleet::FleetWatch;
 use crate::keystore::{publish, KeyStore, Patient};
 use crate::pipeline::{self, ReplayStream};
-use crate::tee::{self, TeeChoice};
+use crate::tee::{self, AttestArgs, KbsKeys, TeeChoice};
 
 #[derive(clap::Subcommand)]
 pub enum KeysCmd {
@@ -42,6 +42,15 @@ pub enum KeysCmd {
         /// Event time (Unix seconds) from which the algorithms apply.
         #[arg(long, default_value_t = 0)]
         effective_from: i64,
+    },
+    /// Sign a policy file with the controller key and install it
+    /// (the key broker and gateways load it from this directory).
+    Policy {
+        #[arg(long)]
+        dir: PathBuf,
+        /// The policy (JSON; see docs/deploy-sgx.md and docs/deploy-cvm.md).
+        #[arg(long)]
+        file: PathBuf,
     },
     /// Revoke a patient's enrolment: workers reject the stream from then on.
     Revoke {
@@ -92,6 +101,28 @@ pub fn keys(cmd: KeysCmd) -> Result<()> {
                 p.profile.cadence_ms
             );
         }
+        KeysCmd::Policy { dir, file } => {
+            let ks = KeyStore::open(&dir)?;
+            let json =
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let p = ks.install_policy(&json)?;
+            println!(
+                "installed the policy from {} (sha256 {}), signed by the controller",
+                file.display(),
+                hex::encode(p.sha256)
+            );
+            if p.policy.simulated.is_some() {
+                println!("note: it accepts the SIMULATED TEE, for consumers started with --allow-simulated");
+            }
+            let _ = aorta_kbs::audit::AuditLog::new(dir.join("audit.log")).append(
+                aorta_kbs::audit::Event {
+                    event: "policy".into(),
+                    policy: Some(p.short_hash()),
+                    ..Default::default()
+                },
+                tee::unix_now(),
+            )?;
+        }
         KeysCmd::Revoke {
             dir,
             spool,
@@ -135,6 +166,16 @@ pub struct GatewayArgs {
     pub duration_s: Option<u64>,
     #[arg(long, default_value_t = 0)]
     pub partition: u32,
+    /// The key broker (HOST:PORT): the fleet key comes from it, with the
+    /// evidence of the worker that holds it.
+    #[arg(long)]
+    pub kbs: String,
+    /// Accept a fleet key held by a SIMULATED TEE (development only).
+    #[arg(long)]
+    pub allow_simulated: bool,
+    /// Ask the key broker for a rotated fleet key every N ticks.
+    #[arg(long, default_value_t = 6)]
+    pub key_check_ticks: u64,
 }
 
 fn served(ks: &KeyStore, wanted: &[String]) -> Result<Vec<Patient>> {
@@ -160,17 +201,24 @@ pub fn gateway(a: GatewayArgs) -> Result<()> {
     if patients.is_empty() {
         bail!("no enrolled patients to serve");
     }
-    let fleet = ks.fleet_pub()?;
+    let mut watch = FleetWatch::connect(
+        Box::new(aorta_kbs::Client::new(a.kbs.clone())),
+        ks.policy()?,
+        a.allow_simulated,
+        a.key_check_ticks,
+        false,
+    )?;
+    let (fleet, epoch) = (watch.current().fleet, watch.current().epoch);
     let mut rng = crate::tee::sys_rng();
     let session = aorta_gateway::batcher::session_id(tee::unix_now_ms(), &mut rng);
     let mut senders = Vec::new();
     for p in &patients {
-        senders.push(ks.stream_sender(p, session, &fleet, &mut rng)?);
+        senders.push(ks.stream_sender(p, session, &fleet, epoch, &mut rng)?);
     }
     let mut out = spool.ingest_appender(PartitionId(a.partition))?;
 
     if let Some(addr) = &a.mqtt {
-        return gateway_mqtt(&a, addr, &patients, senders, &mut out);
+        return gateway_mqtt(&a, addr, &ks, &patients, senders, &mut watch, &mut out);
     }
     let mut streams = Vec::new();
     let (start_us, end_us) = if let Some(minutes) = a.simulate_minutes {
@@ -180,11 +228,12 @@ pub fn gateway(a: GatewayArgs) -> Result<()> {
             .div_euclid(10)
             * 10_000_000;
         let end = start + i64::from(minutes) * 60_000_000;
-        for (i, s) in senders.into_iter().enumerate() {
+        for (i, (s, p)) in senders.into_iter().zip(&patients).enumerate() {
             let seed = i as u64 + 1;
             let src = RrSimulator::new(SimParams::patient(seed), seed, start)
                 .take_while(move |x| x.t_us < end);
-            streams.push(ReplayStream::new(s, Box::new(src)));
+            streams
+                .push(ReplayStream::new(s, Box::new(src)).with_device(ks.device_secret(p.stream)?));
         }
         (start, end)
     } else if let Some(dir) = &a.input {
@@ -202,7 +251,10 @@ pub fn gateway(a: GatewayArgs) -> Result<()> {
                 lo = lo.min(f.t_us);
                 hi = hi.max(l.t_us);
             }
-            streams.push(ReplayStream::new(s, Box::new(samples.into_iter())));
+            streams.push(
+                ReplayStream::new(s, Box::new(samples.into_iter()))
+                    .with_device(ks.device_secret(p.stream)?),
+            );
         }
         if lo > hi {
             bail!("no samples in the input files");
@@ -211,7 +263,14 @@ pub fn gateway(a: GatewayArgs) -> Result<()> {
     } else {
         bail!("give a source: --simulate-minutes M, --input DIR or --mqtt HOST:PORT");
     };
-    let stats = pipeline::replay(&mut streams, &mut out, start_us, end_us, |_| {})?;
+    let stats = pipeline::replay(
+        &mut streams,
+        &mut out,
+        start_us,
+        end_us,
+        Some(&mut watch),
+        |_| {},
+    )?;
     println!(
         "gateway: {} samples from {} patients in {} envelopes ({} bytes), {} backlogged ticks",
         stats.samples,
@@ -227,10 +286,14 @@ pub fn gateway(a: GatewayArgs) -> Result<()> {
 fn gateway_mqtt(
     a: &GatewayArgs,
     addr: &str,
+    ks: &KeyStore,
     patients: &[Patient],
     mut senders: Vec<StreamSender>,
+    watch: &mut FleetWatch,
     out: &mut dyn Producer,
 ) -> Result<()> {
+    let mut rng = crate::tee::sys_rng();
+    let mut tick = 0u64;
     let (host, port) = addr.rsplit_once(':').context("--mqtt takes HOST:PORT")?;
     let port: u16 = port.parse().context("--mqtt port")?;
     let devices: Vec<String> = patients.iter().map(|p| p.name.clone()).collect();
@@ -273,9 +336,22 @@ fn gateway_mqtt(
         if Instant::now() >= next_tick || finishing {
             let now_us = tee::unix_now_ms() as i64 * 1000;
             let mut batch = Vec::new();
-            for s in senders.iter_mut() {
+            let rekey = if finishing { None } else { watch.poll(tick) };
+            tick += 1;
+            for (s, p) in senders.iter_mut().zip(patients) {
                 if finishing {
                     batch.extend(s.finish(now_us)?);
+                } else if let Some(v) = &rekey {
+                    let session = aorta_gateway::batcher::session_id(tee::unix_now_ms(), &mut rng);
+                    let session = aorta_wire::SessionId(session.0.max(s.session().0 + 1));
+                    batch.push(s.tick_and_rekey(
+                        now_us,
+                        session,
+                        &v.fleet,
+                        v.epoch,
+                        &ks.device_secret(p.stream)?,
+                        &mut rng,
+                    )?);
                 } else {
                     batch.push(s.tick(now_us)?);
                 }
@@ -296,10 +372,13 @@ fn gateway_mqtt(
 
 #[derive(clap::Args)]
 pub struct WorkerArgs {
-    /// Which TEE this worker runs in. Only `simulated` exists so far.
-    #[arg(long, value_enum)]
-    pub tee: TeeChoice,
-    /// The key broker's key directory (in-process broker for now).
+    #[command(flatten)]
+    pub attest: AttestArgs,
+    /// The key broker (HOST:PORT).
+    #[arg(long)]
+    pub kbs: String,
+    /// The deployment's directory: the controller's public key (which signs
+    /// enrolments) and, for the simulated TEE only, its platform root.
     #[arg(long)]
     pub keys: PathBuf,
     #[arg(long)]
@@ -317,16 +396,36 @@ pub struct WorkerArgs {
 pub fn worker(a: WorkerArgs) -> Result<()> {
     let ks = KeyStore::open(&a.keys)?;
     let spool = Spool::open(&a.spool)?;
-    let (fleet, attested) = tee::obtain_fleet_key(a.tee, &ks, false)?;
-    eprintln!("worker: fleet key released ({attested})");
+    let (source, release) = KbsKeys::attest(
+        &a.attest,
+        &ks,
+        Box::new(aorta_kbs::Client::new(a.kbs.clone())),
+        false,
+    )?;
+    let simulated = a.attest.tee == TeeChoice::Simulated;
+    eprintln!(
+        "worker {}: fleet keys released for epochs {:?} (current {}){}",
+        release.worker_id,
+        release.keys.iter().map(|(e, _)| *e).collect::<Vec<_>>(),
+        release.current_epoch,
+        if simulated { " — SIMULATED TEE" } else { "" }
+    );
     let cfg = WorkerConfig {
         checkpoint_every: a.checkpoint_every,
+        simulated_tee: simulated,
         ..WorkerConfig::default()
     };
-    let mut w = pipeline::open_worker(&spool, a.partition, cfg, fleet, ks.controller_pub()?)?;
+    let reattest = Duration::from_secs(release.reattest_after_secs);
+    let mut w = pipeline::open_worker(
+        &spool,
+        a.partition,
+        cfg,
+        aorta_worker::Keyring::new(release.keys),
+        Some(Box::new(source.clone())),
+        ks.controller_pub()?,
+    )?;
     if a.follow {
-        let never = AtomicBool::new(false);
-        pipeline::run_until_done(&mut w, &never, &AtomicU64::new(0))?;
+        follow(&mut w, &source, &a.kbs, reattest)?;
     } else {
         w.drain(|_| {})?;
     }
@@ -358,6 +457,46 @@ pub fn worker(a: WorkerArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// `--follow`: process input as it arrives; attest again before the
+/// evidence gateways see grows old, and as soon as the broker has rotated
+/// (so gateways can switch), without waiting for the new epoch's envelopes.
+fn follow(
+    w: &mut pipeline::SpoolWorker,
+    keys: &KbsKeys,
+    kbs: &str,
+    reattest: Duration,
+) -> Result<()> {
+    let client = aorta_kbs::Client::new(kbs.to_string());
+    let mut last_attest = Instant::now();
+    let mut last_check = Instant::now();
+    loop {
+        let mut idle = true;
+        while w.step()? {
+            idle = false;
+        }
+        if last_check.elapsed() >= Duration::from_secs(2) {
+            last_check = Instant::now();
+            let rotated = match client.request(&aorta_kbs::proto::Request::Fleet) {
+                Ok(aorta_kbs::proto::Response::Fleet { epoch, .. }) => !w.epochs().contains(&epoch),
+                _ => false,
+            };
+            if rotated || last_attest.elapsed() >= reattest {
+                match keys.fetch() {
+                    Ok(r) => {
+                        last_attest = Instant::now();
+                        w.add_keys(r.keys);
+                    }
+                    Err(e) => eprintln!("worker: attesting again failed: {e}"),
+                }
+            }
+        }
+        if idle {
+            w.poll_control()?;
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
 }
 
 #[derive(clap::Args)]

@@ -13,6 +13,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             SenderSession::start(
                 ContentType::RrBatch,
+                1,
                 stream,
                 SessionId(1),
                 &fleet.public,
@@ -26,6 +27,7 @@ fn bench(c: &mut Criterion) {
         let content = vec![0x5au8; bucket.content_capacity()];
         let mut s = SenderSession::start(
             ContentType::RrBatch,
+            1,
             stream,
             SessionId(1),
             &fleet.public,

@@ -26,14 +26,15 @@ use zeroize::Zeroizing;
 use crate::keys::{KemImpl, KemPublic, KemSecret};
 use crate::CryptoError;
 
-const INFO_LABEL: &[u8] = b"aorta/v1/session";
+const INFO_LABEL: &[u8] = b"aorta/v2/session";
 const EXPORT_KEY: &[u8] = b"aorta/v1/aead-key";
 const EXPORT_NONCE: &[u8] = b"aorta/v1/aead-nonce";
 
-fn info(content: ContentType, stream: StreamId, session: SessionId) -> Vec<u8> {
-    let mut v = Vec::with_capacity(INFO_LABEL.len() + 1 + 16 + 8);
+fn info(content: ContentType, epoch: u32, stream: StreamId, session: SessionId) -> Vec<u8> {
+    let mut v = Vec::with_capacity(INFO_LABEL.len() + 1 + 4 + 16 + 8);
     v.extend_from_slice(INFO_LABEL);
     v.push(content as u8);
+    v.extend_from_slice(&epoch.to_le_bytes());
     v.extend_from_slice(&stream.0);
     v.extend_from_slice(&session.0.to_le_bytes());
     v
@@ -90,6 +91,7 @@ pub fn results_channel(recipient: &KemPublic) -> StreamId {
 /// The sending half of a session. Not `Clone`: a copy would reuse nonces.
 pub struct SenderSession {
     content: ContentType,
+    epoch: u32,
     stream: StreamId,
     session: SessionId,
     enc: [u8; ENC_LEN],
@@ -109,9 +111,11 @@ impl std::fmt::Debug for SenderSession {
 
 impl SenderSession {
     /// `SetupAuthS(pkR = recipient, info, skS = sender)`: one X25519 key
-    /// agreement for the whole session.
+    /// agreement for the whole session. `epoch` names the fleet key epoch
+    /// involved (the recipient's for RR batches, the sender's for results).
     pub fn start<R: RngCore + CryptoRng>(
         content: ContentType,
+        epoch: u32,
         stream: StreamId,
         session: SessionId,
         recipient: &KemPublic,
@@ -124,7 +128,7 @@ impl SenderSession {
         let (encapped, ctx) = hpke::setup_sender::<ExportOnlyAead, HkdfSha256, KemImpl, _>(
             &mode,
             &recipient.to_hpke()?,
-            &info(content, stream, session),
+            &info(content, epoch, stream, session),
             rng,
         )
         .map_err(|_| CryptoError::KeyAgreement)?;
@@ -133,6 +137,7 @@ impl SenderSession {
         enc.copy_from_slice(&encapped.to_bytes());
         Ok(Self {
             content,
+            epoch,
             stream,
             session,
             enc,
@@ -143,6 +148,9 @@ impl SenderSession {
 
     pub fn stream(&self) -> StreamId {
         self.stream
+    }
+    pub fn epoch(&self) -> u32 {
+        self.epoch
     }
     pub fn session(&self) -> SessionId {
         self.session
@@ -165,6 +173,7 @@ impl SenderSession {
             content: self.content,
             flags: HeaderFlags::default(),
             bucket,
+            epoch: self.epoch,
             stream: self.stream,
             session: self.session,
             seq,
@@ -207,6 +216,7 @@ pub fn dangerous_plaintext_envelope(
             dangerous_plaintext: true,
         },
         bucket,
+        epoch: 0,
         stream,
         session,
         seq,
@@ -223,6 +233,7 @@ pub fn dangerous_plaintext_envelope(
 /// The receiving half of a session, created from the first envelope that
 /// authenticates. Decrypts envelopes of that session in any order.
 pub struct ReceiverSession {
+    epoch: u32,
     session: SessionId,
     enc: [u8; ENC_LEN],
     cipher: StreamCipher,
@@ -258,11 +269,12 @@ impl ReceiverSession {
             &mode,
             &recipient.to_hpke()?,
             &encapped,
-            &info(header.content, header.stream, header.session),
+            &info(header.content, header.epoch, header.stream, header.session),
         )
         .map_err(|_| CryptoError::KeyAgreement)?;
         let cipher = StreamCipher::from_exporter(|c, out| ctx.export(c, out))?;
         Ok(Self {
+            epoch: header.epoch,
             session: header.session,
             enc: header.enc,
             cipher,
@@ -280,7 +292,7 @@ impl ReceiverSession {
         header: &Header,
         envelope: &'a mut [u8],
     ) -> Result<&'a [u8], CryptoError> {
-        if header.session != self.session {
+        if header.session != self.session || header.epoch != self.epoch {
             return Err(CryptoError::WrongSession {
                 expected: self.session.0,
                 found: header.session.0,

@@ -42,6 +42,7 @@ fn generate() -> BTreeMap<&'static str, String> {
     let session = SessionId(0x0102_0304_0506_0708);
     let mut s = SenderSession::start(
         ContentType::RrBatch,
+        3,
         stream,
         session,
         &fleet.public,
@@ -59,7 +60,7 @@ fn generate() -> BTreeMap<&'static str, String> {
             bucket,
             BodyFlags {
                 final_: true,
-                backlog: false,
+                ..BodyFlags::default()
             },
             &[],
         )

@@ -72,18 +72,27 @@ impl std::fmt::Debug for StreamSender {
 }
 
 impl StreamSender {
-    /// Starts a session: one HPKE Auth key agreement with the fleet key.
-    /// `session` must exceed every earlier session id of this stream (the
-    /// worker rejects older ones); [`session_id`] derives one from the clock.
+    /// Starts a session: one HPKE Auth key agreement with the fleet key of
+    /// `epoch`. `session` must exceed every earlier session id of this stream
+    /// (the worker rejects older ones); [`session_id`] derives one from the clock.
     pub fn new<R: RngCore + CryptoRng>(
         stream: StreamId,
         session: SessionId,
         profile: Profile,
         fleet: &KemPublic,
+        epoch: u32,
         device: &KemSecret,
         rng: &mut R,
     ) -> Result<Self, GatewayError> {
-        let s = SenderSession::start(ContentType::RrBatch, stream, session, fleet, device, rng)?;
+        let s = SenderSession::start(
+            ContentType::RrBatch,
+            epoch,
+            stream,
+            session,
+            fleet,
+            device,
+            rng,
+        )?;
         Ok(Self::with_mode(
             stream,
             session,
@@ -118,6 +127,9 @@ impl StreamSender {
     pub fn stream(&self) -> StreamId {
         self.stream
     }
+    pub fn session(&self) -> SessionId {
+        self.session
+    }
     pub fn profile(&self) -> Profile {
         self.profile
     }
@@ -142,7 +154,51 @@ impl StreamSender {
     /// the watermark `tick_end_us`. Always returns exactly one envelope of
     /// the stream's bucket size.
     pub fn tick(&mut self, tick_end_us: i64) -> Result<Vec<u8>, GatewayError> {
-        self.emit(tick_end_us, false)
+        self.emit(tick_end_us, Ending::No)
+    }
+
+    /// Key rotation: seals this tick's envelope as the last of the current
+    /// session (flagged `handover`, so the worker neither reports the
+    /// session as truncated nor closes open windows), then continues the
+    /// stream in `session` under the fleet key of `epoch`. Buffered samples
+    /// carry over. Cadence and sizes are unchanged.
+    #[allow(clippy::too_many_arguments)]
+    pub fn tick_and_rekey<R: RngCore + CryptoRng>(
+        &mut self,
+        tick_end_us: i64,
+        session: SessionId,
+        fleet: &KemPublic,
+        epoch: u32,
+        device: &KemSecret,
+        rng: &mut R,
+    ) -> Result<Vec<u8>, GatewayError> {
+        if session <= self.session {
+            return Err(GatewayError::SessionNotNewer {
+                current: self.session.0,
+                proposed: session.0,
+            });
+        }
+        let next = SenderSession::start(
+            ContentType::RrBatch,
+            epoch,
+            self.stream,
+            session,
+            fleet,
+            device,
+            rng,
+        )?;
+        let env = self.emit(tick_end_us, Ending::Handover)?;
+        self.mode = Mode::Sealed(Box::new(next));
+        self.session = session;
+        Ok(env)
+    }
+
+    /// The fleet key epoch this sender encrypts to (0 in plaintext mode).
+    pub fn epoch(&self) -> u32 {
+        match &self.mode {
+            Mode::Sealed(s) => s.epoch(),
+            Mode::DangerousPlaintext { .. } => 0,
+        }
     }
 
     /// Seals everything still buffered, ending the session: zero or more full
@@ -150,13 +206,14 @@ impl StreamSender {
     pub fn finish(&mut self, end_us: i64) -> Result<Vec<Vec<u8>>, GatewayError> {
         let mut out = Vec::new();
         while self.buffer.len() > self.profile.capacity() {
-            out.push(self.emit(end_us, false)?);
+            out.push(self.emit(end_us, Ending::No)?);
         }
-        out.push(self.emit(end_us, true)?);
+        out.push(self.emit(end_us, Ending::Final)?);
         Ok(out)
     }
 
-    fn emit(&mut self, tick_end_us: i64, final_: bool) -> Result<Vec<u8>, GatewayError> {
+    fn emit(&mut self, tick_end_us: i64, ending: Ending) -> Result<Vec<u8>, GatewayError> {
+        let final_ = ending == Ending::Final;
         let cap = self.profile.capacity();
         self.batch.clear();
         while self.batch.len() < cap {
@@ -179,7 +236,11 @@ impl StreamSender {
         };
         self.content.clear();
         RrBatch::encode(&self.batch, watermark, &mut self.content)?;
-        let flags = BodyFlags { final_, backlog };
+        let flags = BodyFlags {
+            final_,
+            backlog,
+            handover: ending == Ending::Handover,
+        };
         let env = match &mut self.mode {
             Mode::Sealed(s) => s.seal(self.profile.bucket, flags, &self.content)?,
             Mode::DangerousPlaintext { next_seq } => {
@@ -198,6 +259,16 @@ impl StreamSender {
         };
         Ok(env)
     }
+}
+
+/// How an envelope relates to the end of its session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    No,
+    /// The session and the stream end.
+    Final,
+    /// The session ends; the stream continues in a newer session.
+    Handover,
 }
 
 /// A session id that increases across gateway restarts: milliseconds since

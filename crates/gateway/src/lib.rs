@@ -35,4 +35,8 @@ pub enum GatewayError {
     },
     #[error("MQTT: {0}")]
     Mqtt(String),
+    #[error(
+        "a new session must have a larger id than the current one ({current}), got {proposed}"
+    )]
+    SessionNotNewer { current: u64, proposed: u64 },
 }

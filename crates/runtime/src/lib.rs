@@ -43,10 +43,13 @@ pub enum Rejection {
     WrongContentType,
     /// A plaintext envelope reached a worker that does not accept them.
     Plaintext,
+    /// Encrypted to a fleet key epoch the key broker does not release
+    /// (never existed, or retired).
+    UnknownEpoch,
 }
 
 impl Rejection {
-    pub const ALL: [Rejection; 9] = [
+    pub const ALL: [Rejection; 10] = [
         Self::Malformed,
         Self::UnknownStream,
         Self::Revoked,
@@ -56,6 +59,7 @@ impl Rejection {
         Self::BadContent,
         Self::WrongContentType,
         Self::Plaintext,
+        Self::UnknownEpoch,
     ];
 
     pub fn name(self) -> &'static str {
@@ -69,6 +73,7 @@ impl Rejection {
             Self::BadContent => "bad-content",
             Self::WrongContentType => "wrong-content-type",
             Self::Plaintext => "plaintext",
+            Self::UnknownEpoch => "unknown-epoch",
         }
     }
 }

@@ -342,6 +342,15 @@ impl StreamState {
         }
     }
 
+    /// The sender ended the current session with a handover (key rotation):
+    /// later envelopes of that session are refused, and the next session is
+    /// not reported as truncating it. Open blocks stay open.
+    pub fn end_session_handover(&mut self) {
+        if let Some(s) = self.session.as_mut() {
+            s.finalized = true;
+        }
+    }
+
     /// Closes every open block (end of a session).
     fn flush(&mut self, out: &mut Vec<ClosedWindow>) {
         let open = std::mem::take(&mut self.open);

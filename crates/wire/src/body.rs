@@ -11,19 +11,24 @@ pub struct BodyFlags {
     /// The sender had more data than its bucket holds and carried the rest
     /// over to later envelopes (a rate-profile violation worth flagging).
     pub backlog: bool,
+    /// The sender ends this session here and continues the stream in a
+    /// newer one (key rotation): nothing follows in this session, but open
+    /// windows stay open for the next.
+    pub handover: bool,
 }
 
 impl BodyFlags {
     fn to_u8(self) -> u8 {
-        u8::from(self.final_) | (u8::from(self.backlog) << 1)
+        u8::from(self.final_) | (u8::from(self.backlog) << 1) | (u8::from(self.handover) << 2)
     }
     fn from_u8(v: u8) -> Result<Self, WireError> {
-        if v & !0b11 != 0 {
+        if v & !0b111 != 0 {
             return Err(WireError::ReservedFlags(v));
         }
         Ok(Self {
             final_: v & 1 == 1,
             backlog: v & 2 == 2,
+            handover: v & 4 == 4,
         })
     }
 }
@@ -32,7 +37,7 @@ impl BodyFlags {
 ///
 /// ```text
 /// 0..4   content length L, u32 LE
-/// 4      body flags (bit 0 final, bit 1 backlog)
+/// 4      body flags (bit 0 final, bit 1 backlog, bit 2 handover)
 /// 5..8   reserved, zero
 /// 8..8+L content
 /// ..     zero padding up to the bucket's body length

@@ -2,10 +2,10 @@ use crate::{Reader, SessionId, StreamId, WireError};
 
 /// First four bytes of every envelope.
 pub const MAGIC: [u8; 4] = *b"AORT";
-/// The only wire version this build speaks.
-pub const VERSION: u8 = 1;
+/// The only wire version this build speaks (2 added the key epoch).
+pub const VERSION: u8 = 2;
 /// Length of the cleartext header, which is also the AEAD associated data.
-pub const HEADER_LEN: usize = 72;
+pub const HEADER_LEN: usize = 76;
 /// Length of the HPKE encapsulated key (DHKEM(X25519, HKDF-SHA256): Nenc = 32).
 pub const ENC_LEN: usize = 32;
 /// AES-256-GCM tag length.
@@ -103,24 +103,27 @@ impl Bucket {
     }
 }
 
-/// The 72-byte cleartext envelope header (see `docs/wire-format.md`).
+/// The 76-byte cleartext envelope header (see `docs/wire-format.md`).
 ///
 /// ```text
 ///  0..4   magic "AORT"
-///  4      version = 1
+///  4      version = 2
 ///  5      content type
 ///  6      flags (bit 0: dangerous_plaintext; others must be 0)
 ///  7      bucket exponent k: the whole envelope is 2^k bytes
-///  8..24  stream id (pseudonym)
-/// 24..32  session id, u64 LE
-/// 32..40  sequence number within the session, u64 LE, from 0
-/// 40..72  HPKE encapsulated key of the session (zero in plaintext mode)
+///  8..12  fleet key epoch, u32 LE (RR batches: the epoch they are encrypted
+///         to; results: the epoch of the fleet key that authenticates them)
+/// 12..28  stream id (pseudonym)
+/// 28..36  session id, u64 LE
+/// 36..44  sequence number within the session, u64 LE, from 0
+/// 44..76  HPKE encapsulated key of the session (zero in plaintext mode)
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct Header {
     pub content: ContentType,
     pub flags: HeaderFlags,
     pub bucket: Bucket,
+    pub epoch: u32,
     pub stream: StreamId,
     pub session: SessionId,
     pub seq: u64,
@@ -133,6 +136,7 @@ impl std::fmt::Debug for Header {
             .field("content", &self.content)
             .field("flags", &self.flags)
             .field("bucket", &self.bucket.len())
+            .field("epoch", &self.epoch)
             .field("stream", &self.stream)
             .field("session", &self.session.0)
             .field("seq", &self.seq)
@@ -148,10 +152,11 @@ impl Header {
         out[5] = self.content as u8;
         out[6] = self.flags.to_u8();
         out[7] = self.bucket.exponent();
-        out[8..24].copy_from_slice(&self.stream.0);
-        out[24..32].copy_from_slice(&self.session.0.to_le_bytes());
-        out[32..40].copy_from_slice(&self.seq.to_le_bytes());
-        out[40..72].copy_from_slice(&self.enc);
+        out[8..12].copy_from_slice(&self.epoch.to_le_bytes());
+        out[12..28].copy_from_slice(&self.stream.0);
+        out[28..36].copy_from_slice(&self.session.0.to_le_bytes());
+        out[36..44].copy_from_slice(&self.seq.to_le_bytes());
+        out[44..76].copy_from_slice(&self.enc);
         out
     }
 
@@ -170,6 +175,7 @@ impl Header {
         let content = ContentType::from_u8(r.u8()?)?;
         let flags = HeaderFlags::from_u8(r.u8()?)?;
         let bucket = Bucket::from_exponent(r.u8()?)?;
+        let epoch = r.u32()?;
         let stream = StreamId(r.array()?);
         let session = SessionId(r.u64()?);
         let seq = r.u64()?;
@@ -184,6 +190,7 @@ impl Header {
             content,
             flags,
             bucket,
+            epoch,
             stream,
             session,
             seq,

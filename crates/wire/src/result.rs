@@ -134,8 +134,11 @@ impl Quality {
     pub const INSUFFICIENT: u32 = 1 << 7;
     /// The window held more samples than the per-window cap; extras excluded.
     pub const OVERFLOW: u32 = 1 << 8;
+    /// Computed by a worker in the SIMULATED TEE (development only: the
+    /// deployment was started with `--allow-simulated`).
+    pub const SIMULATED_TEE: u32 = 1 << 9;
 
-    const NAMES: [(u32, &'static str); 9] = [
+    const NAMES: [(u32, &'static str); 10] = [
         (Self::GAP, "gap"),
         (Self::REJECTED, "rejected"),
         (Self::LATE, "late"),
@@ -145,6 +148,7 @@ impl Quality {
         (Self::BACKLOG, "backlog"),
         (Self::INSUFFICIENT, "insufficient"),
         (Self::OVERFLOW, "overflow"),
+        (Self::SIMULATED_TEE, "SIMULATED-TEE"),
     ];
 
     pub fn contains(self, flag: u32) -> bool {

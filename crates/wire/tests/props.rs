@@ -49,10 +49,10 @@ proptest! {
     }
 
     #[test]
-    fn body_round_trips_and_pads(exp in 8u8..=12, len in 0usize..3000, flags in 0u8..4) {
+    fn body_round_trips_and_pads(exp in 8u8..=12, len in 0usize..3000, flags in 0u8..8) {
         let bucket = Bucket::from_exponent(exp).unwrap();
         let content: Vec<u8> = (0..len).map(|i| i as u8).collect();
-        let f = BodyFlags { final_: flags & 1 == 1, backlog: flags & 2 == 2 };
+        let f = BodyFlags { final_: flags & 1 == 1, backlog: flags & 2 == 2, handover: flags & 4 == 4 };
         match Body::encode(bucket, f, &content) {
             Ok(body) => {
                 prop_assert_eq!(body.len(), bucket.body_len());

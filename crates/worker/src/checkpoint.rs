@@ -2,9 +2,22 @@ use aorta_envelope::SealingKey;
 use aorta_runtime::StreamState;
 use serde::{Deserialize, Serialize};
 
-/// HKDF purpose of the checkpoint sealing key (derived from the fleet secret,
-/// so any attested worker of the fleet can take over a partition).
+/// HKDF purpose of the checkpoint sealing key (derived from the fleet secret
+/// of an epoch, so any attested worker of the fleet can take over a partition).
 pub const CHECKPOINT_PURPOSE: &str = "aorta/v1/checkpoint";
+
+/// Checkpoint layout version (2: sealed under a named fleet key epoch).
+pub(crate) const FORMAT: u32 = 2;
+
+/// A sealed checkpoint is `epoch u32 LE ‖ SealingKey::seal(aad, state)`;
+/// the epoch is also in the AAD.
+pub(crate) fn sealed_epoch(sealed: &[u8]) -> Result<u32, crate::WorkerError> {
+    sealed
+        .get(..4)
+        .and_then(|b| b.try_into().ok())
+        .map(u32::from_le_bytes)
+        .ok_or_else(|| crate::WorkerError::Checkpoint("shorter than its epoch prefix".into()))
+}
 
 /// A checkpoint as read back.
 #[derive(Debug, Deserialize)]
@@ -28,21 +41,27 @@ pub(crate) struct CheckpointRef<'a> {
     pub counters: &'a crate::worker::Counters,
 }
 
-fn aad(partition: u32) -> Vec<u8> {
-    let mut v = b"aorta/v1/checkpoint/partition".to_vec();
+fn aad(partition: u32, epoch: u32) -> Vec<u8> {
+    let mut v = b"aorta/v2/checkpoint/partition".to_vec();
     v.extend_from_slice(&partition.to_le_bytes());
+    v.extend_from_slice(&epoch.to_le_bytes());
     v
 }
 
 impl CheckpointRef<'_> {
     pub fn seal<R: rand_core::CryptoRng + rand_core::RngCore>(
         &self,
+        epoch: u32,
         key: &SealingKey,
         rng: &mut R,
     ) -> Result<Vec<u8>, crate::WorkerError> {
-        let plain = postcard::to_allocvec(self)
-            .map_err(|e| crate::WorkerError::Checkpoint(e.to_string()))?;
-        Ok(key.seal(&aad(self.partition), &plain, rng))
+        let plain = zeroize::Zeroizing::new(
+            postcard::to_allocvec(self)
+                .map_err(|e| crate::WorkerError::Checkpoint(e.to_string()))?,
+        );
+        let mut out = epoch.to_le_bytes().to_vec();
+        out.extend_from_slice(&key.seal(&aad(self.partition, epoch), &plain, rng));
+        Ok(out)
     }
 }
 
@@ -52,14 +71,16 @@ impl Checkpoint {
         partition: u32,
         sealed: &[u8],
     ) -> Result<Self, crate::WorkerError> {
-        let plain = key
-            .open(&aad(partition), sealed)
-            .map_err(|e| crate::WorkerError::Checkpoint(e.to_string()))?;
+        let epoch = sealed_epoch(sealed)?;
+        let plain = zeroize::Zeroizing::new(
+            key.open(&aad(partition, epoch), &sealed[4..])
+                .map_err(|e| crate::WorkerError::Checkpoint(e.to_string()))?,
+        );
         let c: Self = postcard::from_bytes(&plain)
             .map_err(|e| crate::WorkerError::Checkpoint(e.to_string()))?;
-        if c.format != 1 || c.partition != partition {
+        if c.format != FORMAT || c.partition != partition {
             return Err(crate::WorkerError::Checkpoint(format!(
-                "checkpoint format {} for partition {}, expected format 1 for partition {partition}",
+                "checkpoint format {} for partition {}, expected format {FORMAT} for partition {partition}",
                 c.format, c.partition
             )));
         }

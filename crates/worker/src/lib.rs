@@ -17,10 +17,12 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod checkpoint;
+mod keyring;
 mod registry;
 mod worker;
 
 pub use checkpoint::CHECKPOINT_PURPOSE;
+pub use keyring::{KeySource, Keyring};
 pub use registry::{Registry, RegistryUpdate};
 pub use worker::{
     result_bucket, Counters, Rejected, Worker, WorkerConfig, WorkerKeys, WorkerReport,
@@ -37,4 +39,8 @@ pub enum WorkerError {
     Checkpoint(String),
     #[error(transparent)]
     Crypto(#[from] aorta_envelope::CryptoError),
+    #[error("no key for fleet epoch {epoch}: {reason}")]
+    KeyUnavailable { epoch: u32, reason: String },
+    #[error("the worker holds no fleet key")]
+    NoKeys,
 }

@@ -1,9 +1,7 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use aorta_envelope::session::{dangerous_plaintext_body, results_channel};
-use aorta_envelope::{
-    KemPublic, KemSecret, ReceiverSession, SealingKey, SenderSession, VerifyingKey,
-};
+use aorta_envelope::{KemPublic, ReceiverSession, SenderSession, VerifyingKey};
 use aorta_hrv::HrvBands;
 use aorta_runtime::{compute_window, ClosedWindow, Limits, Rejection, StreamState, Verdict};
 use aorta_transport::{CommitLog, Consumer, Offset, Polled, TransportError};
@@ -14,7 +12,8 @@ use aorta_wire::{
 use rand_core::{CryptoRng, RngCore};
 use serde::{Deserialize, Serialize};
 
-use crate::checkpoint::{Checkpoint, CheckpointRef, CHECKPOINT_PURPOSE};
+use crate::checkpoint::{Checkpoint, CheckpointRef};
+use crate::keyring::{KeySource, Keyring};
 use crate::registry::{Registry, RegistryUpdate};
 use crate::WorkerError;
 
@@ -35,6 +34,9 @@ pub struct WorkerConfig {
     pub dangerous_accept_plaintext: bool,
     /// Most recent rejections kept for the report.
     pub keep_rejections: usize,
+    /// This worker runs in the SIMULATED TEE: every result record carries
+    /// [`aorta_wire::Quality::SIMULATED_TEE`].
+    pub simulated_tee: bool,
 }
 
 impl Default for WorkerConfig {
@@ -46,17 +48,28 @@ impl Default for WorkerConfig {
             checkpoint_state_ratio: 4,
             dangerous_accept_plaintext: false,
             keep_rejections: 1000,
+            simulated_tee: false,
         }
     }
 }
 
 /// What the worker holds after key release.
-#[derive(Debug)]
 pub struct WorkerKeys {
-    /// The fleet secret, released to this worker after attestation.
-    pub fleet: KemSecret,
+    /// The fleet secrets, by epoch, released to this worker after attestation.
+    pub fleet: Keyring,
     /// The data controller's key, which signs enrolments.
     pub controller: VerifyingKey,
+    /// Asked for keys of epochs newer than any held (after a rotation).
+    pub source: Option<Box<dyn KeySource>>,
+}
+
+impl std::fmt::Debug for WorkerKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkerKeys")
+            .field("fleet", &self.fleet)
+            .field("source", &self.source.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 /// Totals since the partition was first processed (restored from checkpoints).
@@ -103,9 +116,9 @@ pub struct Worker<C, L, R> {
     control: C,
     output: L,
     rng: R,
-    fleet: KemSecret,
+    keyring: Keyring,
+    source: Option<Box<dyn KeySource>>,
     controller: VerifyingKey,
-    seal_key: SealingKey,
     registry: Registry,
     streams: BTreeMap<StreamId, StreamState>,
     sessions: HashMap<StreamId, ReceiverSession>,
@@ -145,17 +158,20 @@ impl<C: Consumer, L: CommitLog, R: RngCore + CryptoRng> Worker<C, L, R> {
         rng: R,
         now_ms: Box<dyn Fn() -> u64 + Send>,
     ) -> Result<Self, WorkerError> {
-        let WorkerKeys { fleet, controller } = keys;
-        let seal_key = SealingKey::derive(fleet.expose_secret(), CHECKPOINT_PURPOSE);
+        let WorkerKeys {
+            fleet,
+            controller,
+            source,
+        } = keys;
         let mut w = Self {
             cfg,
             input,
             control,
             output,
             rng,
-            fleet,
+            keyring: fleet,
+            source,
             controller,
-            seal_key,
             registry: Registry::default(),
             streams: BTreeMap::new(),
             sessions: HashMap::new(),
@@ -172,8 +188,19 @@ impl<C: Consumer, L: CommitLog, R: RngCore + CryptoRng> Worker<C, L, R> {
             content: Vec::new(),
             now_ms,
         };
-        if let Some(sealed) = w.output.last_commit() {
-            let c = Checkpoint::open(&w.seal_key, w.cfg.partition, sealed)?;
+        if let Some(sealed) = w.output.last_commit().map(<[u8]>::to_vec) {
+            let epoch = crate::checkpoint::sealed_epoch(&sealed)?;
+            w.ensure_epoch(epoch)?;
+            let key = w
+                .keyring
+                .sealing(epoch)
+                .ok_or(WorkerError::KeyUnavailable {
+                    epoch,
+                    reason:
+                        "the checkpoint is sealed under an epoch the key broker no longer releases"
+                            .into(),
+                })?;
+            let c = Checkpoint::open(key, w.cfg.partition, &sealed)?;
             w.input.seek(c.input_offset);
             w.streams = c
                 .streams
@@ -357,11 +384,15 @@ impl<C: Consumer, L: CommitLog, R: RngCore + CryptoRng> Worker<C, L, R> {
                 .get(&stream)
                 .is_some_and(|s| s.session() == header.session);
             if !cached {
-                match ReceiverSession::accept(
-                    &header,
-                    &self.fleet,
-                    &KemPublic(enrolment.device_key),
-                ) {
+                if !self.ensure_epoch(header.epoch)? {
+                    self.reject(offset, Some(stream), Rejection::UnknownEpoch);
+                    return Ok(());
+                }
+                let Some(fleet) = self.keyring.get(header.epoch) else {
+                    self.reject(offset, Some(stream), Rejection::UnknownEpoch);
+                    return Ok(());
+                };
+                match ReceiverSession::accept(&header, fleet, &KemPublic(enrolment.device_key)) {
                     Ok(s) => {
                         // Kept only once an envelope opens with it (below).
                         if s.open(&header, env).is_err() {
@@ -418,6 +449,9 @@ impl<C: Consumer, L: CommitLog, R: RngCore + CryptoRng> Worker<C, L, R> {
             self.reject(offset, Some(stream), r);
             return Ok(());
         }
+        if flags.handover {
+            state.end_session_handover();
+        }
         self.counters.envelopes_accepted += 1;
         self.counters.samples += self.samples.len() as u64;
         let closed = std::mem::take(&mut self.closed);
@@ -436,6 +470,11 @@ impl<C: Consumer, L: CommitLog, R: RngCore + CryptoRng> Worker<C, L, R> {
         if self.records.is_empty() {
             return Ok(());
         }
+        if self.cfg.simulated_tee {
+            for r in &mut self.records {
+                r.quality.0 |= aorta_wire::Quality::SIMULATED_TEE;
+            }
+        }
         self.counters.result_records += self.records.len() as u64;
         let bucket = result_bucket(enrolment);
         let per_envelope = ResultBatch::capacity(bucket.content_capacity()).max(1);
@@ -452,12 +491,14 @@ impl<C: Consumer, L: CommitLog, R: RngCore + CryptoRng> Worker<C, L, R> {
                     let session = SessionId(
                         ((self.now_ms)() << 20) | u64::from(self.rng.next_u32() & 0xF_FFFF),
                     );
+                    let (epoch, fleet) = self.keyring.newest().ok_or(WorkerError::NoKeys)?;
                     slot.insert(SenderSession::start(
                         ContentType::Results,
+                        epoch,
                         results_channel(&KemPublic(*recipient)),
                         session,
                         &KemPublic(*recipient),
-                        &self.fleet,
+                        fleet,
                         &mut self.rng,
                     )?);
                 }
@@ -477,20 +518,52 @@ impl<C: Consumer, L: CommitLog, R: RngCore + CryptoRng> Worker<C, L, R> {
     pub fn commit(&mut self) -> Result<(), WorkerError> {
         // Serialised straight from the live state: no copy of the streams.
         let c = CheckpointRef {
-            format: 1,
+            format: crate::checkpoint::FORMAT,
             partition: self.cfg.partition,
             input_offset: self.input.position(),
             control_offset: self.control.position(),
             streams: self.streams.iter().map(|(k, v)| (&k.0, v)).collect(),
             counters: &self.counters,
         };
-        let sealed = c.seal(&self.seal_key, &mut self.rng)?;
+        let (epoch, _) = self.keyring.newest().ok_or(WorkerError::NoKeys)?;
+        let key = self.keyring.sealing(epoch).ok_or(WorkerError::NoKeys)?;
+        let sealed = c.seal(epoch, key, &mut self.rng)?;
         self.output
             .commit(&sealed)
             .map_err(|e: TransportError| WorkerError::Transport(e))?;
         self.since_commit = 0;
         self.bytes_since_commit = 0;
         Ok(())
+    }
+
+    /// Makes sure the keyring holds `epoch` if the key broker releases it.
+    /// Asks the broker only for epochs newer than every one held (older
+    /// ones not held were retired). `Ok(false)`: no such epoch is released.
+    fn ensure_epoch(&mut self, epoch: u32) -> Result<bool, WorkerError> {
+        if self.keyring.get(epoch).is_some() {
+            return Ok(true);
+        }
+        if self.keyring.newest().is_some_and(|(n, _)| epoch < n) {
+            return Ok(false);
+        }
+        let Some(source) = self.source.as_mut() else {
+            return Ok(false);
+        };
+        let keys = source
+            .fetch()
+            .map_err(|reason| WorkerError::KeyUnavailable { epoch, reason })?;
+        self.keyring.extend(keys);
+        Ok(self.keyring.get(epoch).is_some())
+    }
+
+    /// Adds fleet keys obtained from the key broker (periodic re-attestation).
+    pub fn add_keys(&mut self, keys: impl IntoIterator<Item = (u32, aorta_envelope::KemSecret)>) {
+        self.keyring.extend(keys);
+    }
+
+    /// The fleet key epochs this worker holds.
+    pub fn epochs(&self) -> Vec<u32> {
+        self.keyring.epochs()
     }
 
     /// Approximate size of a checkpoint of the current state.

@@ -14,7 +14,7 @@ use aorta_testkit::{Fleet, MemInput, MemLog};
 use aorta_wire::{
     AlgorithmSet, Body, Header, Quality, ResultBatch, ResultRecord, SessionId, StreamId,
 };
-use aorta_worker::{Worker, WorkerConfig, WorkerKeys, WorkerReport};
+use aorta_worker::{Keyring, Worker, WorkerConfig, WorkerKeys, WorkerReport};
 
 const START_US: i64 = 1_700_000_000_000_000;
 const TICKS: i64 = 36; // 6 minutes at the default 10-s cadence
@@ -39,6 +39,7 @@ fn produce(f: &Fleet) -> Vec<Vec<u8>> {
                 SessionId(1000),
                 f.profile,
                 &f.fleet.public,
+                1,
                 &d.key.secret,
                 &mut rng,
             )
@@ -96,8 +97,9 @@ fn worker(
         ..WorkerConfig::default()
     };
     let keys = WorkerKeys {
-        fleet: fleet_secret,
+        fleet: Keyring::new([(1, fleet_secret)]),
         controller: f.controller.verifying_key(),
+        source: None,
     };
     Worker::new(
         cfg,
@@ -281,6 +283,7 @@ fn injection_with_only_the_fleet_public_key_is_rejected() {
             SessionId(session),
             f.profile,
             &f.fleet.public,
+            1,
             &attacker.secret,
             &mut rng,
         )

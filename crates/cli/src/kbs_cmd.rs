@@ -1,0 +1,132 @@
+//! `aorta kbs`: the key broker and the controller's operations on it.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use aorta_kbs::{admin, Broker};
+
+use crate::keystore::KeyStore;
+use crate::tee::{sys_rng, unix_now};
+
+#[derive(clap::Subcommand)]
+pub enum KbsCmd {
+    /// Serve attestation-gated key release to workers and fleet keys to gateways.
+    Serve {
+        /// The controller's key directory (fleet keys, signed policy, audit log).
+        #[arg(long)]
+        keys: PathBuf,
+        /// Address to listen on; port 0 picks a free one (printed).
+        #[arg(long, default_value = "127.0.0.1:7443")]
+        listen: String,
+        /// Accept the SIMULATED TEE if the policy lists it (development only).
+        #[arg(long)]
+        allow_simulated: bool,
+    },
+    /// Start a new fleet key epoch; gateways and workers follow without stopping.
+    Rotate {
+        #[arg(long)]
+        keys: PathBuf,
+    },
+    /// Stop releasing an old epoch (after everything sent under it is processed).
+    Retire {
+        #[arg(long)]
+        keys: PathBuf,
+        #[arg(long)]
+        epoch: u32,
+    },
+    /// Refuse a worker from now on, and rotate so it cannot read new data.
+    RevokeWorker {
+        #[arg(long)]
+        keys: PathBuf,
+        /// The worker id (16 hex digits) from the worker's output or the audit log.
+        #[arg(long)]
+        worker: String,
+    },
+    /// Check the audit log's hash chain and print it.
+    Audit {
+        #[arg(long)]
+        keys: PathBuf,
+    },
+}
+
+pub fn run(cmd: KbsCmd) -> Result<()> {
+    match cmd {
+        KbsCmd::Serve {
+            keys,
+            listen,
+            allow_simulated,
+        } => {
+            let ks = KeyStore::open(&keys)?;
+            let store = ks.store()?;
+            let policy = ks.policy()?;
+            let broker = Broker::new(
+                store.clone(),
+                allow_simulated,
+                sys_rng(),
+                Box::new(unix_now),
+            )?;
+            let listener =
+                TcpListener::bind(&listen).with_context(|| format!("listening on {listen}"))?;
+            if allow_simulated {
+                eprintln!(
+                    "kbs: --allow-simulated: SIMULATED TEE evidence is accepted where the policy lists it"
+                );
+            }
+            eprintln!(
+                "kbs: policy {} (sha256), epochs {:?}, current {}, audit log {}",
+                hex::encode(policy.sha256),
+                store.active()?,
+                store.current()?,
+                broker.audit().path().display()
+            );
+            // Tests and scripts wait for this line.
+            println!("kbs: listening on {}", listener.local_addr()?);
+            aorta_kbs::server::serve(listener, Arc::new(broker), Arc::new(AtomicBool::new(false)))?;
+        }
+        KbsCmd::Rotate { keys } => {
+            let store = KeyStore::open(&keys)?.store()?;
+            let e = admin::rotate(&store, &mut sys_rng(), unix_now())?;
+            println!(
+                "epoch {e} is now current; released epochs {:?}",
+                store.active()?
+            );
+        }
+        KbsCmd::Retire { keys, epoch } => {
+            let store = KeyStore::open(&keys)?.store()?;
+            admin::retire(&store, epoch, unix_now())?;
+            println!(
+                "epoch {epoch} retired; released epochs {:?}",
+                store.active()?
+            );
+        }
+        KbsCmd::RevokeWorker { keys, worker } => {
+            let store = KeyStore::open(&keys)?.store()?;
+            let e = admin::revoke_worker(&store, &worker, &mut sys_rng(), unix_now())?;
+            println!("worker {worker} revoked; rotated to epoch {e}, which it will not receive");
+        }
+        KbsCmd::Audit { keys } => {
+            let log = aorta_kbs::audit::AuditLog::new(keys.join("audit.log"));
+            let records = log.read()?;
+            for r in &records {
+                let e = &r.event;
+                println!(
+                    "{:>5} {} {:<14} worker={} tee={} measurement={} epochs={:?} policy={} {}",
+                    r.seq,
+                    r.time,
+                    e.event,
+                    e.worker.as_deref().unwrap_or("-"),
+                    e.tee.as_deref().unwrap_or("-"),
+                    e.measurement.as_deref().unwrap_or("-"),
+                    e.epochs,
+                    e.policy.as_deref().unwrap_or("-"),
+                    e.reason.as_deref().unwrap_or("")
+                );
+            }
+            println!("{} records; hash chain intact", records.len());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,332 @@
+//! The broker's decisions, independent of the network: [`Broker::handle`]
+//! answers one request. Every release and refusal is written to the audit
+//! log before the answer leaves.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use aorta_attest::binding;
+use aorta_attest_verify::{Format, Policy};
+use aorta_envelope::KemPublic;
+use rand_core::{CryptoRng, RngCore};
+
+use crate::audit::{AuditLog, Event};
+use crate::proto::{hex32, EvidenceJson, Holder, Request, Response, WrappedJson};
+use crate::store::{worker_id, SignedPolicy, Store};
+use crate::KbsError;
+
+/// How long a challenge may be answered.
+pub const CHALLENGE_TTL_SECS: u64 = 120;
+/// Outstanding challenges kept at most (oldest dropped first).
+pub const MAX_CHALLENGES: usize = 10_000;
+
+struct Challenge {
+    epoch: u32,
+    fleet_pub: [u8; 32],
+    issued: u64,
+}
+
+/// The key broker.
+pub struct Broker<R> {
+    store: Store,
+    audit: AuditLog,
+    allow_simulated: bool,
+    challenges: Mutex<HashMap<[u8; 32], Challenge>>,
+    rng: Mutex<R>,
+    now: Box<dyn Fn() -> u64 + Send + Sync>,
+}
+
+impl<R> std::fmt::Debug for Broker<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Broker")
+            .field("dir", &self.store.dir())
+            .field("allow_simulated", &self.allow_simulated)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The policy as this process applies it: the simulated section is
+/// dropped unless the operator passed `--allow-simulated`.
+pub fn effective_policy(p: &SignedPolicy, allow_simulated: bool) -> Policy {
+    let mut policy = p.policy.clone();
+    if !allow_simulated {
+        policy.simulated = None;
+    }
+    policy
+}
+
+fn format_matches(format: Format, tee: aorta_attest::TeeKind) -> bool {
+    use aorta_attest::TeeKind as T;
+    matches!(
+        (format, tee),
+        (Format::Simulated, T::Simulated)
+            | (Format::SgxDcap, T::SgxGramine)
+            | (Format::TdxDcap, T::Tdx)
+            | (Format::SevSnp, T::SevSnp)
+            | (Format::Nitro, T::Nitro)
+    )
+}
+
+/// What verified evidence is worth to a broker or a gateway.
+#[derive(Debug, Clone)]
+pub struct Accepted {
+    pub tee: String,
+    pub measurement: String,
+    pub simulated: bool,
+}
+
+/// Verifies `evidence` under `policy` at `now` and checks that it binds
+/// `worker_pub` and `nonce`. The error names every failed check.
+pub fn check_evidence(
+    evidence: &EvidenceJson,
+    worker_pub: &[u8; 32],
+    nonce: &[u8; 32],
+    policy: &Policy,
+    now: u64,
+) -> Result<Accepted, String> {
+    let ev = evidence.to_evidence()?;
+    let verdict = aorta_attest_verify::verify(&ev.bytes, &ev.endorsements, Some(policy), now)
+        .map_err(|e| e.to_string())?;
+    if !format_matches(verdict.format, ev.tee) {
+        return Err(format!(
+            "evidence is labelled '{}' but is a {}",
+            ev.tee.name(),
+            verdict.format.name()
+        ));
+    }
+    if !verdict.accepted {
+        let failed: Vec<String> = verdict
+            .checks
+            .iter()
+            .filter(|c| !c.ok)
+            .map(|c| format!("{}: {}", c.name, c.detail))
+            .collect();
+        let hint = if verdict.format == Format::Simulated && policy.simulated.is_none() {
+            " (simulated TEE evidence needs --allow-simulated and a policy with a `simulated` section)"
+        } else {
+            ""
+        };
+        return Err(format!("{}{hint}", failed.join("; ")));
+    }
+    let rd = verdict
+        .report_data
+        .ok_or("the evidence carries no 64-byte report data")?;
+    if !binding::check(&rd, worker_pub, nonce) {
+        return Err("report data does not bind this worker key and challenge".into());
+    }
+    Ok(Accepted {
+        tee: ev.tee.name().to_string(),
+        measurement: verdict.measurement.unwrap_or_default(),
+        simulated: verdict.format == Format::Simulated,
+    })
+}
+
+impl<R: RngCore + CryptoRng> Broker<R> {
+    /// A broker over `store`. Fails when the policy does not verify.
+    pub fn new(
+        store: Store,
+        allow_simulated: bool,
+        rng: R,
+        now: Box<dyn Fn() -> u64 + Send + Sync>,
+    ) -> Result<Self, KbsError> {
+        let audit = AuditLog::new(store.dir().join("audit.log"));
+        let b = Self {
+            store,
+            audit,
+            allow_simulated,
+            challenges: Mutex::new(HashMap::new()),
+            rng: Mutex::new(rng),
+            now,
+        };
+        let policy = b.store.policy()?;
+        b.audit.append(
+            Event {
+                event: "start".into(),
+                epochs: b.store.active()?,
+                policy: Some(policy.short_hash()),
+                reason: b
+                    .allow_simulated
+                    .then(|| "--allow-simulated: simulated TEE evidence accepted".to_string()),
+                ..Event::default()
+            },
+            (b.now)(),
+        )?;
+        Ok(b)
+    }
+
+    pub fn audit(&self) -> &AuditLog {
+        &self.audit
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Answers one request. Never panics on any input.
+    pub fn handle(&self, req: Request) -> Response {
+        let r = match req {
+            Request::Challenge => self.challenge(),
+            Request::Attest {
+                worker_pub,
+                random,
+                evidence,
+            } => self.attest(&worker_pub, &random, &evidence),
+            Request::Fleet => self.fleet(),
+        };
+        r.unwrap_or_else(|e| Response::Error {
+            error: e.to_string(),
+        })
+    }
+
+    fn challenge(&self) -> Result<Response, KbsError> {
+        let epoch = self.store.current()?;
+        let fleet_pub = self.store.public(epoch)?.0;
+        let mut random = [0u8; 32];
+        self.rng
+            .lock()
+            .map_err(|_| KbsError::Poisoned)?
+            .fill_bytes(&mut random);
+        let now = (self.now)();
+        let mut ch = self.challenges.lock().map_err(|_| KbsError::Poisoned)?;
+        ch.retain(|_, c| now.saturating_sub(c.issued) <= CHALLENGE_TTL_SECS);
+        if ch.len() >= MAX_CHALLENGES {
+            if let Some(oldest) = ch.iter().min_by_key(|(_, c)| c.issued).map(|(k, _)| *k) {
+                ch.remove(&oldest);
+            }
+        }
+        ch.insert(
+            random,
+            Challenge {
+                epoch,
+                fleet_pub,
+                issued: now,
+            },
+        );
+        Ok(Response::Challenge {
+            epoch,
+            fleet_pub: hex::encode(fleet_pub),
+            random: hex::encode(random),
+        })
+    }
+
+    fn refuse(
+        &self,
+        worker: Option<String>,
+        tee: Option<String>,
+        reason: String,
+    ) -> Result<Response, KbsError> {
+        let policy = self.store.policy().ok().map(|p| p.short_hash());
+        self.audit.append(
+            Event {
+                event: "refuse".into(),
+                worker,
+                tee,
+                reason: Some(reason.clone()),
+                policy,
+                ..Event::default()
+            },
+            (self.now)(),
+        )?;
+        Ok(Response::Error {
+            error: format!("key release refused: {reason}"),
+        })
+    }
+
+    fn attest(
+        &self,
+        worker_pub: &str,
+        random: &str,
+        evidence: &EvidenceJson,
+    ) -> Result<Response, KbsError> {
+        let now = (self.now)();
+        let tee = Some(evidence.tee.clone());
+        let (wpub, rand) = match (hex32("worker_pub", worker_pub), hex32("random", random)) {
+            (Ok(w), Ok(r)) => (w, r),
+            (Err(e), _) | (_, Err(e)) => return self.refuse(None, tee, e),
+        };
+        let id = worker_id(&wpub);
+        let challenge = self
+            .challenges
+            .lock()
+            .map_err(|_| KbsError::Poisoned)?
+            .remove(&rand)
+            .filter(|c| now.saturating_sub(c.issued) <= CHALLENGE_TTL_SECS);
+        let Some(ch) = challenge else {
+            return self.refuse(
+                Some(id),
+                tee,
+                "unknown, expired or already used challenge".into(),
+            );
+        };
+        if self.store.revoked_workers()?.contains(&id) {
+            return self.refuse(Some(id), tee, "this worker was revoked".into());
+        }
+        let signed = self.store.policy()?;
+        let policy = effective_policy(&signed, self.allow_simulated);
+        let nonce = binding::kbs_nonce(&rand, ch.epoch, &ch.fleet_pub);
+        let accepted = match check_evidence(evidence, &wpub, &nonce, &policy, now) {
+            Ok(a) => a,
+            Err(reason) => return self.refuse(Some(id), tee, reason),
+        };
+        let epochs = self.store.active()?;
+        let mut keys = Vec::with_capacity(epochs.len());
+        {
+            let mut rng = self.rng.lock().map_err(|_| KbsError::Poisoned)?;
+            for e in &epochs {
+                let secret = self.store.secret(*e)?;
+                let w =
+                    aorta_attest::wrap_fleet_key(&secret, *e, &KemPublic(wpub), &nonce, &mut *rng)
+                        .map_err(|e| KbsError::Wrap(e.to_string()))?;
+                keys.push(WrappedJson::from_wrapped(&w));
+            }
+        }
+        let holder = Holder {
+            worker_pub: hex::encode(wpub),
+            random: hex::encode(rand),
+            epoch: ch.epoch,
+            evidence: evidence.clone(),
+            attested_at: now,
+        };
+        let json = serde_json::to_vec(&holder).map_err(|e| KbsError::Wrap(e.to_string()))?;
+        self.store.save_holder(ch.epoch, &json)?;
+        self.audit.append(
+            Event {
+                event: "release".into(),
+                worker: Some(id.clone()),
+                tee: Some(accepted.tee),
+                measurement: Some(accepted.measurement),
+                epochs: epochs.clone(),
+                policy: Some(signed.short_hash()),
+                reason: accepted
+                    .simulated
+                    .then(|| "SIMULATED TEE accepted (--allow-simulated)".to_string()),
+            },
+            now,
+        )?;
+        let max_age = policy.max_age_secs;
+        Ok(Response::Released {
+            worker_id: id,
+            current_epoch: self.store.current()?,
+            keys,
+            reattest_after_secs: if max_age == 0 {
+                3600
+            } else {
+                (max_age / 2).max(1)
+            },
+        })
+    }
+
+    fn fleet(&self) -> Result<Response, KbsError> {
+        let epoch = self.store.current()?;
+        let holder = match self.store.holder(epoch)? {
+            Some(b) => serde_json::from_slice(&b).ok(),
+            None => None,
+        };
+        Ok(Response::Fleet {
+            epoch,
+            fleet_pub: self.store.public(epoch)?.to_hex(),
+            policy: self.store.policy()?.short_hash(),
+            holder,
+        })
+    }
+}
