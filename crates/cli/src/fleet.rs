@@ -75,7 +75,7 @@ impl FleetWatch {
     /// broker has rotated. A broker that cannot be reached, or a new epoch
     /// whose evidence fails, leaves the current (verified) key in use.
     pub fn poll(&mut self, tick: u64) -> Option<VerifiedFleet> {
-        if self.check_every == 0 || tick == 0 || tick % self.check_every != 0 {
+        if self.check_every == 0 || tick == 0 || !tick.is_multiple_of(self.check_every) {
             return None;
         }
         let checked = self

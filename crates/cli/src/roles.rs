@@ -391,6 +391,10 @@ pub struct WorkerArgs {
     /// Keep running and polling for new input instead of exiting when idle.
     #[arg(long)]
     pub follow: bool,
+    /// Attest, report which fleet key epochs were released, and exit
+    /// (a deployment check; it also shows gateways a worker holds the key).
+    #[arg(long)]
+    pub attest_only: bool,
 }
 
 pub fn worker(a: WorkerArgs) -> Result<()> {
@@ -410,6 +414,9 @@ pub fn worker(a: WorkerArgs) -> Result<()> {
         release.current_epoch,
         if simulated { " — SIMULATED TEE" } else { "" }
     );
+    if a.attest_only {
+        return Ok(());
+    }
     let cfg = WorkerConfig {
         checkpoint_every: a.checkpoint_every,
         simulated_tee: simulated,

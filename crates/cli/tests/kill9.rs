@@ -38,10 +38,15 @@ fn worker_killed_at_random_points_produces_identical_results() {
                 .arg(&spool),
         );
     }
+    let kbs = Kbs::start(&keys, true);
+    attest_simulated_worker(&keys, &spool, &kbs);
     run_ok(
         aorta()
             .args([
                 "gateway",
+                "--kbs",
+                &kbs.addr,
+                "--allow-simulated",
                 "--simulate-minutes",
                 "60",
                 "--start",
@@ -63,6 +68,8 @@ fn worker_killed_at_random_points_produces_identical_results() {
         aorta()
             .args([
                 "worker",
+                "--kbs",
+                &kbs.addr,
                 "--tee",
                 "simulated",
                 "--checkpoint-every",
@@ -94,6 +101,8 @@ fn worker_killed_at_random_points_produces_identical_results() {
         let mut child = aorta()
             .args([
                 "worker",
+                "--kbs",
+                &kbs.addr,
                 "--tee",
                 "simulated",
                 "--checkpoint-every",

@@ -40,8 +40,11 @@ fn mqtt_samples_flow_through_the_encrypted_pipeline() {
         );
     }
     let per_device = 120u64;
+    let kbs = Kbs::start(&keys, true);
+    attest_simulated_worker(&keys, &spool, &kbs);
     let mut gw = aorta()
         .args(["gateway", "--mqtt", &format!("127.0.0.1:{}", broker.port)])
+        .args(["--kbs", &kbs.addr, "--allow-simulated"])
         .args([
             "--max-samples",
             &(2 * per_device).to_string(),
@@ -115,7 +118,7 @@ fn mqtt_samples_flow_through_the_encrypted_pipeline() {
 
     run_ok(
         aorta()
-            .args(["worker", "--tee", "simulated", "--keys"])
+            .args(["worker", "--tee", "simulated", "--kbs", &kbs.addr, "--keys"])
             .arg(&keys)
             .arg("--spool")
             .arg(&spool),

@@ -306,7 +306,10 @@ fn an_epoch_the_broker_does_not_release_is_rejected_and_isolated() {
     let r = w.report();
     assert_eq!(asked.load(Ordering::SeqCst), 1);
     assert_eq!(r.counters.rejected.get(&Rejection::UnknownEpoch), Some(&1));
-    assert_eq!(r.counters.rejected.get(&Rejection::Unauthenticated), Some(&1));
+    assert_eq!(
+        r.counters.rejected.get(&Rejection::Unauthenticated),
+        Some(&1)
+    );
     let got = decrypt(&f, &k2.public, w.output_mut());
     for (s, recs) in &base {
         if *s != victim {

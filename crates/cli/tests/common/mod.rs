@@ -39,3 +39,63 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
 pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
 }
+
+/// A key broker process (`aorta kbs serve`) on a free loopback port, killed
+/// on drop. Ready once it prints its address.
+pub struct Kbs {
+    child: std::process::Child,
+    pub addr: String,
+}
+
+impl Kbs {
+    pub fn start(keys: &Path, allow_simulated: bool) -> Self {
+        use std::io::BufRead;
+        let mut cmd = aorta();
+        cmd.args(["kbs", "serve", "--listen", "127.0.0.1:0", "--keys"])
+            .arg(keys)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null());
+        if allow_simulated {
+            cmd.arg("--allow-simulated");
+        }
+        let mut child = cmd.spawn().expect("spawn aorta kbs serve");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut line = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read kbs stdout");
+        let addr = line
+            .trim()
+            .strip_prefix("kbs: listening on ")
+            .unwrap_or_else(|| panic!("kbs did not start: {line:?}"))
+            .to_string();
+        Self { child, addr }
+    }
+}
+
+impl Drop for Kbs {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `aorta worker --tee simulated --attest-only`: attests to `kbs`, so that
+/// gateways find evidence behind the fleet key, and exits.
+pub fn attest_simulated_worker(keys: &Path, spool: &Path, kbs: &Kbs) {
+    run_ok(
+        aorta()
+            .args([
+                "worker",
+                "--tee",
+                "simulated",
+                "--attest-only",
+                "--kbs",
+                &kbs.addr,
+                "--keys",
+            ])
+            .arg(keys)
+            .arg("--spool")
+            .arg(spool),
+    );
+}
