@@ -109,3 +109,186 @@ impl FleetWatch {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Rotation inside one running gateway (issue 4, criterion 2): the
+    //! broker rotates while the gateway is replaying; the gateway sees it at
+    //! its next check, moves every stream to the new epoch at a tick
+    //! boundary, and the worker's results equal a run without rotation.
+
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use aorta_gateway::source::{RrSimulator, SimParams};
+    use aorta_kbs::proto::Response;
+    use aorta_spool::Spool;
+    use aorta_transport::{Consumer, PartitionId, Polled};
+    use aorta_wire::{AlgorithmSet, Header};
+    use aorta_worker::{Keyring, WorkerConfig};
+
+    use super::*;
+    use crate::keystore::{publish, KeyStore};
+    use crate::pipeline::{self, ReplayStream};
+    use crate::tee::{self, KbsKeys};
+
+    const START_US: i64 = 1_700_000_000_000_000;
+    const TICKS: i64 = 30;
+
+    /// The broker, with the controller rotating it at the `at`-th fleet
+    /// request, after which the worker attests again (as `--follow` does).
+    struct RotatingBroker {
+        broker: Arc<aorta_kbs::Broker<tee::SysRng>>,
+        keys: KeyStore,
+        worker: KbsKeys,
+        calls: AtomicUsize,
+        at: usize,
+    }
+
+    struct Rot(Arc<RotatingBroker>);
+
+    impl Transport for Rot {
+        fn call(&self, req: &Request) -> Result<Response, aorta_kbs::KbsError> {
+            let this = &self.0;
+            if matches!(req, Request::Fleet)
+                && this.calls.fetch_add(1, Ordering::SeqCst) + 1 == this.at
+            {
+                let store = this
+                    .keys
+                    .store()
+                    .map_err(|e| aorta_kbs::KbsError::Policy(e.to_string()))?;
+                aorta_kbs::admin::rotate(&store, &mut tee::sys_rng(), unix_now())?;
+                this.worker.fetch().map_err(aorta_kbs::KbsError::Refused)?;
+            }
+            this.broker.call(req)
+        }
+    }
+
+    type Rows = Vec<(String, i64, u8, u8, u64, u32)>;
+
+    fn run(ks: &KeyStore, spool: &Spool, rotate_at: Option<usize>) -> (Rows, Vec<u32>, u64) {
+        let broker = tee::local_broker(ks).unwrap();
+        let (worker_keys, release) =
+            KbsKeys::attest(&tee::simulated(), ks, Box::new(broker.clone()), true).unwrap();
+        let rot = Arc::new(RotatingBroker {
+            broker: broker.clone(),
+            keys: KeyStore::open(ks.store().unwrap().dir()).unwrap(),
+            worker: worker_keys.clone(),
+            calls: AtomicUsize::new(0),
+            at: rotate_at.unwrap_or(usize::MAX),
+        });
+        let mut watch = FleetWatch::connect(
+            Box::new(Rot(rot.clone())),
+            ks.policy().unwrap(),
+            true,
+            3,
+            true,
+        )
+        .unwrap();
+        let (fleet, epoch) = (watch.current().fleet, watch.current().epoch);
+        let mut rng = tee::sys_rng();
+        let session = aorta_gateway::batcher::session_id(tee::unix_now_ms(), &mut rng);
+        let mut streams = Vec::new();
+        for (i, p) in ks.patients().unwrap().iter().enumerate() {
+            let sender = ks
+                .stream_sender(p, session, &fleet, epoch, &mut rng)
+                .unwrap();
+            let end = START_US + TICKS * 10_000_000;
+            let src = RrSimulator::new(SimParams::patient(i as u64), i as u64, START_US)
+                .take_while(move |s| s.t_us < end);
+            streams.push(
+                ReplayStream::new(sender, Box::new(src))
+                    .with_device(ks.device_secret(p.stream).unwrap()),
+            );
+        }
+        let mut out = spool.ingest_appender(PartitionId(0)).unwrap();
+        pipeline::replay(
+            &mut streams,
+            &mut out,
+            START_US,
+            START_US + TICKS * 10_000_000,
+            Some(&mut watch),
+            |_| {},
+        )
+        .unwrap();
+        let mut w = pipeline::open_worker(
+            spool,
+            0,
+            WorkerConfig {
+                simulated_tee: true,
+                ..WorkerConfig::default()
+            },
+            Keyring::new(release.keys),
+            Some(Box::new(worker_keys)),
+            ks.controller_pub().unwrap(),
+        )
+        .unwrap();
+        w.drain(|_| {}).unwrap();
+        let rep = w.report();
+        assert_eq!(rep.counters.rejected.values().sum::<u64>(), 0);
+        assert_eq!((rep.truncated_sessions, rep.missing_envelopes), (0, 0));
+        let (rows, stats) = pipeline::read_results(ks, spool).unwrap();
+        assert_eq!(stats.rejected, 0);
+        let mut rows: Rows = rows
+            .into_iter()
+            .map(|r| {
+                let x = r.record;
+                (
+                    r.patient,
+                    x.t_us,
+                    x.algorithm as u8,
+                    x.metric as u8,
+                    x.value.to_bits(),
+                    x.quality.0,
+                )
+            })
+            .collect();
+        rows.sort();
+        // The fleet key epoch of every envelope the gateway sent, in order.
+        let mut input = spool.ingest_reader(PartitionId(0)).unwrap();
+        let mut epochs = Vec::new();
+        while let Polled::Record { payload, .. } = input.poll().unwrap() {
+            epochs.push(Header::parse_envelope(payload).unwrap().epoch);
+        }
+        (rows, epochs, rot.calls.load(Ordering::SeqCst) as u64)
+    }
+
+    #[test]
+    fn a_running_gateway_follows_a_rotation_and_results_are_unchanged() {
+        let dir = tempfile::tempdir().unwrap();
+        let ks = KeyStore::init(&dir.path().join("keys")).unwrap();
+        let algos = AlgorithmSet::parse("sdnn,hrv-bands,hr,rmssd").unwrap();
+        let signed: Vec<Vec<u8>> = (0..3)
+            .map(|i| ks.enrol(&format!("p{i}"), algos, 4.0, 10_000, 0).unwrap().1)
+            .collect();
+        let rotated = Spool::open(dir.path().join("rotated")).unwrap();
+        let plain = Spool::open(dir.path().join("plain")).unwrap();
+        publish(&rotated, &signed).unwrap();
+        publish(&plain, &signed).unwrap();
+
+        // Fleet requests: 1 at connect, then every 3 ticks; the 4th comes at tick 9.
+        let (got, epochs, calls) = run(&ks, &rotated, Some(4));
+        assert!(calls >= 4);
+        let switch = epochs
+            .iter()
+            .position(|e| *e == 2)
+            .expect("the gateway switched to epoch 2");
+        assert_eq!(
+            switch,
+            3 * 10,
+            "every stream switched at tick 10 (after its tick-9 handover)"
+        );
+        assert!(
+            epochs[..switch].iter().all(|e| *e == 1) && epochs[switch..].iter().all(|e| *e == 2)
+        );
+
+        // The same data with no rotation (epoch 2 throughout, it is current now).
+        let (want, epochs, _) = run(&ks, &plain, None);
+        assert!(epochs.iter().all(|e| *e == 2));
+        assert_eq!(want.len(), 3 * 30 * 9);
+        assert!(want
+            .iter()
+            .all(|r| r.5 == aorta_wire::Quality::SIMULATED_TEE));
+        assert_eq!(got, want, "rotation changed, lost or duplicated results");
+    }
+}
