@@ -245,16 +245,23 @@ impl crate::Attester for TsmAttester {
     }
     fn evidence(&self, report_data: [u8; 64]) -> Result<crate::Evidence, crate::AttestError> {
         let ev = self.tsm.evidence(&report_data)?;
+        self.bundle(ev)
+    }
+}
+
+impl TsmAttester {
+    /// Evidence from what the kernel returned: checks the provider and, for
+    /// SNP, takes the VCEK/VLEK from the host's certificate table unless
+    /// the operator supplied one.
+    pub fn bundle(&self, ev: TsmEvidence) -> Result<crate::Evidence, crate::AttestError> {
+        let name = |p: TsmProvider| match p {
+            TsmProvider::Tdx => "tdx_guest",
+            TsmProvider::SevSnp => "sev_guest",
+        };
         if ev.provider != self.expect {
             return Err(ProviderError::ProviderMismatch {
-                found: match ev.provider {
-                    TsmProvider::Tdx => "tdx_guest".into(),
-                    TsmProvider::SevSnp => "sev_guest".into(),
-                },
-                expected: vec![match self.expect {
-                    TsmProvider::Tdx => "tdx_guest",
-                    TsmProvider::SevSnp => "sev_guest",
-                }],
+                found: name(ev.provider).into(),
+                expected: vec![name(self.expect)],
             }
             .into());
         }
@@ -265,7 +272,7 @@ impl crate::Attester for TsmAttester {
             }
         }
         Ok(crate::Evidence {
-            tee: self.tee(),
+            tee: crate::Attester::tee(self),
             bytes: ev.outblob,
             endorsements,
         })
