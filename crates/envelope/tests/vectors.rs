@@ -1,6 +1,6 @@
-//! Known-answer vectors for wire format v1 (`docs/wire-format.md` §Test vectors).
+//! Known-answer vectors for wire format v2 (`docs/wire-format.md` §Test vectors).
 //!
-//! `vectors/envelope-v1.txt` was produced by `AORTA_WRITE_VECTORS=1 cargo test
+//! `vectors/envelope-v2.txt` was produced by `AORTA_WRITE_VECTORS=1 cargo test
 //! -p aorta-envelope --test vectors` on 2026-11-24 and is checked in. Two checks:
 //! 1. opening the stored envelope with the stored keys yields the stored body
 //!    (independent of any randomness: any RFC 9180 implementation can redo it);
@@ -15,7 +15,7 @@ use aorta_wire::{
 };
 use rand_chacha::rand_core::SeedableRng;
 
-const PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/envelope-v1.txt");
+const PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/envelope-v2.txt");
 
 fn samples() -> Vec<RrSample> {
     vec![
@@ -96,7 +96,7 @@ fn b(m: &BTreeMap<String, String>, k: &str) -> Vec<u8> {
 #[test]
 fn stored_envelopes_open_to_the_stored_body() {
     if std::env::var_os("AORTA_WRITE_VECTORS").is_some() {
-        let mut out = String::from("# Aorta wire format v1 test vectors. See docs/wire-format.md.\n# Generated with ChaCha20Rng::seed_from_u64(42) supplying every key and the HPKE ephemeral key.\n");
+        let mut out = String::from("# Aorta wire format v2 test vectors. See docs/wire-format.md.\n# Generated with ChaCha20Rng::seed_from_u64(42) supplying every key and the HPKE ephemeral key.\n");
         for (k, v) in generate() {
             out.push_str(&format!("{k} = {v}\n"));
         }
