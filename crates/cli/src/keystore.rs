@@ -82,6 +82,22 @@ impl KeyStore {
         })
     }
 
+    /// A directory holding at least the controller's *public* key: what a
+    /// worker (controller.pub; sim-tee-root.key for the simulated TEE only)
+    /// or a gateway (plus policy, patients.tsv, devices/) is given. The
+    /// controller's secret key need not be there.
+    pub fn open_shared(dir: &Path) -> Result<Self> {
+        if !dir.join("controller.pub").exists() {
+            bail!(
+                "{} holds no controller.pub: copy it (and, for gateways, policy.json, policy.sig, patients.tsv and devices/) from the controller's key directory",
+                dir.display()
+            );
+        }
+        Ok(Self {
+            dir: dir.to_path_buf(),
+        })
+    }
+
     /// Creates a fresh deployment's keys. Refuses to overwrite.
     pub fn init(dir: &Path) -> Result<Self> {
         if dir.join("controller.key").exists() {

@@ -195,7 +195,7 @@ fn served(ks: &KeyStore, wanted: &[String]) -> Result<Vec<Patient>> {
 }
 
 pub fn gateway(a: GatewayArgs) -> Result<()> {
-    let ks = KeyStore::open(&a.keys)?;
+    let ks = KeyStore::open_shared(&a.keys)?;
     let spool = Spool::open(&a.spool)?;
     let patients = served(&ks, &a.patient)?;
     if patients.is_empty() {
@@ -398,7 +398,7 @@ pub struct WorkerArgs {
 }
 
 pub fn worker(a: WorkerArgs) -> Result<()> {
-    let ks = KeyStore::open(&a.keys)?;
+    let ks = KeyStore::open_shared(&a.keys)?;
     let spool = Spool::open(&a.spool)?;
     let (source, release) = KbsKeys::attest(
         &a.attest,

@@ -95,13 +95,43 @@ fn only_attested_workers_get_keys_gateways_check_and_rotation_loses_nothing() {
                 .arg(&spool),
         );
     }
+    // Each role gets only what it needs: the worker the controller's public
+    // key (and the simulated platform root); the gateway also the signed
+    // policy, the patient list and its device keys. Neither gets a fleet key.
+    let worker_keys = dir.path().join("worker-keys");
+    let gateway_keys = dir.path().join("gateway-keys");
+    for (d, files) in [
+        (&worker_keys, &["controller.pub", "sim-tee-root.key"][..]),
+        (
+            &gateway_keys,
+            &[
+                "controller.pub",
+                "policy.json",
+                "policy.sig",
+                "patients.tsv",
+            ][..],
+        ),
+    ] {
+        std::fs::create_dir_all(d).unwrap();
+        for f in files {
+            std::fs::copy(keys.join(f), d.join(f)).unwrap();
+        }
+    }
+    std::fs::create_dir_all(gateway_keys.join("devices")).unwrap();
+    for f in files_under(&keys.join("devices")) {
+        std::fs::copy(
+            &f,
+            gateway_keys.join("devices").join(f.file_name().unwrap()),
+        )
+        .unwrap();
+    }
     let kbs = Kbs::start(&keys, true);
     let worker = |extra: &[&str]| {
         let mut c = aorta();
         c.args(["worker", "--tee", "simulated", "--kbs", &kbs.addr])
             .args(extra)
             .arg("--keys")
-            .arg(&keys)
+            .arg(&worker_keys)
             .arg("--spool")
             .arg(&spool);
         c
@@ -119,7 +149,7 @@ fn only_attested_workers_get_keys_gateways_check_and_rotation_loses_nothing() {
 
     // No acceptable worker holds the fleet key: the gateway sends nothing.
     let start = 1_700_000_000;
-    let out = run_fails(&mut gateway(&keys, &spool, &kbs, start, true));
+    let out = run_fails(&mut gateway(&gateway_keys, &spool, &kbs, start, true));
     let t = text(&out);
     assert!(
         t.contains("refusing to send") && t.contains("no attested worker holds fleet key epoch 1"),
@@ -135,13 +165,13 @@ fn only_attested_workers_get_keys_gateways_check_and_rotation_loses_nothing() {
     logs.push(t);
 
     // Held by a simulated TEE: refused unless the gateway allows it.
-    let out = run_fails(&mut gateway(&keys, &spool, &kbs, start, false));
+    let out = run_fails(&mut gateway(&gateway_keys, &spool, &kbs, start, false));
     let t = text(&out);
     assert!(t.contains("--allow-simulated"), "{t}");
     assert_eq!(ingest_bytes(&spool), 0);
     logs.push(t);
 
-    let out = run_ok(&mut gateway(&keys, &spool, &kbs, start, true));
+    let out = run_ok(&mut gateway(&gateway_keys, &spool, &kbs, start, true));
     let t = text(&out);
     assert!(
         t.contains("fleet key epoch 1 verified") && t.contains("SIMULATED"),
@@ -157,7 +187,7 @@ fn only_attested_workers_get_keys_gateways_check_and_rotation_loses_nothing() {
         aorta().args(["kbs", "rotate", "--keys"]).arg(&keys),
     )));
     logs.push(text(&run_ok(&mut worker(&["--attest-only"]))));
-    let out = run_ok(&mut gateway(&keys, &spool, &kbs, start + 300, true));
+    let out = run_ok(&mut gateway(&gateway_keys, &spool, &kbs, start + 300, true));
     let t = text(&out);
     assert!(t.contains("fleet key epoch 2 verified"), "{t}");
     logs.push(t);
