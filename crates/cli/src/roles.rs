@@ -176,6 +176,10 @@ pub struct GatewayArgs {
     /// Ask the key broker for a rotated fleet key every N ticks.
     #[arg(long, default_value_t = 6)]
     pub key_check_ticks: u64,
+    /// Wait up to this many seconds for an attested worker to hold the
+    /// fleet key (workers started after the gateway); 0 refuses at once.
+    #[arg(long, default_value_t = 0)]
+    pub wait_secs: u64,
 }
 
 fn served(ks: &KeyStore, wanted: &[String]) -> Result<Vec<Patient>> {
@@ -201,13 +205,27 @@ pub fn gateway(a: GatewayArgs) -> Result<()> {
     if patients.is_empty() {
         bail!("no enrolled patients to serve");
     }
-    let mut watch = FleetWatch::connect(
-        Box::new(aorta_kbs::Client::new(a.kbs.clone())),
-        ks.policy()?,
-        a.allow_simulated,
-        a.key_check_ticks,
-        false,
-    )?;
+    let deadline = Instant::now() + Duration::from_secs(a.wait_secs);
+    let mut waiting = false;
+    let mut watch = loop {
+        match FleetWatch::connect(
+            Box::new(aorta_kbs::Client::new(a.kbs.clone())),
+            ks.policy()?,
+            a.allow_simulated,
+            a.key_check_ticks,
+            false,
+        ) {
+            Ok(w) => break w,
+            Err(e) if Instant::now() < deadline => {
+                if !waiting {
+                    eprintln!("gateway: waiting up to {} s: {e:#}", a.wait_secs);
+                    waiting = true;
+                }
+                std::thread::sleep(Duration::from_millis(250));
+            }
+            Err(e) => return Err(e),
+        }
+    };
     let (fleet, epoch) = (watch.current().fleet, watch.current().epoch);
     let mut rng = crate::tee::sys_rng();
     let session = aorta_gateway::batcher::session_id(tee::unix_now_ms(), &mut rng);
@@ -466,7 +484,8 @@ pub fn worker(a: WorkerArgs) -> Result<()> {
     Ok(())
 }
 
-/// `--follow`: process input as it arrives; attest again before the
+/// `--follow`: process input as it arrives, committing (making results
+/// visible) within about a second of catching up; attest again before the
 /// evidence gateways see grows old, and as soon as the broker has rotated
 /// (so gateways can switch), without waiting for the new epoch's envelopes.
 fn follow(
@@ -478,10 +497,16 @@ fn follow(
     let client = aorta_kbs::Client::new(kbs.to_string());
     let mut last_attest = Instant::now();
     let mut last_check = Instant::now();
+    let mut last_commit = Instant::now();
     loop {
         let mut idle = true;
         while w.step()? {
             idle = false;
+        }
+        // Caught up: make results visible, at most once a second.
+        if w.uncommitted() > 0 && last_commit.elapsed() >= Duration::from_secs(1) {
+            w.commit()?;
+            last_commit = Instant::now();
         }
         if last_check.elapsed() >= Duration::from_secs(2) {
             last_check = Instant::now();

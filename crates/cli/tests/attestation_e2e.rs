@@ -293,3 +293,106 @@ fn only_attested_workers_get_keys_gateways_check_and_rotation_loses_nothing() {
         assert!(!contains(everything.as_bytes(), &bytes));
     }
 }
+
+/// `--follow` workers in production: a gateway started first waits for an
+/// attested worker; after a rotation the running worker attests again on its
+/// own, the next gateway run waits for that, and the worker's results
+/// (committed within a second of catching up) cover every window once.
+#[test]
+fn a_following_worker_follows_a_rotation_and_commits_as_it_goes() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys");
+    let spool = dir.path().join("spool");
+    run_ok(aorta().args(["keys", "init", "--dir"]).arg(&keys));
+    for i in 0..2 {
+        run_ok(
+            aorta()
+                .args(["keys", "enrol", "--patient", &format!("f{i}"), "--dir"])
+                .arg(&keys)
+                .arg("--spool")
+                .arg(&spool),
+        );
+    }
+    let kbs = Kbs::start(&keys, true);
+    let gw = |start: i64| {
+        let mut c = gateway(&keys, &spool, &kbs, start, true);
+        c.args(["--wait-secs", "60"]);
+        c
+    };
+    let mut gw1 = gw(1_700_000_000)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let worker_err = std::fs::File::create(dir.path().join("worker.err")).unwrap();
+    let mut worker = KillOnDrop(
+        aorta()
+            .args([
+                "worker",
+                "--tee",
+                "simulated",
+                "--follow",
+                "--kbs",
+                &kbs.addr,
+                "--keys",
+            ])
+            .arg(&keys)
+            .arg("--spool")
+            .arg(&spool)
+            .stdout(std::process::Stdio::null())
+            .stderr(worker_err)
+            .spawn()
+            .unwrap(),
+    );
+    let out = gw1.wait_with_output().unwrap();
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(
+        t.contains("waiting up to 60 s") || t.contains("epoch 1 verified"),
+        "{t}"
+    );
+    assert!(t.contains("fleet key epoch 1 verified"), "{t}");
+
+    run_ok(aorta().args(["kbs", "rotate", "--keys"]).arg(&keys));
+    let out = run_ok(&mut gw(1_700_000_300));
+    let t = text(&out);
+    assert!(t.contains("fleet key epoch 2 verified"), "{t}");
+
+    // Results appear without stopping the worker.
+    let csv = dir.path().join("r.csv");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let windows = loop {
+        run_ok(
+            aorta()
+                .arg("results")
+                .arg("--keys")
+                .arg(&keys)
+                .arg("--spool")
+                .arg(&spool)
+                .arg("--csv")
+                .arg(&csv),
+        );
+        let text = std::fs::read_to_string(&csv).unwrap();
+        let hr: Vec<&str> = text.lines().filter(|l| l.contains(",hr,hr,")).collect();
+        let unique: HashSet<&str> = hr.iter().copied().collect();
+        assert_eq!(unique.len(), hr.len(), "duplicated results");
+        if hr.len() >= 2 * 60 || std::time::Instant::now() > deadline {
+            break hr.len();
+        }
+        assert!(worker.0.try_wait().unwrap().is_none(), "the worker exited");
+    };
+    assert_eq!(windows, 2 * 60, "2 patients x 10 minutes, each window once");
+    drop(worker);
+    let err = std::fs::read_to_string(dir.path().join("worker.err")).unwrap();
+    assert!(err.contains("epochs [1]"), "{err}");
+    assert!(!err.contains("failed"), "{err}");
+}
+
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

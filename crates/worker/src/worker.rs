@@ -561,6 +561,12 @@ impl<C: Consumer, L: CommitLog, R: RngCore + CryptoRng> Worker<C, L, R> {
         self.keyring.extend(keys);
     }
 
+    /// Input records handled since the last commit (their results are not
+    /// visible yet).
+    pub fn uncommitted(&self) -> u64 {
+        self.since_commit
+    }
+
     /// The fleet key epochs this worker holds.
     pub fn epochs(&self) -> Vec<u32> {
         self.keyring.epochs()
