@@ -319,7 +319,7 @@ fn a_following_worker_follows_a_rotation_and_commits_as_it_goes() {
         c.args(["--wait-secs", "60"]);
         c
     };
-    let mut gw1 = gw(1_700_000_000)
+    let gw1 = gw(1_700_000_000)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
