@@ -77,6 +77,12 @@ pub struct Policy {
     /// DCAP TCB statuses accepted; default `["UpToDate"]`.
     #[serde(default = "up_to_date")]
     pub allow_tcb_status: Vec<String>,
+    /// Intel security advisories (e.g. `INTEL-SA-00615`) accepted on a
+    /// platform whose TCB status is not `UpToDate`. Such a platform passes
+    /// only if its status is allowed *and* every advisory it reports is
+    /// listed here.
+    #[serde(default)]
+    pub allow_advisories: Vec<String>,
     /// Oldest acceptable evidence in seconds (Nitro carries a timestamp; 0 = no limit).
     #[serde(default)]
     pub max_age_secs: u64,
@@ -291,18 +297,37 @@ pub fn verify(
                 Ok(c) => {
                     check(&mut checks, "authenticity", true, "PCK chain to the Intel SGX Root CA, CRLs, TCB info, QE identity, quote signature (dcap-qvl)");
                     let statuses = policy.map_or_else(up_to_date, |p| p.allow_tcb_status.clone());
-                    let status_ok = statuses.iter().any(|s| s == c.tcb_status.name());
+                    let advisories_ok: &[String] = policy.map_or(&[], |p| &p.allow_advisories);
+                    let unlisted: Vec<&String> = c
+                        .advisory_ids
+                        .iter()
+                        .filter(|a| !advisories_ok.contains(a))
+                        .collect();
+                    let status_ok = statuses.iter().any(|s| s == c.tcb_status.name())
+                        && (c.tcb_status.name() == "UpToDate" || unlisted.is_empty());
                     let adv = if c.advisory_ids.is_empty() {
                         String::new()
                     } else {
                         format!(" (advisories {})", c.advisory_ids.join(", "))
+                    };
+                    let missing = if unlisted.is_empty() || c.tcb_status.name() == "UpToDate" {
+                        String::new()
+                    } else {
+                        format!(
+                            "; advisories not in allow_advisories: {}",
+                            unlisted
+                                .iter()
+                                .map(|s| s.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
                     };
                     check(
                         &mut checks,
                         "TCB status",
                         status_ok,
                         format!(
-                            "{}{adv}; allowed: {}",
+                            "{}{adv}; allowed: {}{missing}",
                             c.tcb_status.name(),
                             statuses.join(", ")
                         ),

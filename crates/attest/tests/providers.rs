@@ -292,7 +292,9 @@ fn gramine_attester_evidence_verifies_end_to_end() {
     // Bound data is reported only for accepted evidence.
     assert_eq!(v.report_data, None);
     let policy = aorta_attest_verify::parse_policy(
-        br#"{"sgx": {"mrenclave": [], "mrsigner": []}, "allow_tcb_status": ["UpToDate", "ConfigurationAndSWHardeningNeeded"]}"#,
+        br#"{"sgx": {"mrenclave": [], "mrsigner": []},
+             "allow_tcb_status": ["UpToDate", "ConfigurationAndSWHardeningNeeded"],
+             "allow_advisories": ["INTEL-SA-00289", "INTEL-SA-00615"]}"#,
     )
     .unwrap();
     let v = aorta_attest_verify::verify(&e.bytes, &e.endorsements, Some(&policy), 1_751_328_000)

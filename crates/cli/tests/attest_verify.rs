@@ -187,3 +187,41 @@ fn rejections_name_their_reason() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("unrecognised evidence"));
 }
+
+/// A platform that is not UpToDate passes only when the policy opts in to
+/// its status *and* to every advisory it reports.
+#[test]
+fn non_up_to_date_tcb_needs_its_status_and_every_advisory_opted_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, advisories: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(
+            &p,
+            format!(
+                r#"{{"sgx": {{"mrenclave": []}}, "allow_tcb_status": ["UpToDate", "ConfigurationAndSWHardeningNeeded"], "allow_advisories": [{advisories}]}}"#
+            ),
+        )
+        .unwrap();
+        p.display().to_string()
+    };
+    let all = write("all.json", r#""INTEL-SA-00289", "INTEL-SA-00615""#);
+    let one = write("one.json", r#""INTEL-SA-00289""#);
+    let run = |policy: &str| {
+        verify(&[
+            &f("dcap/sgx_quote"),
+            "--endorsements",
+            &f("dcap/sgx_quote_collateral.json"),
+            "--at",
+            "1751328000",
+            "--policy",
+            policy,
+        ])
+    };
+    let (ok, out) = run(&all);
+    assert!(ok && out.contains("ACCEPTED by the policy"), "{out}");
+    let (ok, out) = run(&one);
+    assert!(
+        !ok && out.contains("not in allow_advisories: INTEL-SA-00615"),
+        "{out}"
+    );
+}
