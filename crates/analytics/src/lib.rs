@@ -1,0 +1,26 @@
+//! Clinical analytics for Aorta, running inside the TEE: pure functions and
+//! streaming state machines over samples — no I/O, no async, no
+//! cryptography, no clock.
+//!
+//! * [`qrs`]: streaming R-peak detection on raw ECG (Hamilton–Tompkins).
+//! * [`wfdb`]: decoding PhysioNet WFDB records and annotations from bytes.
+//! * [`score`]: beat-by-beat scoring against reference annotations (EC57).
+
+#![forbid(unsafe_code)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod filter;
+pub mod qrs;
+pub mod score;
+pub mod wfdb;
+
+pub use qrs::{Beat, QrsDetector, SegmentQuality};
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AnalyticsError {
+    #[error("sampling rate {0} Hz is outside 125..=1000 Hz")]
+    SamplingRate(f64),
+    #[error("WFDB: {0}")]
+    Wfdb(String),
+}

@@ -1,0 +1,468 @@
+//! Streaming QRS detection on one ECG lead, after Hamilton & Tompkins
+//! (IEEE Trans. Biomed. Eng. 33(12):1157–1165, 1986) and Hamilton's
+//! open-source refinement (OSEA, "Open source ECG analysis", Computers in
+//! Cardiology 29:101–104, 2002):
+//!
+//! 1. band-pass 5–15 Hz (Butterworth high-pass then low-pass biquads);
+//! 2. derivative over 10 ms, absolute value;
+//! 3. moving-window integration over 80 ms;
+//! 4. peak detection on the integrated signal: a peak is confirmed once
+//!    the signal falls below half its height, or 95 ms after it;
+//! 5. decision: a peak is a QRS if it exceeds
+//!    `noise + TH·(qrs − noise)` where `qrs` and `noise` are the means of
+//!    the last 8 QRS and noise peak heights (TH = 0.3125);
+//! 6. 200 ms refractory period; within 360 ms of a QRS a peak whose
+//!    steepest slope is under half the previous QRS's is a T wave;
+//! 7. search-back: with no QRS for 1.5 mean RR intervals, the largest
+//!    peak since the last QRS above half the threshold is taken as one;
+//! 8. the beat is placed at the largest band-passed deflection in the
+//!    150 ms before the integrated peak, less the band-pass delay.
+//!
+//! Samples go in one at a time through [`QrsDetector::push`] (any chunk
+//! size; the internal state advances per sample, so the output does not
+//! depend on chunking). Memory is fixed at construction (ring buffers of
+//! ~0.5 s). The first 2 s are a learning period whose peaks are classified
+//! once the thresholds are initialised, so early beats are not lost.
+
+use crate::filter::Biquad;
+use crate::AnalyticsError;
+
+/// Detection threshold between noise and QRS peak levels.
+const TH: f32 = 0.3125;
+/// Peak-level memory.
+const MEM: usize = 8;
+/// A peak this many times the held QRS within [`QrsDetector::hold`] replaces it.
+const REPLACE: f32 = 1.5;
+
+/// A detected beat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Beat {
+    /// Sample index (from the first sample pushed) of the R wave.
+    pub sample: u64,
+    /// Found by search-back (a lower-confidence detection).
+    pub searched_back: bool,
+}
+
+/// Signal quality over one segment (default 10 s).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SegmentQuality {
+    pub start: u64,
+    pub len: u64,
+    /// Peak-to-peak amplitude under 0.05 mV: leads off or flat line.
+    pub flat: bool,
+    /// Over 2 % of samples at a repeated extreme value: ADC saturation.
+    pub clipped: bool,
+    /// Non-finite or out-of-range (|x| > 20 mV) samples were replaced by 0.
+    pub invalid_samples: u32,
+    /// Noise peaks reach over half the QRS peak level.
+    pub noisy: bool,
+    pub beats: u32,
+}
+
+impl SegmentQuality {
+    pub fn ok(&self) -> bool {
+        !self.flat && !self.clipped && self.invalid_samples == 0 && !self.noisy
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Peak {
+    value: f32,
+    /// Index in integrated-signal time.
+    at: u64,
+    /// Steepest absolute derivative in the 100 ms up to the peak.
+    slope: f32,
+}
+
+/// The streaming detector.
+#[derive(Debug, Clone)]
+pub struct QrsDetector {
+    fs: f64,
+    hp: Biquad,
+    lp: Biquad,
+    n: u64,
+    // derivative delay line
+    dk: usize,
+    bp_hist: Vec<f32>,
+    // moving-window integration
+    win: usize,
+    abs_hist: Vec<f32>,
+    mwi_sum: f32,
+    // |band-pass| history for beat placement
+    loc_hist: Vec<f32>,
+    // peak finder
+    cand: Option<Peak>,
+    rising: bool,
+    prev_mwi: f32,
+    // decision
+    learning: Option<Vec<Peak>>,
+    learn_until: u64,
+    qrs_levels: [f32; MEM],
+    noise_levels: [f32; MEM],
+    rr: [u64; MEM],
+    rr_seen: usize,
+    /// The latest accepted QRS (pending or emitted).
+    last_qrs: Option<Peak>,
+    /// An accepted QRS held for one refractory period: a larger peak in
+    /// that time (a tall P wave was taken first) replaces it.
+    pending: Option<(Peak, bool)>,
+    last_emitted_at: Option<u64>,
+    searchback: Option<Peak>,
+    // constants in samples
+    refractory: u64,
+    hold: u64,
+    twave: u64,
+    peak_timeout: u64,
+    slope_span: usize,
+    loc_span: usize,
+    delay: u64,
+    // quality
+    seg_len: u64,
+    seg: SegmentQuality,
+    seg_min: f32,
+    seg_max: f32,
+    at_min: u32,
+    at_max: u32,
+    noisy_peaks: u32,
+    quality: Vec<SegmentQuality>,
+}
+
+fn ring_idx(n: u64, len: usize) -> usize {
+    (n % len as u64) as usize
+}
+
+impl QrsDetector {
+    /// A detector for `fs` Hz (125..=1000).
+    pub fn new(fs: f64) -> Result<Self, AnalyticsError> {
+        if !(125.0..=1000.0).contains(&fs) || !fs.is_finite() {
+            return Err(AnalyticsError::SamplingRate(fs));
+        }
+        let s = |secs: f64| (secs * fs).round().max(1.0) as u64;
+        let hist = s(0.6) as usize;
+        Ok(Self {
+            fs,
+            hp: Biquad::highpass(5.0, fs),
+            lp: Biquad::lowpass(15.0, fs),
+            n: 0,
+            dk: s(0.01) as usize,
+            bp_hist: vec![0.0; hist],
+            win: s(0.08) as usize,
+            abs_hist: vec![0.0; hist],
+            mwi_sum: 0.0,
+            loc_hist: vec![0.0; hist],
+            cand: None,
+            rising: true,
+            prev_mwi: 0.0,
+            learning: Some(Vec::new()),
+            learn_until: s(2.0),
+            qrs_levels: [0.0; MEM],
+            noise_levels: [0.0; MEM],
+            rr: [s(1.0); MEM],
+            rr_seen: 0,
+            last_qrs: None,
+            pending: None,
+            last_emitted_at: None,
+            searchback: None,
+            refractory: s(0.2),
+            hold: s(0.3),
+            twave: s(0.36),
+            peak_timeout: s(0.095),
+            slope_span: s(0.1) as usize,
+            loc_span: s(0.15) as usize,
+            delay: s(0.02),
+            seg_len: s(10.0),
+            seg: SegmentQuality::default(),
+            seg_min: f32::INFINITY,
+            seg_max: f32::NEG_INFINITY,
+            at_min: 0,
+            at_max: 0,
+            noisy_peaks: 0,
+            quality: Vec::new(),
+        })
+    }
+
+    pub fn fs(&self) -> f64 {
+        self.fs
+    }
+
+    /// Samples consumed so far.
+    pub fn position(&self) -> u64 {
+        self.n
+    }
+
+    /// Feeds samples (mV); appends detected beats to `out`, in order.
+    pub fn push(&mut self, samples: &[f32], out: &mut Vec<Beat>) {
+        for &x in samples {
+            self.step(x, out);
+        }
+    }
+
+    /// Completed segments' quality since the last call.
+    pub fn take_quality(&mut self) -> Vec<SegmentQuality> {
+        std::mem::take(&mut self.quality)
+    }
+
+    fn step(&mut self, raw: f32, out: &mut Vec<Beat>) {
+        let x = if raw.is_finite() && raw.abs() <= 20.0 {
+            raw
+        } else {
+            self.seg.invalid_samples += 1;
+            0.0
+        };
+        self.track_quality(x);
+        let n = self.n;
+        let len = self.bp_hist.len();
+        let bp = self.lp.step(self.hp.step(x));
+        let i = ring_idx(n, len);
+        let prev = self.bp_hist[ring_idx(n + len as u64 - self.dk as u64, len)];
+        self.bp_hist[i] = bp;
+        self.loc_hist[i] = bp.abs();
+        let d = (bp - prev).abs();
+        let old = self.abs_hist[ring_idx(n + len as u64 - self.win as u64, len)];
+        self.abs_hist[i] = d;
+        self.mwi_sum += d - old;
+        let mwi = self.mwi_sum / self.win as f32;
+        if let Some((pd, _)) = self.pending {
+            if n >= pd.at + self.hold {
+                self.commit(out);
+            }
+        }
+        self.find_peak(mwi, out);
+        self.prev_mwi = mwi;
+        self.check_searchback(out);
+        if self.learning.is_some() && n + 1 >= self.learn_until {
+            self.end_learning(out);
+        }
+        self.n += 1;
+        if self.n % self.seg_len == 0 {
+            self.close_segment();
+        }
+    }
+
+    fn find_peak(&mut self, mwi: f32, out: &mut Vec<Beat>) {
+        let n = self.n;
+        if !self.rising {
+            if mwi > self.prev_mwi {
+                self.rising = true;
+            } else {
+                return;
+            }
+        }
+        match &mut self.cand {
+            Some(c) if mwi > c.value => {
+                c.value = mwi;
+                c.at = n;
+            }
+            Some(c) => {
+                if mwi < c.value / 2.0 || n - c.at > self.peak_timeout {
+                    let mut p = *c;
+                    self.cand = None;
+                    self.rising = false;
+                    p.slope = self.max_slope(p.at);
+                    self.on_peak(p, out);
+                }
+            }
+            None if mwi > 0.0 => {
+                self.cand = Some(Peak {
+                    value: mwi,
+                    at: n,
+                    slope: 0.0,
+                })
+            }
+            None => {}
+        }
+    }
+
+    fn max_slope(&self, at: u64) -> f32 {
+        let len = self.abs_hist.len();
+        let span = self.slope_span.min(len - 1) as u64;
+        (0..=span)
+            .filter(|k| *k <= at)
+            .map(|k| self.abs_hist[ring_idx(at - k, len)])
+            .fold(0.0, f32::max)
+    }
+
+    fn threshold(&self) -> f32 {
+        let q = self.qrs_levels.iter().sum::<f32>() / MEM as f32;
+        let nz = self.noise_levels.iter().sum::<f32>() / MEM as f32;
+        nz + TH * (q - nz)
+    }
+
+    fn rr_mean(&self) -> f64 {
+        self.rr.iter().sum::<u64>() as f64 / MEM as f64
+    }
+
+    fn on_peak(&mut self, p: Peak, out: &mut Vec<Beat>) {
+        if std::env::var_os("QRS_DEBUG").is_some() && p.at < 4000 {
+            eprintln!(
+                "peak at {} value {:.4} slope {:.4} th {:.4}",
+                p.at,
+                p.value,
+                p.slope,
+                self.threshold()
+            );
+        }
+        if let Some(l) = &mut self.learning {
+            l.push(p);
+            return;
+        }
+        self.classify(p, out);
+    }
+
+    fn classify(&mut self, p: Peak, out: &mut Vec<Beat>) {
+        if let Some((pd, _)) = self.pending {
+            let within_hold = p.at < pd.at + self.hold;
+            if within_hold && p.value > REPLACE * pd.value {
+                // The held peak was not the QRS (a tall P wave, say).
+                self.qrs_levels[MEM - 1] = p.value;
+                push_level(&mut self.noise_levels, pd.value);
+                self.pending = Some((p, false));
+                self.last_qrs = Some(p);
+                return;
+            }
+            if p.at < pd.at + self.refractory {
+                return;
+            }
+            self.commit(out);
+        }
+        if let Some(last) = self.last_qrs {
+            if p.at < last.at + self.refractory {
+                return;
+            }
+        }
+        let th = self.threshold();
+        let is_t_wave = self
+            .last_qrs
+            .is_some_and(|last| p.at < last.at + self.twave && p.slope < last.slope / 2.0);
+        if p.value > th && !is_t_wave {
+            self.accept(p, false);
+        } else {
+            push_level(&mut self.noise_levels, p.value);
+            let q = self.qrs_levels.iter().sum::<f32>() / MEM as f32;
+            if p.value > q / 2.0 {
+                self.noisy_peaks += 1;
+            }
+            if !is_t_wave && self.searchback.is_none_or(|s| p.value > s.value) {
+                self.searchback = Some(p);
+            }
+        }
+    }
+
+    fn accept(&mut self, p: Peak, searched_back: bool) {
+        push_level(&mut self.qrs_levels, p.value);
+        self.last_qrs = Some(p);
+        self.searchback = None;
+        self.pending = Some((p, searched_back));
+    }
+
+    /// Emits the held QRS.
+    fn commit(&mut self, out: &mut Vec<Beat>) {
+        let Some((p, searched_back)) = self.pending.take() else {
+            return;
+        };
+        if let Some(prev) = self.last_emitted_at {
+            let rr = p.at - prev;
+            // Keep RR memory physiological (Hamilton bounds it similarly).
+            if (self.refractory..=self.fs as u64 * 3).contains(&rr) {
+                self.rr.rotate_left(1);
+                self.rr[MEM - 1] = rr;
+                self.rr_seen += 1;
+            }
+        }
+        self.last_emitted_at = Some(p.at);
+        let sample = self.locate(p.at);
+        if out.last().is_none_or(|b| sample > b.sample) {
+            out.push(Beat {
+                sample,
+                searched_back,
+            });
+            self.seg.beats += 1;
+        }
+    }
+
+    /// The R wave: the largest |band-passed| value in the 150 ms up to the
+    /// integrated peak, less the band-pass delay.
+    fn locate(&self, at: u64) -> u64 {
+        let len = self.loc_hist.len();
+        // Only what is still in the ring (the peak may be up to 95 ms old).
+        let oldest = self.n.saturating_sub(len as u64 - 1);
+        let from = at.saturating_sub(self.loc_span as u64).max(oldest);
+        let mut best = (at.max(from), f32::MIN);
+        for k in from..=at.max(from) {
+            let v = self.loc_hist[ring_idx(k, len)];
+            if v > best.1 {
+                best = (k, v);
+            }
+        }
+        best.0.saturating_sub(self.delay)
+    }
+
+    fn check_searchback(&mut self, out: &mut Vec<Beat>) {
+        let (Some(last), Some(sb)) = (self.last_qrs, self.searchback) else {
+            return;
+        };
+        if self.learning.is_some() {
+            return;
+        }
+        if self.pending.is_none()
+            && (self.n - last.at) as f64 > 1.5 * self.rr_mean()
+            && sb.value > self.threshold() / 2.0
+        {
+            self.accept(sb, true);
+            self.commit(out);
+        }
+    }
+
+    fn end_learning(&mut self, out: &mut Vec<Beat>) {
+        let Some(peaks) = self.learning.take() else {
+            return;
+        };
+        let max = peaks.iter().map(|p| p.value).fold(0.0, f32::max);
+        self.qrs_levels = [max; MEM];
+        self.noise_levels = [0.0; MEM];
+        for p in peaks {
+            self.classify(p, out);
+        }
+    }
+
+    fn track_quality(&mut self, x: f32) {
+        if self.seg.len == 0 {
+            self.seg.start = self.n;
+        }
+        self.seg.len += 1;
+        if x > self.seg_max {
+            self.seg_max = x;
+            self.at_max = 0;
+        }
+        if x < self.seg_min {
+            self.seg_min = x;
+            self.at_min = 0;
+        }
+        if x == self.seg_max {
+            self.at_max += 1;
+        }
+        if x == self.seg_min {
+            self.at_min += 1;
+        }
+    }
+
+    fn close_segment(&mut self) {
+        let mut q = std::mem::take(&mut self.seg);
+        let range = self.seg_max - self.seg_min;
+        q.flat = range < 0.05;
+        let limit = (q.len / 50) as u32;
+        q.clipped = !q.flat && (self.at_max > limit || self.at_min > limit);
+        q.noisy = self.noisy_peaks > q.beats.max(1) / 2 + 2;
+        self.quality.push(q);
+        self.seg_min = f32::INFINITY;
+        self.seg_max = f32::NEG_INFINITY;
+        self.at_min = 0;
+        self.at_max = 0;
+        self.noisy_peaks = 0;
+    }
+}
+
+fn push_level(levels: &mut [f32; MEM], v: f32) {
+    levels.rotate_left(1);
+    levels[MEM - 1] = v;
+}
