@@ -43,6 +43,19 @@ fn main() {
             shown += 1;
         }
     }
+    let ds: Vec<u64> = beats.iter().map(|b| b.sample).collect();
+    let mut shown = 0;
+    for r in &reference {
+        let i = ds.partition_point(|x| *x < *r);
+        let near = [i.checked_sub(1).map(|j| ds[j]), ds.get(i).copied()]
+            .iter()
+            .flatten()
+            .any(|d| d.abs_diff(*r) <= 54);
+        if !near && shown < 25 {
+            println!("FN at {} ({:.2}s)", r, *r as f64 / 360.0);
+            shown += 1;
+        }
+    }
     let q = det.take_quality();
     println!(
         "segments {} not ok {}",
@@ -50,3 +63,4 @@ fn main() {
         q.iter().filter(|s| !s.ok()).count()
     );
 }
+// FN listing appended via env var

@@ -5,6 +5,7 @@
 //! * [`qrs`]: streaming R-peak detection on raw ECG (Hamilton–Tompkins).
 //! * [`wfdb`]: decoding PhysioNet WFDB records and annotations from bytes.
 //! * [`score`]: beat-by-beat scoring against reference annotations (EC57).
+//! * [`validate`]: a record's bytes in, its detections and scores out.
 
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
@@ -12,6 +13,7 @@
 pub mod filter;
 pub mod qrs;
 pub mod score;
+pub mod validate;
 pub mod wfdb;
 
 pub use qrs::{Beat, QrsDetector, SegmentQuality};

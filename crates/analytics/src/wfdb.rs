@@ -62,16 +62,13 @@ impl Header {
             // Format may carry "x<skew>" or ":<offset>" or "+<offset>".
             let fmt_field = f.get(1).ok_or_else(|| bad("signal format"))?;
             let format: u32 = fmt_field
-                .split(|c| c == 'x' || c == ':' || c == '+')
+                .split(['x', ':', '+'])
                 .next()
                 .and_then(|s| s.parse().ok())
                 .ok_or_else(|| bad(format!("signal format '{fmt_field}'")))?;
             // Gain field: "200", "200(1024)/mV", "1000/mV".
             let gain_field = f.get(2).copied().unwrap_or("200");
-            let gain_num = gain_field
-                .split(|c| c == '(' || c == '/')
-                .next()
-                .unwrap_or("200");
+            let gain_num = gain_field.split(['(', '/']).next().unwrap_or("200");
             let gain: f64 = gain_num.parse().unwrap_or(200.0);
             let gain = if gain == 0.0 { 200.0 } else { gain };
             let paren_baseline = gain_field
