@@ -9,6 +9,7 @@ mod keystore;
 mod pipeline;
 mod roles;
 mod tee;
+mod validate_cmd;
 
 use std::path::PathBuf;
 
@@ -45,6 +46,10 @@ enum Cmd {
     /// Remote attestation: verify TEE evidence offline.
     #[command(subcommand)]
     Attest(attest_cmd::AttestCmd),
+    /// Detect R peaks in a WFDB ECG record; print their sample indices, one per line.
+    Detect(validate_cmd::DetectArgs),
+    /// Run the analytics over the shared recordings and write docs/validation.md.
+    Validate(validate_cmd::ValidateArgs),
     /// Throughput of plain vs secure vs secure+simulated-TEE on the paper's big load.
     Bench(bench::BenchArgs),
     /// One bench mode in a fresh process (used by `aorta bench`).
@@ -62,6 +67,8 @@ fn main() -> Result<()> {
         Cmd::Worker(a) => roles::worker(a),
         Cmd::Results(a) => roles::results(a),
         Cmd::Attest(a) => attest_cmd::run(a),
+        Cmd::Detect(a) => validate_cmd::detect_cmd(a),
+        Cmd::Validate(a) => validate_cmd::validate(a),
         Cmd::Bench(a) => bench::run(a),
         Cmd::BenchRun(a) => bench::run_one(a),
     }
