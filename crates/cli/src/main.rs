@@ -48,6 +48,8 @@ enum Cmd {
     Attest(attest_cmd::AttestCmd),
     /// Detect R peaks in a WFDB ECG record; print their sample indices, one per line.
     Detect(validate_cmd::DetectArgs),
+    /// Heart rate variability (time, frequency, non-linear) of an RR-interval file.
+    Hrv(validate_cmd::HrvArgs),
     /// Run the analytics over the shared recordings and write docs/validation.md.
     Validate(validate_cmd::ValidateArgs),
     /// Throughput of plain vs secure vs secure+simulated-TEE on the paper's big load.
@@ -69,6 +71,7 @@ fn main() -> Result<()> {
         Cmd::Attest(a) => attest_cmd::run(a),
         Cmd::Detect(a) => validate_cmd::detect_cmd(a),
         Cmd::Validate(a) => validate_cmd::validate(a),
+        Cmd::Hrv(a) => validate_cmd::hrv_cmd(a),
         Cmd::Bench(a) => bench::run(a),
         Cmd::BenchRun(a) => bench::run_one(a),
     }

@@ -269,3 +269,131 @@ HRV metrics against NeuroKit2, AF detection on afdb/cinc2017 and PPG beat detect
     }
     Ok(())
 }
+
+#[derive(clap::Args)]
+pub struct HrvArgs {
+    /// RR intervals, one per line (ms, or s when the values are under 10);
+    /// a CSV line's last column is taken. Non-numeric lines are skipped and counted.
+    pub file: PathBuf,
+    /// Spectral estimate.
+    #[arg(long, value_enum, default_value = "welch")]
+    pub spectrum: SpectrumArg,
+    /// Only the first N seconds (default: the whole file).
+    #[arg(long)]
+    pub seconds: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum SpectrumArg {
+    Welch,
+    Lomb,
+}
+
+/// Parses an RR file: returns intervals in ms and the rejected lines.
+pub fn parse_rr_text(text: &str) -> (Vec<f64>, Vec<String>) {
+    let mut values = Vec::new();
+    let mut rejected = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let l = line.trim();
+        if l.is_empty() || l.starts_with('#') {
+            continue;
+        }
+        let field = l.rsplit([',', '\t', ' ']).next().unwrap_or(l);
+        match field.parse::<f64>() {
+            Ok(v) if v.is_finite() && v > 0.0 => values.push(v),
+            Ok(v) => rejected.push(format!("line {}: {v} is not a positive interval", i + 1)),
+            Err(_) => rejected.push(format!("line {}: '{}' is not a number", i + 1, l)),
+        }
+    }
+    let mut sorted = values.clone();
+    sorted.sort_by(f64::total_cmp);
+    let median = sorted.get(sorted.len() / 2).copied().unwrap_or(0.0);
+    if median < 10.0 {
+        values.iter_mut().for_each(|v| *v *= 1000.0);
+    }
+    (values, rejected)
+}
+
+pub fn hrv_cmd(a: HrvArgs) -> Result<()> {
+    use aorta_analytics::hrv::{hrv, Spectrum};
+    let text = std::fs::read_to_string(&a.file)
+        .with_context(|| format!("reading {}", a.file.display()))?;
+    let (mut rr, rejected) = parse_rr_text(&text);
+    for r in rejected.iter().take(5) {
+        eprintln!("{}: {r} (skipped)", a.file.display());
+    }
+    if rejected.len() > 5 {
+        eprintln!(
+            "{}: {} more lines skipped",
+            a.file.display(),
+            rejected.len() - 5
+        );
+    }
+    let before = rr.len();
+    rr.retain(|v| (250.0..=3000.0).contains(v));
+    let excluded = before - rr.len();
+    if let Some(secs) = a.seconds {
+        let mut t = 0.0;
+        rr.retain(|v| {
+            t += v / 1000.0;
+            t <= secs
+        });
+    }
+    if rr.len() < 10 {
+        anyhow::bail!(
+            "{}: only {} intervals within 250..3000 ms",
+            a.file.display(),
+            rr.len()
+        );
+    }
+    let h = hrv(
+        &rr,
+        None,
+        match a.spectrum {
+            SpectrumArg::Welch => Spectrum::Welch,
+            SpectrumArg::Lomb => Spectrum::LombScargle,
+        },
+    );
+    let (t, f, n) = (h.time, h.frequency, h.nonlinear);
+    println!(
+        "{} intervals ({} outside 250..3000 ms excluded, {} lines skipped), {:.1} min",
+        rr.len(),
+        excluded,
+        rejected.len(),
+        rr.iter().sum::<f64>() / 60_000.0
+    );
+    let rows: [(&str, f64, &str); 27] = [
+        ("mean NN", t.mean_nn, "ms"),
+        ("SDNN", t.sdnn, "ms"),
+        ("RMSSD", t.rmssd, "ms"),
+        ("SDSD", t.sdsd, "ms"),
+        ("NN50", t.nn50 as f64, ""),
+        ("pNN50", t.pnn50, "%"),
+        ("NN20", t.nn20 as f64, ""),
+        ("pNN20", t.pnn20, "%"),
+        ("mean HR", t.mean_hr, "bpm"),
+        ("min HR", t.min_hr, "bpm"),
+        ("max HR", t.max_hr, "bpm"),
+        ("HRV triangular index", t.tri_index, ""),
+        ("TINN", t.tinn, "ms"),
+        ("VLF", f.vlf, "ms²"),
+        ("LF", f.lf, "ms²"),
+        ("HF", f.hf, "ms²"),
+        ("total power", f.total, "ms²"),
+        ("LF/HF", f.lf_hf, ""),
+        ("LF", f.lf_nu, "n.u."),
+        ("HF", f.hf_nu, "n.u."),
+        ("LF peak", f.lf_peak, "Hz"),
+        ("HF peak", f.hf_peak, "Hz"),
+        ("SD1", n.sd1, "ms"),
+        ("SD2", n.sd2, "ms"),
+        ("sample entropy", n.sampen, ""),
+        ("DFA α1", n.dfa_alpha1, ""),
+        ("DFA α2", n.dfa_alpha2, ""),
+    ];
+    for (name, v, unit) in rows {
+        println!("{name:<22} {v:>12.4} {unit}");
+    }
+    println!("{:<22} {:>12.4}", "SD1/SD2", n.sd1_sd2);
+    Ok(())
+}
