@@ -76,7 +76,8 @@ pub fn channel_mv(
             header.signals.len()
         ))
     })?;
-    let sig = wfdb::decode(spec.format, header.signals.len(), dat)?;
+    let body = dat.get(spec.byte_offset..).unwrap_or_default();
+    let sig = wfdb::decode(spec.format, header.signals.len(), body)?;
     let raw = sig
         .get(channel)
         .ok_or_else(|| AnalyticsError::Wfdb(format!("no channel {channel}")))?;
@@ -138,4 +139,129 @@ pub fn evaluate(
         flagged_segments,
         segments,
     })
+}
+
+/// AF detection scored against reference rhythm labels, by duration.
+#[derive(Debug, Clone, Default)]
+pub struct AfResult {
+    pub name: String,
+    /// Seconds of reference AF detected / missed; of non-AF correctly
+    /// passed / flagged.
+    pub tp_s: f64,
+    pub fn_s: f64,
+    pub tn_s: f64,
+    pub fp_s: f64,
+    pub onsets: usize,
+    /// (time s, reference AF, detected AF) per decision, for plots.
+    pub timeline: Vec<(f64, bool, bool)>,
+}
+
+impl AfResult {
+    pub fn sensitivity(&self) -> f64 {
+        self.tp_s / (self.tp_s + self.fn_s)
+    }
+    pub fn specificity(&self) -> f64 {
+        self.tn_s / (self.tn_s + self.fp_s)
+    }
+    pub fn add(&mut self, o: &AfResult) {
+        self.tp_s += o.tp_s;
+        self.fn_s += o.fn_s;
+        self.tn_s += o.tn_s;
+        self.fp_s += o.fp_s;
+        self.onsets += o.onsets;
+    }
+}
+
+/// Runs the AF detector over beats (`(time s, rr ms)`) and scores each
+/// decision, weighted by its interval's duration, against `is_af(time)`.
+pub fn score_af(
+    name: &str,
+    beats: &[(f64, f64)],
+    is_af: impl Fn(f64) -> bool,
+    cfg: crate::af::AfConfig,
+) -> AfResult {
+    let mut det = crate::af::AfDetector::new(cfg);
+    let mut r = AfResult {
+        name: name.to_string(),
+        ..AfResult::default()
+    };
+    for &(t, rr) in beats {
+        let (dec, ev) = det.push(rr, t);
+        if matches!(ev, Some(crate::af::AfEvent::Onset(_))) {
+            r.onsets += 1;
+        }
+        if let Some(d) = dec {
+            let truth = is_af(d.time);
+            let w = rr / 1000.0;
+            match (truth, d.af) {
+                (true, true) => r.tp_s += w,
+                (true, false) => r.fn_s += w,
+                (false, false) => r.tn_s += w,
+                (false, true) => r.fp_s += w,
+            }
+            r.timeline.push((d.time, truth, d.af));
+        }
+    }
+    r
+}
+
+/// afdb as distributed in ../shared/data/afdb: `qrsNNNNN.txt` (ann2rr
+/// dump: start sample, RR s, end sample; first row is not an RR) and
+/// `atrNNNNN.txt` (rdann dump with rhythm labels), 250 Hz.
+pub fn afdb_record(name: &str, qrs: &str, atr: &str) -> Result<AfResult, AnalyticsError> {
+    const FS: f64 = 250.0;
+    let bad = |w: &str| AnalyticsError::Wfdb(format!("afdb {name}: {w}"));
+    let mut beats = Vec::new();
+    for (i, l) in qrs.lines().enumerate().skip(1) {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        let (Some(rr), Some(end)) = (f.get(1), f.get(2)) else {
+            return Err(bad(&format!("qrs line {}", i + 1)));
+        };
+        let rr: f64 = rr
+            .parse()
+            .map_err(|_| bad(&format!("qrs line {}: RR", i + 1)))?;
+        let end: f64 = end
+            .parse()
+            .map_err(|_| bad(&format!("qrs line {}: sample", i + 1)))?;
+        beats.push((end / FS, rr * 1000.0));
+    }
+    let mut rhythm: Vec<(f64, bool)> = Vec::new();
+    for l in atr.lines().skip(1) {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        if let (Some(s), Some(label)) = (f.get(1), f.last()) {
+            if let Ok(s) = s.parse::<f64>() {
+                rhythm.push((s / FS, label.starts_with("(AFIB")));
+            }
+        }
+    }
+    let is_af = |t: f64| {
+        let i = rhythm.partition_point(|x| x.0 <= t);
+        i > 0 && rhythm[i - 1].1
+    };
+    Ok(score_af(
+        name,
+        &beats,
+        is_af,
+        crate::af::AfConfig::default(),
+    ))
+}
+
+/// AF spans of a MIT-BIH record from its rhythm annotations (`(AFIB` to the
+/// next rhythm change), in seconds.
+pub fn af_spans(ann: &[Annotation], fs: f64) -> Vec<(f64, f64)> {
+    let mut out = Vec::new();
+    let mut open: Option<f64> = None;
+    for a in ann.iter().filter(|a| a.code == 28) {
+        let t = a.sample as f64 / fs;
+        if let Some(s) = open.take() {
+            out.push((s, t));
+        }
+        if a.aux.starts_with("(AFIB") {
+            open = Some(t);
+        }
+    }
+    if let Some(s) = open {
+        out.push((s, f64::INFINITY));
+    }
+    out
 }

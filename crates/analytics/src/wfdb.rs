@@ -10,6 +10,8 @@ use crate::AnalyticsError;
 pub struct SignalSpec {
     pub file: String,
     pub format: u32,
+    /// Bytes to skip at the start of the signal file (`format+offset`).
+    pub byte_offset: usize,
     /// ADC units per physical unit (mV); 200 when the header omits it.
     pub gain: f64,
     pub baseline: i32,
@@ -66,6 +68,10 @@ impl Header {
                 .next()
                 .and_then(|s| s.parse().ok())
                 .ok_or_else(|| bad(format!("signal format '{fmt_field}'")))?;
+            let byte_offset: usize = fmt_field
+                .split_once('+')
+                .and_then(|(_, o)| o.parse().ok())
+                .unwrap_or(0);
             // Gain field: "200", "200(1024)/mV", "1000/mV".
             let gain_field = f.get(2).copied().unwrap_or("200");
             let gain_num = gain_field.split(['(', '/']).next().unwrap_or("200");
@@ -81,6 +87,7 @@ impl Header {
             signals.push(SignalSpec {
                 file,
                 format,
+                byte_offset,
                 gain,
                 baseline,
                 description,
