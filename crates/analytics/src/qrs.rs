@@ -39,6 +39,9 @@ use crate::AnalyticsError;
 const TH: f32 = 0.3125;
 /// Peak-level memory.
 const MEM: usize = 8;
+/// Integrated-signal peaks below this (mV change per 10 ms, averaged over
+/// 80 ms) are not considered at all: a flat line's filter residue.
+const MIN_PEAK: f32 = 0.002;
 /// A peak this many times the held QRS within [`QrsDetector::hold`] replaces it.
 const REPLACE: f32 = 1.5;
 
@@ -310,6 +313,9 @@ impl QrsDetector {
     }
 
     fn on_peak(&mut self, p: Peak, out: &mut Vec<Beat>) {
+        if p.value < MIN_PEAK {
+            return;
+        }
         if let Some(l) = &mut self.learning {
             l.push(p);
             return;

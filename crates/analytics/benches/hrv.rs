@@ -1,0 +1,33 @@
+//! Full HRV of a 5-minute window (time + frequency + non-linear) in µs
+//! (issue 3, criterion 5; target under 1 ms), on a real NN series.
+
+use aorta_analytics::hrv::{self, Spectrum};
+use criterion::{criterion_group, criterion_main, Criterion};
+
+fn bench(c: &mut Criterion) {
+    let nn: Vec<f64> = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/reference/nsr001_w1.txt"
+    ))
+    .unwrap()
+    .lines()
+    .map(|l| l.trim().parse().unwrap())
+    .collect();
+    let t = hrv::cumulative_times(&nn);
+    let mut g = c.benchmark_group("hrv_5min");
+    g.bench_function(format!("full_welch_{}_beats", nn.len()), |b| {
+        b.iter(|| hrv::hrv(&nn, Some(&t), Spectrum::Welch))
+    });
+    g.bench_function(format!("full_lomb_{}_beats", nn.len()), |b| {
+        b.iter(|| hrv::hrv(&nn, Some(&t), Spectrum::LombScargle))
+    });
+    g.bench_function("time_domain", |b| b.iter(|| hrv::time_domain(&nn)));
+    g.bench_function("nonlinear", |b| b.iter(|| hrv::nonlinear(&nn)));
+    g.bench_function("welch", |b| {
+        b.iter(|| hrv::frequency_domain(&nn, &t, Spectrum::Welch))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
