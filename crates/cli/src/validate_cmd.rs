@@ -499,6 +499,9 @@ pub struct HrvArgs {
     /// Only the first N seconds (default: the whole file).
     #[arg(long)]
     pub seconds: Option<f64>,
+    /// Skip artefact correction (Lipponen & Tarvainen 2019); default: correct.
+    #[arg(long)]
+    pub no_clean: bool,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -547,26 +550,38 @@ pub fn hrv_cmd(a: HrvArgs) -> Result<()> {
             rejected.len() - 5
         );
     }
-    let before = rr.len();
-    rr.retain(|v| (250.0..=3000.0).contains(v));
-    let excluded = before - rr.len();
     if let Some(secs) = a.seconds {
         let mut t = 0.0;
         rr.retain(|v| {
-            t += v / 1000.0;
+            if (250.0..=3000.0).contains(v) {
+                t += v / 1000.0;
+            }
             t <= secs
         });
     }
+    let cleaned = if a.no_clean {
+        let before = rr.len();
+        rr.retain(|v| (250.0..=3000.0).contains(v));
+        aorta_analytics::clean::Cleaned {
+            t: aorta_analytics::hrv::cumulative_times(&rr),
+            report: aorta_analytics::clean::CleaningReport {
+                intervals_in: before,
+                out_of_range: before - rr.len(),
+                intervals_out: rr.len(),
+                ..Default::default()
+            },
+            nn: rr,
+        }
+    } else {
+        aorta_analytics::clean::clean(&rr)
+    };
+    let (rr, times, rep) = (&cleaned.nn, &cleaned.t, &cleaned.report);
     if rr.len() < 10 {
-        anyhow::bail!(
-            "{}: only {} intervals within 250..3000 ms",
-            a.file.display(),
-            rr.len()
-        );
+        anyhow::bail!("{}: only {} NN intervals", a.file.display(), rr.len());
     }
     let h = hrv(
-        &rr,
-        None,
+        rr,
+        Some(times),
         match a.spectrum {
             SpectrumArg::Welch => Spectrum::Welch,
             SpectrumArg::Lomb => Spectrum::LombScargle,
@@ -574,9 +589,14 @@ pub fn hrv_cmd(a: HrvArgs) -> Result<()> {
     );
     let (t, f, n) = (h.time, h.frequency, h.nonlinear);
     println!(
-        "{} intervals ({} outside 250..3000 ms excluded, {} lines skipped), {:.1} min",
+        "{} NN intervals from {} ({} outside 250..3000 ms, {} ectopic beats, {} missed, {} extra, {} long/short corrected or excluded; {} lines skipped), {:.1} min",
         rr.len(),
-        excluded,
+        rep.intervals_in,
+        rep.out_of_range,
+        rep.ectopic,
+        rep.missed,
+        rep.extra,
+        rep.long_short,
         rejected.len(),
         rr.iter().sum::<f64>() / 60_000.0
     );
