@@ -11,6 +11,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod af;
+pub mod alerts;
 pub mod clean;
 pub mod filter;
 pub mod hrv;
