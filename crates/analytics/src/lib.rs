@@ -3,6 +3,11 @@
 //! cryptography, no clock.
 //!
 //! * [`qrs`]: streaming R-peak detection on raw ECG (Hamilton–Tompkins).
+//! * [`ppg`]: streaming systolic-peak detection on PPG (Elgendi 2013).
+//! * [`clean`]: RR artefact correction (Lipponen & Tarvainen 2019).
+//! * [`hrv`]: time, frequency and non-linear HRV metrics.
+//! * [`af`]: atrial fibrillation from RR irregularity.
+//! * [`alerts`]: per-patient threshold alerts with hysteresis.
 //! * [`wfdb`]: decoding PhysioNet WFDB records and annotations from bytes.
 //! * [`score`]: beat-by-beat scoring against reference annotations (EC57).
 //! * [`validate`]: a record's bytes in, its detections and scores out.
@@ -15,6 +20,7 @@ pub mod alerts;
 pub mod clean;
 pub mod filter;
 pub mod hrv;
+pub mod ppg;
 pub mod qrs;
 pub mod score;
 pub mod validate;
@@ -27,6 +33,8 @@ pub use qrs::{Beat, QrsDetector, SegmentQuality};
 pub enum AnalyticsError {
     #[error("sampling rate {0} Hz is outside 125..=1000 Hz")]
     SamplingRate(f64),
+    #[error("PPG sampling rate {0} Hz is outside 25..=1000 Hz")]
+    PpgRate(f64),
     #[error("WFDB: {0}")]
     Wfdb(String),
 }
