@@ -21,7 +21,7 @@
 use std::collections::VecDeque;
 
 /// Settings, chosen once for all records on afdb (docs/validation.md).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AfConfig {
     pub window: usize,
     pub onset: f64,
@@ -61,7 +61,7 @@ pub struct AfDecision {
 }
 
 /// Streaming AF detector over RR intervals.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
 pub struct AfDetector {
     cfg: AfConfig,
     prev_rr: Option<f64>,

@@ -8,7 +8,7 @@
 use std::collections::VecDeque;
 
 /// Per-patient thresholds.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AlertConfig {
     /// Heart rate (median of the last 8 beats) below this: bradycardia.
     pub brady_bpm: f64,
@@ -51,7 +51,7 @@ pub enum AlertEvent {
 }
 
 /// A condition with persistence and hysteresis.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, serde::Serialize, serde::Deserialize, PartialEq)]
 struct Latch {
     active: bool,
     /// Since when the condition to change state has held.
@@ -77,7 +77,7 @@ impl Latch {
 }
 
 /// One patient's alert state.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
 pub struct Alerts {
     cfg: AlertConfig,
     recent: VecDeque<f64>,

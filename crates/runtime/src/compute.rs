@@ -74,6 +74,8 @@ pub fn compute_window(w: &ClosedWindow, bands: &mut HrvBands, out: &mut Vec<Resu
                     insufficient(2),
                 ));
             }
+            // Stateful: see `StreamState::clinical_step`.
+            Algorithm::Clinical => {}
         }
     }
 }

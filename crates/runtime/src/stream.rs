@@ -93,7 +93,7 @@ pub enum Verdict {
 }
 
 /// Everything the worker keeps about one stream between envelopes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StreamState {
     /// (effective from, algorithms), ascending by time.
     algorithms: Vec<(i64, u32)>,
@@ -107,12 +107,19 @@ pub struct StreamState {
     /// Flags for the next block that opens (events while none was open).
     pending: u32,
     pub counters: StreamCounters,
+    /// The `clinical` operator's state, once a block with it enabled closed.
+    clinical: Option<Box<crate::clinical::ClinicalState>>,
 }
 
 fn needs_samples(set: AlgorithmSet) -> bool {
-    [Algorithm::Identity, Algorithm::HrvBands, Algorithm::Rmssd]
-        .into_iter()
-        .any(|a| set.contains(a))
+    [
+        Algorithm::Identity,
+        Algorithm::HrvBands,
+        Algorithm::Rmssd,
+        Algorithm::Clinical,
+    ]
+    .into_iter()
+    .any(|a| set.contains(a))
 }
 
 impl StreamState {
@@ -126,6 +133,7 @@ impl StreamState {
             open: BTreeMap::new(),
             pending: 0,
             counters: StreamCounters::default(),
+            clinical: None,
         }
     }
 
@@ -342,6 +350,17 @@ impl StreamState {
         }
     }
 
+    /// Runs the `clinical` operator on a closed block of this stream (if the
+    /// block's algorithms include it), appending its records.
+    pub fn clinical_step(&mut self, w: &ClosedWindow, out: &mut Vec<aorta_wire::ResultRecord>) {
+        if !w.algorithms.contains(Algorithm::Clinical) {
+            return;
+        }
+        self.clinical
+            .get_or_insert_with(Default::default)
+            .on_block(w, out);
+    }
+
     /// The sender ended the current session with a handover (key rotation):
     /// later envelopes of that session are refused, and the next session is
     /// not reported as truncating it. Open blocks stay open.
@@ -406,5 +425,6 @@ impl StreamState {
             .map(|b| b.samples.capacity() * 8 + 64)
             .sum::<usize>()
             + self.algorithms.capacity() * 16
+            + self.clinical.as_ref().map_or(0, |c| c.heap_bytes())
     }
 }

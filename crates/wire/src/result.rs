@@ -17,15 +17,20 @@ pub enum Algorithm {
     HeartRate = 3,
     /// Root mean square of successive differences per block.
     Rmssd = 4,
+    /// Clinical analytics: every minute, full HRV of the last 5 minutes
+    /// after artefact correction (sliding window); AF detection and
+    /// threshold alerts as events.
+    Clinical = 5,
 }
 
 impl Algorithm {
-    pub const ALL: [Algorithm; 5] = [
+    pub const ALL: [Algorithm; 6] = [
         Self::Identity,
         Self::Sdnn,
         Self::HrvBands,
         Self::HeartRate,
         Self::Rmssd,
+        Self::Clinical,
     ];
 
     pub fn from_u8(v: u8) -> Result<Self, WireError> {
@@ -43,6 +48,7 @@ impl Algorithm {
             Self::HrvBands => "hrv-bands",
             Self::HeartRate => "hr",
             Self::Rmssd => "rmssd",
+            Self::Clinical => "clinical",
         }
     }
 
@@ -74,10 +80,40 @@ pub enum Metric {
     Hr = 7,
     /// RMSSD, ms.
     Rmssd = 8,
+    /// SDNN with n − 1 (Task Force), ms.
+    SdnnTf = 9,
+    /// pNN50, %.
+    Pnn50 = 10,
+    /// Poincaré SD1, ms.
+    Sd1 = 11,
+    /// Poincaré SD2, ms.
+    Sd2 = 12,
+    /// Sample entropy (m = 2, r = 0.2·SDNN).
+    SampEn = 13,
+    /// DFA α1.
+    DfaAlpha1 = 14,
+    /// VLF power, ms².
+    Vlf = 15,
+    /// Share of the window's beats corrected or excluded by artefact correction, %.
+    Corrected = 16,
+    /// Share of the window covered by accepted beats, %.
+    Coverage = 17,
+    /// Share of the window's decisions that were AF, %.
+    AfBurden = 18,
+    /// Event: AF began (value 1) or ended (0) at the record's time.
+    AfEvent = 19,
+    /// Event: bradycardia alert raised (1) or cleared (0).
+    AlertBrady = 20,
+    /// Event: tachycardia alert raised (1) or cleared (0).
+    AlertTachy = 21,
+    /// Event: pause (RR over the threshold) raised (1) or cleared (0).
+    AlertPause = 22,
+    /// Event: signal loss raised (1) or cleared (0).
+    AlertSignalLoss = 23,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 9] = [
+    pub const ALL: [Metric; 24] = [
         Self::N,
         Self::Rr,
         Self::MeanRr,
@@ -87,6 +123,21 @@ impl Metric {
         Self::LfHf,
         Self::Hr,
         Self::Rmssd,
+        Self::SdnnTf,
+        Self::Pnn50,
+        Self::Sd1,
+        Self::Sd2,
+        Self::SampEn,
+        Self::DfaAlpha1,
+        Self::Vlf,
+        Self::Corrected,
+        Self::Coverage,
+        Self::AfBurden,
+        Self::AfEvent,
+        Self::AlertBrady,
+        Self::AlertTachy,
+        Self::AlertPause,
+        Self::AlertSignalLoss,
     ];
 
     pub fn from_u8(v: u8) -> Result<Self, WireError> {
@@ -107,6 +158,21 @@ impl Metric {
             Self::LfHf => "lf_hf",
             Self::Hr => "hr",
             Self::Rmssd => "rmssd",
+            Self::SdnnTf => "sdnn_tf",
+            Self::Pnn50 => "pnn50",
+            Self::Sd1 => "sd1",
+            Self::Sd2 => "sd2",
+            Self::SampEn => "sampen",
+            Self::DfaAlpha1 => "dfa_alpha1",
+            Self::Vlf => "vlf",
+            Self::Corrected => "corrected_pct",
+            Self::Coverage => "coverage_pct",
+            Self::AfBurden => "af_burden_pct",
+            Self::AfEvent => "af",
+            Self::AlertBrady => "alert_bradycardia",
+            Self::AlertTachy => "alert_tachycardia",
+            Self::AlertPause => "alert_pause",
+            Self::AlertSignalLoss => "alert_signal_loss",
         }
     }
 }

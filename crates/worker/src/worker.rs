@@ -467,6 +467,9 @@ impl<C: Consumer, L: CommitLog, R: RngCore + CryptoRng> Worker<C, L, R> {
         self.counters.windows += 1;
         self.records.clear();
         compute_window(w, &mut self.bands, &mut self.records);
+        if let Some(state) = self.streams.get_mut(&enrolment.stream) {
+            state.clinical_step(w, &mut self.records);
+        }
         if self.records.is_empty() {
             return Ok(());
         }
@@ -632,6 +635,7 @@ pub fn result_bucket(e: &Enrolment) -> Bucket {
             Sdnn => 3,
             HrvBands => 4,
             HeartRate | Rmssd => 1,
+            Clinical => aorta_runtime::clinical::MAX_RECORDS_PER_BLOCK,
         };
     }
     Bucket::for_content(ResultBatch::encoded_len(records)).unwrap_or(
