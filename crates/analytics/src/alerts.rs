@@ -105,6 +105,16 @@ impl Alerts {
         }
     }
 
+    pub fn config(&self) -> AlertConfig {
+        self.cfg
+    }
+
+    /// New thresholds (a re-enrolment); active alerts stay until their new
+    /// clear condition holds.
+    pub fn set_config(&mut self, cfg: AlertConfig) {
+        self.cfg = cfg;
+    }
+
     /// Which alerts are active now.
     pub fn active(&self) -> Vec<AlertKind> {
         let mut v = Vec::new();

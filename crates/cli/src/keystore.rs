@@ -25,7 +25,7 @@ use aorta_envelope::enrolment::sign_enrolment;
 use aorta_envelope::{KemKeypair, KemPublic, KemSecret, SigningKey, VerifyingKey};
 use aorta_gateway::Profile;
 use aorta_transport::Producer;
-use aorta_wire::{AlgorithmSet, Enrolment, EnrolmentStatus, StreamId};
+use aorta_wire::{AlertThresholds, AlgorithmSet, Enrolment, EnrolmentStatus, StreamId};
 use rand::RngCore;
 use zeroize::Zeroizing;
 
@@ -43,6 +43,7 @@ pub struct Patient {
     pub profile: Profile,
     pub max_rate: f64,
     pub revoked: bool,
+    pub alerts: AlertThresholds,
 }
 
 fn write_secret(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -214,11 +215,28 @@ impl KeyStore {
             .filter(|(_, l)| !l.trim().is_empty())
         {
             let f: Vec<&str> = line.split('\t').collect();
-            let [name, stream, serial, algos, rate, cadence, status] = f[..] else {
-                bail!(
-                    "patients.tsv line {}: expected 7 tab-separated fields",
+            let (name, stream, serial, algos, rate, cadence, status, alerts) = match f[..] {
+                [a, b, c, d, e, g, h] => (a, b, c, d, e, g, h, None),
+                [a, b, c, d, e, g, h, k] => (a, b, c, d, e, g, h, Some(k)),
+                _ => bail!(
+                    "patients.tsv line {}: expected 7 or 8 tab-separated fields",
                     i + 1
-                );
+                ),
+            };
+            let alerts = match alerts {
+                None => AlertThresholds::default(),
+                Some(a) => {
+                    let v: Vec<u8> = a.split('/').filter_map(|x| x.parse().ok()).collect();
+                    let [brady_bpm, tachy_bpm, pause_ds, signal_loss_s] = v[..] else {
+                        bail!("patients.tsv line {}: bad alert thresholds '{a}'", i + 1);
+                    };
+                    AlertThresholds {
+                        brady_bpm,
+                        tachy_bpm,
+                        pause_ds,
+                        signal_loss_s,
+                    }
+                }
             };
             let stream = StreamId::from_hex(stream)
                 .ok_or_else(|| anyhow!("patients.tsv line {}: bad stream id", i + 1))?;
@@ -230,6 +248,7 @@ impl KeyStore {
                 profile: Profile::for_rate(rate.parse()?, cadence.parse()?)?,
                 max_rate: rate.parse()?,
                 revoked: status == "revoked",
+                alerts,
             };
             latest.insert(name.to_string(), p);
         }
@@ -248,8 +267,7 @@ impl KeyStore {
             })
     }
 
-    /// Enrols a new device for `name` (or re-enrols with a higher serial),
-    /// returning the signed record to publish on the control topic.
+    /// Enrols a new device for `name` with the default alert thresholds.
     pub fn enrol(
         &self,
         name: &str,
@@ -258,6 +276,28 @@ impl KeyStore {
         cadence_ms: u32,
         effective_from_us: i64,
     ) -> Result<(Patient, Vec<u8>)> {
+        self.enrol_with_alerts(
+            name,
+            algorithms,
+            max_rate,
+            cadence_ms,
+            effective_from_us,
+            AlertThresholds::default(),
+        )
+    }
+
+    /// Enrols a new device for `name` (or re-enrols with a higher serial),
+    /// returning the signed record to publish on the control topic.
+    pub fn enrol_with_alerts(
+        &self,
+        name: &str,
+        algorithms: AlgorithmSet,
+        max_rate: f64,
+        cadence_ms: u32,
+        effective_from_us: i64,
+        alerts: AlertThresholds,
+    ) -> Result<(Patient, Vec<u8>)> {
+        alerts.validate().map_err(anyhow::Error::msg)?;
         if name.is_empty() || name.contains(['\t', '\n']) {
             bail!("patient name must be non-empty and contain no tabs or newlines");
         }
@@ -290,6 +330,7 @@ impl KeyStore {
             profile: Profile::for_rate(max_rate, cadence_ms)?,
             max_rate,
             revoked: false,
+            alerts,
         };
         let signed = self.sign_and_record(&patient, &device.public, effective_from_us)?;
         Ok((patient, signed))
@@ -317,21 +358,27 @@ impl KeyStore {
             stream: p.stream,
             device_key: device.0,
             recipients: vec![self.clinician_pub()?.0],
+            alerts: p.alerts,
         };
         let signed = sign_enrolment(&self.controller()?, &e);
         let mut f = fs::OpenOptions::new()
             .append(true)
             .open(self.dir.join("patients.tsv"))?;
+        let a = p.alerts;
         writeln!(
             f,
-            "{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}/{}/{}/{}",
             p.name,
             p.stream,
             p.serial,
             p.algorithms.names(),
             p.max_rate,
             p.profile.cadence_ms,
-            if p.revoked { "revoked" } else { "active" }
+            if p.revoked { "revoked" } else { "active" },
+            a.brady_bpm,
+            a.tachy_bpm,
+            a.pause_ds,
+            a.signal_loss_s
         )?;
         Ok(signed)
     }

@@ -42,6 +42,18 @@ pub enum KeysCmd {
         /// Event time (Unix seconds) from which the algorithms apply.
         #[arg(long, default_value_t = 0)]
         effective_from: i64,
+        /// `clinical` alerts: bradycardia below this heart rate (bpm).
+        #[arg(long, default_value_t = 40)]
+        brady_bpm: u8,
+        /// Tachycardia above this heart rate (bpm).
+        #[arg(long, default_value_t = 130)]
+        tachy_bpm: u8,
+        /// Pause: an RR interval longer than this (ms, 1500..=25500).
+        #[arg(long, default_value_t = 3000)]
+        pause_ms: u32,
+        /// Signal loss: no beat for this many seconds.
+        #[arg(long, default_value_t = 15)]
+        signal_loss_s: u8,
     },
     /// Sign a policy file with the controller key and install it
     /// (the key broker and gateways load it from this directory).
@@ -80,15 +92,27 @@ pub fn keys(cmd: KeysCmd) -> Result<()> {
             max_rate,
             cadence_ms,
             effective_from,
+            brady_bpm,
+            tachy_bpm,
+            pause_ms,
+            signal_loss_s,
         } => {
             let ks = KeyStore::open(&dir)?;
             let algos = AlgorithmSet::parse(&algorithms).map_err(anyhow::Error::msg)?;
-            let (p, signed) = ks.enrol(
+            let pause_ds = u8::try_from(pause_ms / 100)
+                .map_err(|_| anyhow::anyhow!("--pause-ms must be at most 25500"))?;
+            let (p, signed) = ks.enrol_with_alerts(
                 &patient,
                 algos,
                 max_rate,
                 cadence_ms,
                 effective_from * 1_000_000,
+                aorta_wire::AlertThresholds {
+                    brady_bpm,
+                    tachy_bpm,
+                    pause_ds,
+                    signal_loss_s,
+                },
             )?;
             publish(&Spool::open(spool)?, &[signed])?;
             println!(

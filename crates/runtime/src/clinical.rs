@@ -49,7 +49,7 @@ pub struct ClinicalState {
 
 impl Default for ClinicalState {
     fn default() -> Self {
-        Self::new(AlertConfig::default())
+        Self::new(alert_config(&aorta_wire::AlertThresholds::default()))
     }
 }
 
@@ -62,6 +62,17 @@ fn event(t_s: f64, metric: Metric, on: bool) -> ResultRecord {
         value: if on { 1.0 } else { 0.0 },
         quality: Quality::default(),
         n: 0,
+    }
+}
+
+/// The alert configuration an enrolment's thresholds stand for.
+pub fn alert_config(t: &aorta_wire::AlertThresholds) -> AlertConfig {
+    AlertConfig {
+        brady_bpm: f64::from(t.brady_bpm),
+        tachy_bpm: f64::from(t.tachy_bpm),
+        pause_s: f64::from(t.pause_ds) / 10.0,
+        signal_loss_s: f64::from(t.signal_loss_s),
+        ..AlertConfig::default()
     }
 }
 
@@ -86,7 +97,16 @@ impl ClinicalState {
 
     /// Consumes one closed block; appends events and, at minute
     /// boundaries, the 5-minute window's metrics.
-    pub fn on_block(&mut self, w: &ClosedWindow, out: &mut Vec<ResultRecord>) {
+    pub fn on_block(
+        &mut self,
+        w: &ClosedWindow,
+        thresholds: &aorta_wire::AlertThresholds,
+        out: &mut Vec<ResultRecord>,
+    ) {
+        let cfg = alert_config(thresholds);
+        if self.alerts.config() != cfg {
+            self.alerts.set_config(cfg);
+        }
         let mut b = Block {
             block: w.block,
             beats: w.samples.iter().map(|s| (s.t_us, s.rr_us)).collect(),

@@ -352,13 +352,18 @@ impl StreamState {
 
     /// Runs the `clinical` operator on a closed block of this stream (if the
     /// block's algorithms include it), appending its records.
-    pub fn clinical_step(&mut self, w: &ClosedWindow, out: &mut Vec<aorta_wire::ResultRecord>) {
+    pub fn clinical_step(
+        &mut self,
+        w: &ClosedWindow,
+        thresholds: &aorta_wire::AlertThresholds,
+        out: &mut Vec<aorta_wire::ResultRecord>,
+    ) {
         if !w.algorithms.contains(Algorithm::Clinical) {
             return;
         }
         self.clinical
             .get_or_insert_with(Default::default)
-            .on_block(w, out);
+            .on_block(w, thresholds, out);
     }
 
     /// The sender ended the current session with a handover (key rotation):

@@ -10,7 +10,7 @@
 
 use aorta_hrv::HrvBands;
 use aorta_runtime::{compute_window, ClosedWindow, Limits, StreamState};
-use aorta_wire::{AlgorithmSet, Metric, ResultRecord, RrSample};
+use aorta_wire::{AlertThresholds, AlgorithmSet, Metric, ResultRecord, RrSample};
 
 const T0: i64 = 1_700_000_000_000_000;
 const TICK: i64 = 10_000_000;
@@ -81,6 +81,14 @@ fn envelopes(samples: &[RrSample]) -> Vec<Envelope> {
         .collect()
 }
 
+thread_local! {
+    static THRESHOLDS: std::cell::Cell<AlertThresholds> = std::cell::Cell::new(AlertThresholds::default());
+}
+
+fn thresholds() -> AlertThresholds {
+    THRESHOLDS.with(|t| t.get())
+}
+
 fn algos() -> AlgorithmSet {
     AlgorithmSet::parse("hr,clinical").unwrap()
 }
@@ -110,7 +118,7 @@ fn feed(
         );
         for w in &closed {
             compute_window(w, &mut bands, out);
-            state.clinical_step(w, out);
+            state.clinical_step(w, &thresholds(), out);
         }
     }
 }
@@ -232,4 +240,32 @@ fn checkpoint_and_restore_anywhere_gives_identical_results() {
         // The state stays small: 5-minute windows in well under 16 KiB.
         assert!(st.heap_bytes() < 16 * 1024, "{} bytes", st.heap_bytes());
     }
+}
+
+/// Thresholds are the patient's, from the enrolment: a bradycardia limit of
+/// 70 bpm alerts during the healthy 60–75 bpm stretch, where the default
+/// 40 bpm does not.
+#[test]
+fn alert_thresholds_are_per_patient() {
+    let envs = envelopes(&input());
+    let count = |recs: &[ResultRecord]| {
+        recs.iter()
+            .filter(|r| {
+                r.metric == Metric::AlertBrady && r.value == 1.0 && (r.t_us - T0) < 900_000_000
+            })
+            .count()
+    };
+    assert_eq!(count(&run_all(&envs)), 0);
+    THRESHOLDS.with(|t| {
+        t.set(AlertThresholds {
+            brady_bpm: 70,
+            ..AlertThresholds::default()
+        })
+    });
+    let strict = run_all(&envs);
+    THRESHOLDS.with(|t| t.set(AlertThresholds::default()));
+    assert!(
+        count(&strict) >= 1,
+        "a 70-bpm limit alerts on a ~60-75 bpm stretch"
+    );
 }

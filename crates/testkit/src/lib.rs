@@ -140,6 +140,7 @@ impl Fleet {
                     stream,
                     device_key: key.public.0,
                     recipients: vec![clinician.public.0],
+                    alerts: Default::default(),
                 };
                 Device {
                     stream,

@@ -44,6 +44,47 @@ impl AlgorithmSet {
     }
 }
 
+/// A patient's alert thresholds, chosen at enrolment (the `clinical`
+/// algorithm raises alerts from them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AlertThresholds {
+    /// Bradycardia below this heart rate, bpm.
+    pub brady_bpm: u8,
+    /// Tachycardia above this heart rate, bpm.
+    pub tachy_bpm: u8,
+    /// A pause: an RR interval longer than this, in tenths of a second.
+    pub pause_ds: u8,
+    /// Signal loss: no beat for this many seconds.
+    pub signal_loss_s: u8,
+}
+
+impl Default for AlertThresholds {
+    fn default() -> Self {
+        Self {
+            brady_bpm: 40,
+            tachy_bpm: 130,
+            pause_ds: 30,
+            signal_loss_s: 15,
+        }
+    }
+}
+
+impl AlertThresholds {
+    /// Rejects thresholds that cannot make sense.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.brady_bpm < 20 || self.tachy_bpm <= self.brady_bpm + 10 {
+            return Err(format!(
+                "alert thresholds: bradycardia {} bpm must be at least 20 and 10 below tachycardia {} bpm",
+                self.brady_bpm, self.tachy_bpm
+            ));
+        }
+        if self.pause_ds < 15 || self.signal_loss_s < 5 {
+            return Err("alert thresholds: pause at least 1.5 s, signal loss at least 5 s".into());
+        }
+        Ok(())
+    }
+}
+
 /// Whether an enrolment is in force.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
@@ -58,7 +99,7 @@ pub enum EnrolmentStatus {
 ///
 /// ```text
 /// 0..4    "AENR"
-/// 4       record format = 1
+/// 4       record format = 2 (1: without the alert thresholds, which default)
 /// 5       status: 0 active, 1 revoked
 /// 6       bucket exponent of the stream's envelopes
 /// 7       recipient count r (1..=8)
@@ -69,6 +110,8 @@ pub enum EnrolmentStatus {
 /// 28..44  stream id
 /// 44..76  device public key (X25519)
 /// 76..    r × recipient public key (X25519, 32 bytes)
+/// then    alert thresholds: bradycardia bpm, tachycardia bpm, pause in
+///         0.1 s, signal loss in s (4 × u8; format 2 only)
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Enrolment {
@@ -81,6 +124,7 @@ pub struct Enrolment {
     pub stream: StreamId,
     pub device_key: [u8; 32],
     pub recipients: Vec<[u8; 32]>,
+    pub alerts: AlertThresholds,
 }
 
 const ENR_MAGIC: [u8; 4] = *b"AENR";
@@ -91,7 +135,7 @@ impl Enrolment {
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(76 + 32 * self.recipients.len());
         out.extend_from_slice(&ENR_MAGIC);
-        out.push(1);
+        out.push(2);
         out.push(self.status as u8);
         out.push(self.bucket.exponent());
         out.push(self.recipients.len() as u8);
@@ -104,6 +148,8 @@ impl Enrolment {
         for r in &self.recipients {
             out.extend_from_slice(r);
         }
+        let a = self.alerts;
+        out.extend_from_slice(&[a.brady_bpm, a.tachy_bpm, a.pause_ds, a.signal_loss_s]);
         out
     }
 
@@ -114,7 +160,7 @@ impl Enrolment {
             return Err(WireError::BadMagic { found: magic });
         }
         let format = r.u8()?;
-        if format != 1 {
+        if format != 1 && format != 2 {
             return Err(WireError::UnsupportedVersion(format));
         }
         let status = match r.u8()? {
@@ -141,6 +187,17 @@ impl Enrolment {
         for _ in 0..count {
             recipients.push(r.array()?);
         }
+        let alerts = if format == 2 {
+            let [brady_bpm, tachy_bpm, pause_ds, signal_loss_s] = r.array::<4>()?;
+            AlertThresholds {
+                brady_bpm,
+                tachy_bpm,
+                pause_ds,
+                signal_loss_s,
+            }
+        } else {
+            AlertThresholds::default()
+        };
         r.finish("enrolment")?;
         Ok(Self {
             status,
@@ -152,6 +209,7 @@ impl Enrolment {
             stream,
             device_key,
             recipients,
+            alerts,
         })
     }
 }

@@ -22,7 +22,7 @@ mod result;
 mod samples;
 
 pub use body::{Body, BodyFlags, BODY_HEADER_LEN};
-pub use enrolment::{AlgorithmSet, Enrolment, EnrolmentStatus, MAX_RECIPIENTS};
+pub use enrolment::{AlertThresholds, AlgorithmSet, Enrolment, EnrolmentStatus, MAX_RECIPIENTS};
 pub use header::{
     Bucket, ContentType, Header, HeaderFlags, ENC_LEN, HEADER_LEN, MAGIC, TAG_LEN, VERSION,
 };

@@ -93,6 +93,7 @@ proptest! {
             stream: StreamId([3; 16]),
             device_key: [4; 32],
             recipients: vec![[5; 32]; r],
+            alerts: Default::default(),
         };
         prop_assert_eq!(Enrolment::decode(&e.encode()).unwrap(), e);
     }
@@ -129,4 +130,43 @@ fn header_rejections_name_the_problem() {
         Header::parse_envelope(&env),
         Err(WireError::UnknownContentType(0x33))
     );
+}
+
+#[test]
+fn format_1_enrolments_read_with_default_alert_thresholds() {
+    let e = Enrolment {
+        status: EnrolmentStatus::Active,
+        bucket: Bucket::from_exponent(9).unwrap(),
+        serial: 3,
+        algorithms: AlgorithmSet(1),
+        cadence_ms: 10_000,
+        effective_from_us: 0,
+        stream: StreamId([3; 16]),
+        device_key: [4; 32],
+        recipients: vec![[5; 32]],
+        alerts: aorta_wire::AlertThresholds {
+            brady_bpm: 50,
+            tachy_bpm: 120,
+            pause_ds: 25,
+            signal_loss_s: 10,
+        },
+    };
+    let v2 = e.encode();
+    assert_eq!(Enrolment::decode(&v2).unwrap(), e);
+    let mut v1 = v2[..v2.len() - 4].to_vec();
+    v1[4] = 1;
+    assert_eq!(
+        Enrolment::decode(&v1).unwrap().alerts,
+        aorta_wire::AlertThresholds::default()
+    );
+    // Format 2 without its thresholds is truncated, not silently defaulted.
+    let mut short = v1.clone();
+    short[4] = 2;
+    assert!(Enrolment::decode(&short).is_err());
+    assert!(aorta_wire::AlertThresholds {
+        brady_bpm: 120,
+        ..Default::default()
+    }
+    .validate()
+    .is_err());
 }

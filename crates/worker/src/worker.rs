@@ -468,7 +468,7 @@ impl<C: Consumer, L: CommitLog, R: RngCore + CryptoRng> Worker<C, L, R> {
         self.records.clear();
         compute_window(w, &mut self.bands, &mut self.records);
         if let Some(state) = self.streams.get_mut(&enrolment.stream) {
-            state.clinical_step(w, &mut self.records);
+            state.clinical_step(w, &enrolment.alerts, &mut self.records);
         }
         if self.records.is_empty() {
             return Ok(());

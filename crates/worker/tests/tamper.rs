@@ -365,6 +365,7 @@ fn re_enrol(
         stream: d.stream,
         device_key: d.key.public.0,
         recipients: vec![f.clinician.public.0],
+        alerts: Default::default(),
     };
     aorta_envelope::enrolment::sign_enrolment(&f.controller, &e)
 }
