@@ -265,3 +265,22 @@ pub fn af_spans(ann: &[Annotation], fs: f64) -> Vec<(f64, f64)> {
     }
     out
 }
+
+/// Record names from a directory listing: the file names with `prefix` and
+/// `suffix` (e.g. "" and ".hea", or "qrs" and ".txt") stripped, sorted.
+pub fn record_names(
+    file_names: impl IntoIterator<Item = String>,
+    prefix: &str,
+    suffix: &str,
+) -> Vec<String> {
+    let mut v: Vec<String> = file_names
+        .into_iter()
+        .filter_map(|n| {
+            n.strip_prefix(prefix)
+                .and_then(|x| x.strip_suffix(suffix))
+                .map(String::from)
+        })
+        .collect();
+    v.sort();
+    v
+}

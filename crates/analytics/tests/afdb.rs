@@ -3,23 +3,18 @@
 //! (AFIB = AF; N, AFL, J = not AF): overall sensitivity and specificity
 //! each at least 95 %.
 
-use aorta_analytics::validate::{afdb_record, AfResult};
+use aorta_analytics::validate::{afdb_record, record_names, AfResult};
 
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/afdb");
 
 #[test]
 fn afdb_overall_sensitivity_and_specificity_reach_95() {
-    let mut names: Vec<String> = std::fs::read_dir(DIR)
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .filter_map(|e| {
-            let n = e.file_name().to_string_lossy().to_string();
-            n.strip_prefix("qrs")
-                .and_then(|x| x.strip_suffix(".txt"))
-                .map(String::from)
-        })
-        .collect();
-    names.sort();
+    let files = std::fs::read_dir(DIR).unwrap().filter_map(|e| e.ok());
+    let names = record_names(
+        files.map(|e| e.file_name().to_string_lossy().into_owned()),
+        "qrs",
+        ".txt",
+    );
     assert_eq!(names.len(), 13);
     let mut total = AfResult::default();
     for n in &names {

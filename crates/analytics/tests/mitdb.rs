@@ -5,23 +5,17 @@
 //! a record arrives sample by sample or in 37- or 4096-sample chunks.
 
 use aorta_analytics::score::Score;
-use aorta_analytics::validate::{evaluate, RecordResult};
+use aorta_analytics::validate::{evaluate, record_names, RecordResult};
 
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/mitdb");
 
 fn records() -> Vec<String> {
-    let mut r: Vec<String> = std::fs::read_dir(DIR)
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .filter_map(|e| {
-            e.file_name()
-                .to_string_lossy()
-                .strip_suffix(".hea")
-                .map(String::from)
-        })
-        .collect();
-    r.sort();
-    r
+    let files = std::fs::read_dir(DIR).unwrap().filter_map(|e| e.ok());
+    record_names(
+        files.map(|e| e.file_name().to_string_lossy().into_owned()),
+        "",
+        ".hea",
+    )
 }
 
 fn run(name: &str, chunk: usize) -> RecordResult {

@@ -7,7 +7,8 @@ use anyhow::{Context, Result};
 use aorta_analytics::af::AfConfig;
 use aorta_analytics::score::Score;
 use aorta_analytics::validate::{
-    af_spans, afdb_record, channel_mv, detect, evaluate, score_af, AfResult, RecordResult,
+    af_spans, afdb_record, channel_mv, detect, evaluate, record_names, score_af, AfResult,
+    RecordResult,
 };
 use aorta_analytics::wfdb;
 
@@ -74,6 +75,18 @@ pub struct ValidateArgs {
     /// Report to write (plots go beside it, under validation/).
     #[arg(long, default_value = "docs/validation.md")]
     pub out: PathBuf,
+}
+
+/// Record names in `dir` (see [`aorta_analytics::validate::record_names`]).
+fn list_records(dir: &Path, prefix: &str, suffix: &str) -> Result<Vec<String>> {
+    let files = std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))?;
+    Ok(record_names(
+        files
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned()),
+        prefix,
+        suffix,
+    ))
 }
 
 fn pct(x: f64) -> String {
@@ -383,17 +396,7 @@ with at most one false detection in ten minutes, and flags both bursts \
 fn af_sections(data: &Path, plots: &Path, mit: &[AfResult]) -> Result<String> {
     let cfg = AfConfig::default();
     let dir = data.join("afdb");
-    let mut names: Vec<String> = std::fs::read_dir(&dir)
-        .with_context(|| format!("reading {}", dir.display()))?
-        .filter_map(|e| e.ok())
-        .filter_map(|e| {
-            let n = e.file_name().to_string_lossy().to_string();
-            n.strip_prefix("qrs")
-                .and_then(|x| x.strip_suffix(".txt"))
-                .map(String::from)
-        })
-        .collect();
-    names.sort();
+    let names = list_records(&dir, "qrs", ".txt")?;
     let mut rows = String::new();
     let mut total = AfResult::default();
     let mut all = Vec::new();
@@ -529,17 +532,7 @@ called AF if any decision is AF.\n\n\
 /// Runs the detector over mitdb and writes the report.
 pub fn validate(a: ValidateArgs) -> Result<()> {
     let dir = a.data.join("mitdb");
-    let mut names: Vec<String> = std::fs::read_dir(&dir)
-        .with_context(|| format!("reading {}", dir.display()))?
-        .filter_map(|e| e.ok())
-        .filter_map(|e| {
-            e.file_name()
-                .to_string_lossy()
-                .strip_suffix(".hea")
-                .map(String::from)
-        })
-        .collect();
-    names.sort();
+    let names = list_records(&dir, "", ".hea")?;
     let plots = a.out.parent().unwrap_or(Path::new(".")).join("validation");
     std::fs::create_dir_all(&plots)?;
     let mut rows = String::new();

@@ -199,16 +199,7 @@ fn only_attested_workers_get_keys_gateways_check_and_rotation_loses_nothing() {
     assert!(!t.contains("rejected"), "{t}");
     logs.push(t);
     let csv = dir.path().join("r.csv");
-    let out = run_ok(
-        aorta()
-            .arg("results")
-            .arg("--keys")
-            .arg(&keys)
-            .arg("--spool")
-            .arg(&spool)
-            .arg("--csv")
-            .arg(&csv),
-    );
+    let out = results_csv(&keys, &spool, &csv);
     let t = text(&out);
     assert!(t.contains("SIMULATED TEE"), "the summary says so: {t}");
     logs.push(t);
@@ -303,16 +294,7 @@ fn a_following_worker_follows_a_rotation_and_commits_as_it_goes() {
     let dir = tempfile::tempdir().unwrap();
     let keys = dir.path().join("keys");
     let spool = dir.path().join("spool");
-    run_ok(aorta().args(["keys", "init", "--dir"]).arg(&keys));
-    for i in 0..2 {
-        run_ok(
-            aorta()
-                .args(["keys", "enrol", "--patient", &format!("f{i}"), "--dir"])
-                .arg(&keys)
-                .arg("--spool")
-                .arg(&spool),
-        );
-    }
+    init_and_enrol(&keys, &spool, &["f0".to_string(), "f1".to_string()]);
     let kbs = Kbs::start(&keys, true);
     let gw = |start: i64| {
         let mut c = gateway(&keys, &spool, &kbs, start, true);
@@ -362,16 +344,7 @@ fn a_following_worker_follows_a_rotation_and_commits_as_it_goes() {
     let csv = dir.path().join("r.csv");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     let windows = loop {
-        run_ok(
-            aorta()
-                .arg("results")
-                .arg("--keys")
-                .arg(&keys)
-                .arg("--spool")
-                .arg(&spool)
-                .arg("--csv")
-                .arg(&csv),
-        );
+        results_csv(&keys, &spool, &csv);
         let text = std::fs::read_to_string(&csv).unwrap();
         let hr: Vec<&str> = text.lines().filter(|l| l.contains(",hr,hr,")).collect();
         let unique: HashSet<&str> = hr.iter().copied().collect();

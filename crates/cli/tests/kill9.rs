@@ -28,16 +28,11 @@ fn worker_killed_at_random_points_produces_identical_results() {
     let dir = tempfile::tempdir().unwrap();
     let keys = dir.path().join("keys");
     let spool = dir.path().join("spool");
-    run_ok(aorta().args(["keys", "init", "--dir"]).arg(&keys));
-    for i in 0..150 {
-        run_ok(
-            aorta()
-                .args(["keys", "enrol", "--patient", &format!("p{i:03}"), "--dir"])
-                .arg(&keys)
-                .arg("--spool")
-                .arg(&spool),
-        );
-    }
+    init_and_enrol(
+        &keys,
+        &spool,
+        &(0..150).map(|i| format!("p{i:03}")).collect::<Vec<_>>(),
+    );
     let kbs = Kbs::start(&keys, true);
     attest_simulated_worker(&keys, &spool, &kbs);
     run_ok(
@@ -82,16 +77,7 @@ fn worker_killed_at_random_points_produces_identical_results() {
     );
     let full_run = t.elapsed();
     let ref_csv = dir.path().join("reference.csv");
-    run_ok(
-        aorta()
-            .arg("results")
-            .arg("--keys")
-            .arg(&keys)
-            .arg("--spool")
-            .arg(&reference)
-            .arg("--csv")
-            .arg(&ref_csv),
-    );
+    results_csv(&keys, &reference, &ref_csv);
 
     // Killed at random points until a run finishes by itself.
     let mut rng = rand::rng();
@@ -145,16 +131,7 @@ fn worker_killed_at_random_points_produces_identical_results() {
         );
     }
     let got_csv = dir.path().join("crashed.csv");
-    run_ok(
-        aorta()
-            .arg("results")
-            .arg("--keys")
-            .arg(&keys)
-            .arg("--spool")
-            .arg(&crashed)
-            .arg("--csv")
-            .arg(&got_csv),
-    );
+    results_csv(&keys, &crashed, &got_csv);
     let want = std::fs::read(&ref_csv).unwrap();
     let got = std::fs::read(&got_csv).unwrap();
     assert!(want.len() > 100_000, "reference results too small");

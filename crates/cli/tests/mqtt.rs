@@ -124,16 +124,7 @@ fn mqtt_samples_flow_through_the_encrypted_pipeline() {
             .arg(&spool),
     );
     let csv = dir.path().join("r.csv");
-    run_ok(
-        aorta()
-            .arg("results")
-            .arg("--keys")
-            .arg(&keys)
-            .arg("--spool")
-            .arg(&spool)
-            .arg("--csv")
-            .arg(&csv),
-    );
+    results_csv(&keys, &spool, &csv);
     let text = std::fs::read_to_string(&csv).unwrap();
     let mut checked = 0;
     for ((dev, block), rr) in &expected {

@@ -162,6 +162,60 @@ impl Fleet {
         ChaCha20Rng::seed_from_u64(seed)
     }
 
+    /// Every device's envelopes for `ticks` 10-s ticks from `start_us`, in
+    /// tick order (index = tick × devices + device), simulated RR from
+    /// `SimParams::patient(i)`, session 1000 under fleet epoch 1. With
+    /// `rotate = (tick, key, epoch)`, every stream hands over to session
+    /// 2000 under `key` at that tick.
+    pub fn produce(
+        &self,
+        start_us: i64,
+        ticks: i64,
+        rotate: Option<(i64, &aorta_envelope::KemPublic, u32)>,
+    ) -> Vec<Vec<u8>> {
+        use aorta_gateway::source::{RrSimulator, SimParams};
+        use aorta_wire::SessionId;
+        let mut rng = Self::rng(11);
+        let mut senders: Vec<_> = self
+            .devices
+            .iter()
+            .map(|d| {
+                aorta_gateway::StreamSender::new(
+                    d.stream,
+                    SessionId(1000),
+                    self.profile,
+                    &self.fleet.public,
+                    1,
+                    &d.key.secret,
+                    &mut rng,
+                )
+                .unwrap_or_else(|e| panic!("test sender: {e}"))
+            })
+            .collect();
+        let mut sims: Vec<_> = (0..self.devices.len())
+            .map(|i| RrSimulator::new(SimParams::patient(i as u64), i as u64, start_us).peekable())
+            .collect();
+        let mut out = Vec::new();
+        for t in 1..=ticks {
+            let end = start_us + t * 10_000_000;
+            for ((s, sim), d) in senders.iter_mut().zip(sims.iter_mut()).zip(&self.devices) {
+                while let Some(x) = sim.next_if(|x| x.t_us < end) {
+                    s.push(x);
+                }
+                let env = if t == ticks {
+                    s.finish(end).map(Vec::into_iter)
+                } else if let Some((_, key, epoch)) = rotate.filter(|r| r.0 == t) {
+                    s.tick_and_rekey(end, SessionId(2000), key, epoch, &d.key.secret, &mut rng)
+                        .map(|e| vec![e].into_iter())
+                } else {
+                    s.tick(end).map(|e| vec![e].into_iter())
+                };
+                out.extend(env.unwrap_or_else(|e| panic!("test envelope: {e}")));
+            }
+        }
+        out
+    }
+
     pub fn enrolments(&self) -> MemInput {
         MemInput::new(
             self.devices

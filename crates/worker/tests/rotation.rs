@@ -12,13 +12,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use aorta_envelope::{KemKeypair, KemPublic, KemSecret, ReceiverSession};
-use aorta_gateway::source::{RrSimulator, SimParams};
-use aorta_gateway::StreamSender;
 use aorta_runtime::Rejection;
 use aorta_testkit::{Fleet, MemInput, MemLog};
-use aorta_wire::{
-    AlgorithmSet, Body, Header, Quality, ResultBatch, ResultRecord, SessionId, StreamId,
-};
+use aorta_wire::{AlgorithmSet, Body, Header, Quality, ResultBatch, ResultRecord, StreamId};
 use aorta_worker::{KeySource, Keyring, Worker, WorkerConfig, WorkerError, WorkerKeys};
 
 const START_US: i64 = 1_700_000_000_000_000;
@@ -44,46 +40,7 @@ fn copy(k: &KemSecret) -> KemSecret {
 /// Envelopes in tick order; with `rotate`, every stream switches to
 /// epoch 2 at tick [`ROTATE_AT`].
 fn produce(f: &Fleet, rotate: Option<&KemPublic>) -> Vec<Vec<u8>> {
-    let mut rng = Fleet::rng(11);
-    let mut senders: Vec<_> = f
-        .devices
-        .iter()
-        .map(|d| {
-            StreamSender::new(
-                d.stream,
-                SessionId(1000),
-                f.profile,
-                &f.fleet.public,
-                1,
-                &d.key.secret,
-                &mut rng,
-            )
-            .unwrap()
-        })
-        .collect();
-    let mut sims: Vec<_> = (0..f.devices.len())
-        .map(|i| RrSimulator::new(SimParams::patient(i as u64), i as u64, START_US).peekable())
-        .collect();
-    let mut out = Vec::new();
-    for t in 1..=TICKS {
-        let end = START_US + t * 10_000_000;
-        for ((s, sim), d) in senders.iter_mut().zip(sims.iter_mut()).zip(&f.devices) {
-            while let Some(x) = sim.next_if(|x| x.t_us < end) {
-                s.push(x);
-            }
-            if t == TICKS {
-                out.extend(s.finish(end).unwrap());
-            } else if let (Some(k2), true) = (rotate, t == ROTATE_AT) {
-                out.push(
-                    s.tick_and_rekey(end, SessionId(2000), k2, 2, &d.key.secret, &mut rng)
-                        .unwrap(),
-                );
-            } else {
-                out.push(s.tick(end).unwrap());
-            }
-        }
-    }
-    out
+    f.produce(START_US, TICKS, rotate.map(|k| (ROTATE_AT, k, 2)))
 }
 
 /// The broker, as the worker sees it: releases `keys`, counts the asks.

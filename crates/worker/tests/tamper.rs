@@ -7,7 +7,6 @@
 use std::collections::BTreeMap;
 
 use aorta_envelope::{KemKeypair, ReceiverSession};
-use aorta_gateway::source::{RrSimulator, SimParams};
 use aorta_gateway::StreamSender;
 use aorta_runtime::Rejection;
 use aorta_testkit::{Fleet, MemInput, MemLog};
@@ -29,41 +28,7 @@ fn fleet() -> Fleet {
 
 /// Envelopes in tick order, devices interleaved: index = tick * n + device.
 fn produce(f: &Fleet) -> Vec<Vec<u8>> {
-    let mut rng = Fleet::rng(11);
-    let mut senders: Vec<_> = f
-        .devices
-        .iter()
-        .map(|d| {
-            StreamSender::new(
-                d.stream,
-                SessionId(1000),
-                f.profile,
-                &f.fleet.public,
-                1,
-                &d.key.secret,
-                &mut rng,
-            )
-            .unwrap()
-        })
-        .collect();
-    let mut sims: Vec<_> = (0..f.devices.len())
-        .map(|i| RrSimulator::new(SimParams::patient(i as u64), i as u64, START_US).peekable())
-        .collect();
-    let mut out = Vec::new();
-    for t in 1..=TICKS {
-        let end = START_US + t * 10_000_000;
-        for (s, sim) in senders.iter_mut().zip(sims.iter_mut()) {
-            while let Some(x) = sim.next_if(|x| x.t_us < end) {
-                s.push(x);
-            }
-            if t == TICKS {
-                out.extend(s.finish(end).unwrap());
-            } else {
-                out.push(s.tick(end).unwrap());
-            }
-        }
-    }
-    out
+    f.produce(START_US, TICKS, None)
 }
 
 type Results = BTreeMap<StreamId, Vec<ResultRecord>>;

@@ -99,3 +99,32 @@ pub fn attest_simulated_worker(keys: &Path, spool: &Path, kbs: &Kbs) {
             .arg(spool),
     );
 }
+
+/// `aorta keys init` in `keys`, then `aorta keys enrol` of every name
+/// (publishing to `spool`).
+pub fn init_and_enrol(keys: &Path, spool: &Path, names: &[String]) {
+    run_ok(aorta().args(["keys", "init", "--dir"]).arg(keys));
+    for n in names {
+        run_ok(
+            aorta()
+                .args(["keys", "enrol", "--patient", n, "--dir"])
+                .arg(keys)
+                .arg("--spool")
+                .arg(spool),
+        );
+    }
+}
+
+/// `aorta results --csv CSV`: the clinician's decryption of `spool`.
+pub fn results_csv(keys: &Path, spool: &Path, csv: &Path) -> Output {
+    run_ok(
+        aorta()
+            .arg("results")
+            .arg("--keys")
+            .arg(keys)
+            .arg("--spool")
+            .arg(spool)
+            .arg("--csv")
+            .arg(csv),
+    )
+}
