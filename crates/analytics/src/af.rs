@@ -14,7 +14,8 @@
 //!   counts as regular.
 //!
 //! AF starts when the irregularity exceeds [`AfConfig::onset`] and ends
-//! when it falls below [`AfConfig::offset`] (hysteresis). A decision refers
+//! when it falls below [`AfConfig::offset`] (hysteresis), each for
+//! [`AfConfig::min_run`] consecutive beats (debouncing). A decision refers
 //! to the beat at the window's centre, so it is reported half a window
 //! (~32 beats) late. Memory: two windows of f64.
 
@@ -28,6 +29,9 @@ pub struct AfConfig {
     pub offset: f64,
     pub max_concentration: f64,
     pub band: f64,
+    /// Consecutive decisions that must call for a change before the state
+    /// flips (debounces onset/offset events).
+    pub min_run: u32,
 }
 
 impl Default for AfConfig {
@@ -38,6 +42,7 @@ impl Default for AfConfig {
             offset: 0.065,
             max_concentration: 0.3,
             band: 0.03,
+            min_run: 16,
         }
     }
 }
@@ -69,6 +74,8 @@ pub struct AfDetector {
     rrs: VecDeque<f64>,
     times: VecDeque<f64>,
     in_af: bool,
+    /// Consecutive decisions calling for the other state.
+    run: u32,
     scratch: Vec<f64>,
 }
 
@@ -87,6 +94,7 @@ impl AfDetector {
             rrs: VecDeque::with_capacity(w),
             times: VecDeque::with_capacity(w),
             in_af: false,
+            run: 0,
             scratch: Vec::with_capacity(w),
         }
     }
@@ -141,12 +149,20 @@ impl AfDetector {
         };
         let centre = self.times[self.times.len() / 2];
         let mut event = None;
-        if !self.in_af && effective > self.cfg.onset {
-            self.in_af = true;
-            event = Some(AfEvent::Onset(centre));
-        } else if self.in_af && effective < self.cfg.offset {
-            self.in_af = false;
-            event = Some(AfEvent::Offset(centre));
+        let wants_change = if self.in_af {
+            effective < self.cfg.offset
+        } else {
+            effective > self.cfg.onset
+        };
+        self.run = if wants_change { self.run + 1 } else { 0 };
+        if self.run >= self.cfg.min_run.max(1) {
+            self.run = 0;
+            self.in_af = !self.in_af;
+            event = Some(if self.in_af {
+                AfEvent::Onset(centre)
+            } else {
+                AfEvent::Offset(centre)
+            });
         }
         (
             Some(AfDecision {

@@ -423,7 +423,7 @@ fn af_sections(data: &Path, plots: &Path, mit: &[AfResult]) -> Result<String> {
         "## Atrial fibrillation (issue 3, criterion 3)\n\n\
 Detector: `aorta-analytics::af` — median relative successive RR difference over a {}-beat \
 window, gated by the share of intervals within ±{:.0} % of the window median (< {:.0} % for AF), \
-onset above {}, offset below {}; one setting for all records, chosen on afdb. Scored by \
+onset above {}, offset below {}, each for {} consecutive beats; one setting for all records, chosen on afdb. Scored by \
 duration: every decision (one per beat, for the beat at the window centre) counts its RR \
 interval's length; reference AF = `(AFIB` rhythm spans; `(N`, `(AFL`, `(J` are not AF.\n\n\
 ### MIT-BIH Atrial Fibrillation Database (13 records, ~10 h each)\n\n\
@@ -437,6 +437,7 @@ Beat times: the database's own (unaudited, automatic) `qrs` annotations, as dist
         cfg.max_concentration * 100.0,
         cfg.onset,
         cfg.offset,
+        cfg.min_run,
         pct(total.sensitivity()),
         pct(total.specificity()),
         (total.tp_s + total.fn_s) / 3600.0,
