@@ -4,7 +4,7 @@
 //! filter coefficients" (the W3C Audio EQ Cookbook), LPF and HPF.
 
 /// Direct form II transposed biquad.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Biquad {
     b0: f32,
     b1: f32,

@@ -46,7 +46,7 @@ const MIN_PEAK: f32 = 0.002;
 const REPLACE: f32 = 1.5;
 
 /// A detected beat.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Beat {
     /// Sample index (from the first sample pushed) of the R wave.
     pub sample: u64,
@@ -55,7 +55,7 @@ pub struct Beat {
 }
 
 /// Signal quality over one segment (default 10 s).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SegmentQuality {
     pub start: u64,
     pub len: u64,
@@ -76,7 +76,7 @@ impl SegmentQuality {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 struct Peak {
     value: f32,
     /// Index in integrated-signal time.
@@ -85,8 +85,8 @@ struct Peak {
     slope: f32,
 }
 
-/// The streaming detector.
-#[derive(Debug, Clone)]
+/// The streaming detector (serialisable, so a worker checkpoints it).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct QrsDetector {
     fs: f64,
     hp: Biquad,

@@ -182,6 +182,13 @@ pub struct GatewayArgs {
     /// Subscribe to `aorta/<patient>/rr` on this MQTT broker (host:port).
     #[arg(long)]
     pub mqtt: Option<String>,
+    /// Stream a raw ECG lead from this WFDB record (path without extension)
+    /// for the one patient served; R peaks are detected in the worker.
+    #[arg(long, conflicts_with_all = ["input", "mqtt", "simulate_minutes"])]
+    pub ecg_wfdb: Option<PathBuf>,
+    /// The lead (signal number) of `--ecg-wfdb`.
+    #[arg(long, default_value_t = 0)]
+    pub channel: usize,
     /// MQTT: stop after this many samples.
     #[arg(long)]
     pub max_samples: Option<u64>,
@@ -262,6 +269,9 @@ pub fn gateway(a: GatewayArgs) -> Result<()> {
     if let Some(addr) = &a.mqtt {
         return gateway_mqtt(&a, addr, &ks, &patients, senders, &mut watch, &mut out);
     }
+    if let Some(record) = &a.ecg_wfdb {
+        return gateway_ecg(&a, record, &ks, &patients, &watch, &mut out);
+    }
     let mut streams = Vec::new();
     let (start_us, end_us) = if let Some(minutes) = a.simulate_minutes {
         let start = a
@@ -320,6 +330,62 @@ pub fn gateway(a: GatewayArgs) -> Result<()> {
         stats.envelopes,
         stats.bytes,
         stats.backlog_ticks
+    );
+    Ok(())
+}
+
+/// A raw ECG lead from a WFDB record, replayed on the event-time cadence.
+fn gateway_ecg(
+    a: &GatewayArgs,
+    record: &std::path::Path,
+    ks: &KeyStore,
+    patients: &[Patient],
+    watch: &FleetWatch,
+    out: &mut dyn Producer,
+) -> Result<()> {
+    let [p] = patients else {
+        bail!("--ecg-wfdb streams one patient: name it with --patient");
+    };
+    let (header, mv) = crate::validate_cmd::read_lead(record, a.channel)?;
+    let fs = header.fs.round() as u32;
+    let secs = mv.len() as f64 / header.fs;
+    let origin = a
+        .start
+        .unwrap_or(tee::unix_now() as i64 - secs.ceil() as i64)
+        .div_euclid(10)
+        * 10_000_000;
+    let mut rng = crate::tee::sys_rng();
+    let mut sender = aorta_gateway::EcgSender::new(
+        p.stream,
+        aorta_gateway::batcher::session_id(tee::unix_now_ms(), &mut rng),
+        p.profile,
+        &watch.current().fleet,
+        watch.current().epoch,
+        &ks.device_secret(p.stream)?,
+        fs,
+        origin,
+        &mut rng,
+    )?;
+    let cadence_us = i64::from(p.profile.cadence_ms) * 1000;
+    let per_tick = (f64::from(p.profile.cadence_ms) / 1000.0 * header.fs).round() as usize;
+    let (mut envelopes, mut bytes) = (0u64, 0u64);
+    let mut tick_end = origin + cadence_us;
+    for chunk in mv.chunks(per_tick.max(1)) {
+        sender.push_mv(chunk);
+        let env = sender.tick(tick_end)?;
+        envelopes += 1;
+        bytes += env.len() as u64;
+        out.append(&[&env])?;
+        tick_end += cadence_us;
+    }
+    let rest = sender.finish(tick_end)?;
+    envelopes += rest.len() as u64;
+    bytes += rest.iter().map(|e| e.len() as u64).sum::<u64>();
+    let refs: Vec<&[u8]> = rest.iter().map(Vec::as_slice).collect();
+    out.append(&refs)?;
+    println!(
+        "gateway: {:.0} s of ECG ({} Hz, lead {} {}) for '{}' in {envelopes} envelopes ({bytes} bytes)",
+        secs, fs, a.channel, header.signals.get(a.channel).map_or("", |s| s.description.as_str()), p.name
     );
     Ok(())
 }

@@ -33,20 +33,27 @@ fn read(p: &Path) -> Result<Vec<u8>> {
 }
 
 /// Prints detected R-peak positions as sample indices, one per line.
-pub fn detect_cmd(a: DetectArgs) -> Result<()> {
+/// A WFDB record's header and one lead in mV.
+pub fn read_lead(record: &Path, channel: usize) -> Result<(wfdb::Header, Vec<f32>)> {
     let hea =
-        String::from_utf8(read(&with_ext(&a.record, "hea"))?).context("the header is not text")?;
+        String::from_utf8(read(&with_ext(record, "hea"))?).context("the header is not text")?;
     let header = wfdb::Header::parse(&hea)?;
-    let spec = header.signals.get(a.channel).with_context(|| {
+    let spec = header.signals.get(channel).with_context(|| {
         format!(
             "record {} has {} signals; no channel {}",
             header.name,
             header.signals.len(),
-            a.channel
+            channel
         )
     })?;
-    let dat_path = a.record.parent().unwrap_or(Path::new(".")).join(&spec.file);
-    let mv = channel_mv(&header, &read(&dat_path)?, a.channel)?;
+    let dat_path = record.parent().unwrap_or(Path::new(".")).join(&spec.file);
+    let mv = channel_mv(&header, &read(&dat_path)?, channel)?;
+    Ok((header, mv))
+}
+
+pub fn detect_cmd(a: DetectArgs) -> Result<()> {
+    let (header, mv) = read_lead(&a.record, a.channel)?;
+    let spec = &header.signals[a.channel];
     let (beats, flagged, segments) = detect(&mv, header.fs, 4096)?;
     let mut out = String::with_capacity(beats.len() * 8);
     for b in &beats {

@@ -13,9 +13,11 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod batcher;
+pub mod ecg;
 pub mod source;
 
 pub use batcher::{Profile, StreamSender};
+pub use ecg::EcgSender;
 
 /// Gateway failures.
 #[derive(Debug, thiserror::Error)]

@@ -14,6 +14,7 @@
 
 pub mod clinical;
 mod compute;
+pub mod ecg;
 mod seq;
 mod stream;
 

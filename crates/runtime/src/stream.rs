@@ -109,6 +109,8 @@ pub struct StreamState {
     pub counters: StreamCounters,
     /// The `clinical` operator's state, once a block with it enabled closed.
     clinical: Option<Box<crate::clinical::ClinicalState>>,
+    /// R-peak detection state of a raw-ECG stream.
+    ecg: Option<Box<crate::ecg::EcgState>>,
 }
 
 fn needs_samples(set: AlgorithmSet) -> bool {
@@ -134,6 +136,7 @@ impl StreamState {
             pending: 0,
             counters: StreamCounters::default(),
             clinical: None,
+            ecg: None,
         }
     }
 
@@ -350,6 +353,17 @@ impl StreamState {
         }
     }
 
+    /// Turns a raw-ECG batch into RR intervals (R-peak detection inside the
+    /// TEE); returns the RR watermark. See [`crate::ecg`].
+    pub fn ecg_to_rr(
+        &mut self,
+        batch: &aorta_wire::EcgBatch,
+        last: bool,
+        out: &mut Vec<RrSample>,
+    ) -> Result<i64, Rejection> {
+        crate::ecg::ecg_to_rr(&mut self.ecg, batch, last, out)
+    }
+
     /// Runs the `clinical` operator on a closed block of this stream (if the
     /// block's algorithms include it), appending its records.
     pub fn clinical_step(
@@ -431,5 +445,6 @@ impl StreamState {
             .sum::<usize>()
             + self.algorithms.capacity() * 16
             + self.clinical.as_ref().map_or(0, |c| c.heap_bytes())
+            + self.ecg.as_ref().map_or(0, |e| e.heap_bytes())
     }
 }

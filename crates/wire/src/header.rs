@@ -18,6 +18,8 @@ pub const TAG_LEN: usize = 16;
 pub enum ContentType {
     /// Gateway → worker: a batch of RR intervals.
     RrBatch = 0x01,
+    /// Gateway → worker: a chunk of one raw ECG lead.
+    EcgBatch = 0x02,
     /// Worker → clinician: a batch of result records.
     Results = 0x10,
 }
@@ -26,6 +28,7 @@ impl ContentType {
     pub fn from_u8(v: u8) -> Result<Self, WireError> {
         match v {
             0x01 => Ok(Self::RrBatch),
+            0x02 => Ok(Self::EcgBatch),
             0x10 => Ok(Self::Results),
             other => Err(WireError::UnknownContentType(other)),
         }

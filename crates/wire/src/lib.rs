@@ -29,7 +29,10 @@ pub use header::{
 pub use ids::{SessionId, StreamId};
 pub use reader::Reader;
 pub use result::{Algorithm, Metric, Quality, ResultBatch, ResultRecord, RESULT_RECORD_LEN};
-pub use samples::{RrBatch, RrSample, RR_BATCH_HEADER_LEN, RR_SAMPLE_LEN};
+pub use samples::{
+    EcgBatch, RrBatch, RrSample, ECG_BATCH_HEADER_LEN, ECG_UNIT_UV, RR_BATCH_HEADER_LEN,
+    RR_SAMPLE_LEN,
+};
 
 /// Everything that can be wrong with bytes handed to this crate.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -97,3 +97,80 @@ impl RrBatch {
         Ok(watermark)
     }
 }
+
+/// Bytes before the first sample of an ECG batch.
+pub const ECG_BATCH_HEADER_LEN: usize = 32;
+/// Microvolts per ECG sample unit (i16: ±163 mV).
+pub const ECG_UNIT_UV: f32 = 5.0;
+
+/// A chunk of one ECG lead as carried in an envelope body (content type
+/// `EcgBatch`):
+///
+/// ```text
+/// 0..4    sample count n, u32 LE
+/// 4..8    sampling rate, Hz, u32 LE
+/// 8..16   index of the first sample since the stream began, u64 LE
+/// 16..24  time of sample index 0 (the stream's start), Unix µs, i64 LE
+/// 24..32  watermark: no later batch holds a sample before this time, Unix µs, i64 LE
+/// 32..    n × i16 LE samples, units of 5 µV
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct EcgBatch {
+    pub fs_hz: u32,
+    pub first_index: u64,
+    pub origin_us: i64,
+    pub watermark_us: i64,
+    pub samples: Vec<i16>,
+}
+
+impl EcgBatch {
+    pub fn encoded_len(n: usize) -> usize {
+        ECG_BATCH_HEADER_LEN + 2 * n
+    }
+
+    /// How many samples fit in `capacity` bytes of content.
+    pub fn capacity(capacity: usize) -> usize {
+        capacity.saturating_sub(ECG_BATCH_HEADER_LEN) / 2
+    }
+
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        out.reserve(Self::encoded_len(self.samples.len()));
+        out.extend_from_slice(&(self.samples.len() as u32).to_le_bytes());
+        out.extend_from_slice(&self.fs_hz.to_le_bytes());
+        out.extend_from_slice(&self.first_index.to_le_bytes());
+        out.extend_from_slice(&self.origin_us.to_le_bytes());
+        out.extend_from_slice(&self.watermark_us.to_le_bytes());
+        for s in &self.samples {
+            out.extend_from_slice(&s.to_le_bytes());
+        }
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Self, WireError> {
+        let mut r = Reader::new(bytes);
+        let n = r.u32()? as usize;
+        let fs_hz = r.u32()?;
+        let first_index = r.u64()?;
+        let origin_us = r.i64()?;
+        let watermark_us = r.i64()?;
+        if n > bytes.len() / 2 {
+            return Err(WireError::DoesNotFit {
+                what: "ECG samples",
+                needed: n * 2,
+                capacity: bytes.len(),
+            });
+        }
+        let mut samples = Vec::with_capacity(n);
+        for _ in 0..n {
+            let b = r.array::<2>()?;
+            samples.push(i16::from_le_bytes(b));
+        }
+        r.finish("ECG batch")?;
+        Ok(Self {
+            fs_hz,
+            first_index,
+            origin_us,
+            watermark_us,
+            samples,
+        })
+    }
+}

@@ -6,8 +6,8 @@ use aorta_hrv::HrvBands;
 use aorta_runtime::{compute_window, ClosedWindow, Limits, Rejection, StreamState, Verdict};
 use aorta_transport::{CommitLog, Consumer, Offset, Polled, TransportError};
 use aorta_wire::{
-    Body, BodyFlags, Bucket, ContentType, Enrolment, EnrolmentStatus, Header, ResultBatch,
-    ResultRecord, RrBatch, RrSample, SessionId, StreamId,
+    Body, BodyFlags, Bucket, ContentType, EcgBatch, Enrolment, EnrolmentStatus, Header,
+    ResultBatch, ResultRecord, RrBatch, RrSample, SessionId, StreamId,
 };
 use rand_core::{CryptoRng, RngCore};
 use serde::{Deserialize, Serialize};
@@ -334,7 +334,7 @@ impl<C: Consumer, L: CommitLog, R: RngCore + CryptoRng> Worker<C, L, R> {
             }
         };
         let stream = header.stream;
-        if header.content != ContentType::RrBatch {
+        if !matches!(header.content, ContentType::RrBatch | ContentType::EcgBatch) {
             self.reject(offset, Some(stream), Rejection::WrongContentType);
             return Ok(());
         }
@@ -420,11 +420,12 @@ impl<C: Consumer, L: CommitLog, R: RngCore + CryptoRng> Worker<C, L, R> {
                 decrypted_body(&header, env)
             }
         };
-        let parsed = Body::parse(body).and_then(|b| {
-            self.samples.clear();
-            RrBatch::decode_into(b.content, &mut self.samples).map(|wm| (wm, b.flags))
+        self.samples.clear();
+        let parsed = Body::parse(body).and_then(|b| match header.content {
+            ContentType::EcgBatch => EcgBatch::decode(b.content).map(|e| (Err(e), b.flags)),
+            _ => RrBatch::decode_into(b.content, &mut self.samples).map(|wm| (Ok(wm), b.flags)),
         });
-        let (watermark, flags): (i64, BodyFlags) = match parsed {
+        let (content, flags) = match parsed {
             Ok(v) => v,
             Err(_) => {
                 self.reject(offset, Some(stream), Rejection::BadContent);
@@ -433,6 +434,17 @@ impl<C: Consumer, L: CommitLog, R: RngCore + CryptoRng> Worker<C, L, R> {
         };
         let Some(state) = self.streams.get_mut(&stream) else {
             return Ok(());
+        };
+        // Raw ECG: R peaks are found here, inside the TEE, and continue as RR.
+        let watermark = match content {
+            Ok(wm) => wm,
+            Err(ecg) => match state.ecg_to_rr(&ecg, flags.final_, &mut self.samples) {
+                Ok(wm) => wm,
+                Err(r) => {
+                    self.reject(offset, Some(stream), r);
+                    return Ok(());
+                }
+            },
         };
         self.closed.clear();
         let verdict = state.on_envelope(
