@@ -175,7 +175,7 @@ impl Annotation {
 pub fn parse_annotations(bytes: &[u8]) -> Result<Vec<Annotation>, AnalyticsError> {
     let mut out = Vec::new();
     let mut t: u64 = 0;
-    let (mut num, mut chan) = (0u8, 0u8);
+    let mut chan = 0u8;
     let mut i = 0usize;
     let word = |i: usize| -> Option<u16> {
         bytes
@@ -197,7 +197,8 @@ pub fn parse_annotations(bytes: &[u8]) -> Result<Vec<Annotation>, AnalyticsError
                     .checked_add_signed(i64::from(skip))
                     .ok_or_else(|| bad("annotations: SKIP before the record start"))?;
             }
-            60 => num = n as u8,
+            // NUM: annotation numbers are not used here.
+            60 => {}
             61 => {
                 if let Some(last) = out.last_mut() {
                     let last: &mut Annotation = last;
@@ -220,7 +221,6 @@ pub fn parse_annotations(bytes: &[u8]) -> Result<Vec<Annotation>, AnalyticsError
             }
             code => {
                 t += n;
-                let _ = num;
                 out.push(Annotation {
                     sample: t,
                     code,

@@ -131,7 +131,10 @@ pub fn replay(
             Some(w) if !last => w.poll(tick),
             _ => None,
         };
-        let session = aorta_gateway::batcher::session_id(crate::tee::unix_now_ms(), &mut rng);
+        // A new session id only when rotating: no clock or RNG work per tick.
+        let session = rekey
+            .as_ref()
+            .map(|_| aorta_gateway::batcher::session_id(crate::tee::unix_now_ms(), &mut rng));
         batch.clear();
         for s in streams.iter_mut() {
             stats.samples += s.feed(if last { i64::MAX } else { tick_end });
@@ -143,7 +146,8 @@ pub fn replay(
                     .as_ref()
                     .context("key rotation needs the stream's device key")?;
                 // A session id above the current one even if the clock stepped back.
-                let next = SessionId(session.0.max(s.sender.session().0 + 1));
+                let fresh = session.map_or(0, |x| x.0);
+                let next = SessionId(fresh.max(s.sender.session().0 + 1));
                 batch.push(
                     s.sender
                         .tick_and_rekey(tick_end, next, &v.fleet, v.epoch, device, &mut rng)?,

@@ -57,24 +57,18 @@ fn worker_killed_at_random_points_produces_identical_results() {
     copy_dir(&spool, &reference);
     copy_dir(&spool, &crashed);
 
-    // Uninterrupted; its duration scales the random kill points below.
-    let t = Instant::now();
-    run_ok(
-        aorta()
-            .args([
-                "worker",
-                "--kbs",
-                &kbs.addr,
-                "--tee",
-                "simulated",
-                "--checkpoint-every",
-                "97",
-                "--keys",
-            ])
+    let worker = |spool: &std::path::Path| {
+        let mut c = aorta();
+        c.args(["worker", "--kbs", &kbs.addr, "--tee", "simulated"])
+            .args(["--checkpoint-every", "97", "--keys"])
             .arg(&keys)
             .arg("--spool")
-            .arg(&reference),
-    );
+            .arg(spool);
+        c
+    };
+    // Uninterrupted; its duration scales the random kill points below.
+    let t = Instant::now();
+    run_ok(&mut worker(&reference));
     let full_run = t.elapsed();
     let ref_csv = dir.path().join("reference.csv");
     results_csv(&keys, &reference, &ref_csv);
@@ -84,20 +78,7 @@ fn worker_killed_at_random_points_produces_identical_results() {
     let mut kills = 0;
     let started = Instant::now();
     loop {
-        let mut child = aorta()
-            .args([
-                "worker",
-                "--kbs",
-                &kbs.addr,
-                "--tee",
-                "simulated",
-                "--checkpoint-every",
-                "97",
-                "--keys",
-            ])
-            .arg(&keys)
-            .arg("--spool")
-            .arg(&crashed)
+        let mut child = worker(&crashed)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

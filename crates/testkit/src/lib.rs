@@ -123,12 +123,11 @@ impl Fleet {
         let clinician = KemKeypair::generate(&mut rng);
         let profile = aorta_gateway::Profile::rr_default();
         let devices = (0..n)
-            .map(|i| {
+            .map(|_| {
                 let key = KemKeypair::generate(&mut rng);
                 // Random pseudonyms, as enrolment assigns them.
                 let mut id = [0u8; 16];
                 rand_core::RngCore::fill_bytes(&mut rng, &mut id);
-                let _ = i;
                 let stream = StreamId(id);
                 let e = Enrolment {
                     status: EnrolmentStatus::Active,

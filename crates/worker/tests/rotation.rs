@@ -109,7 +109,7 @@ fn decrypt(f: &Fleet, e2: &KemPublic, log: &MemLog) -> Results {
     out
 }
 
-fn broker(k2: &KemKeypair, fail: bool) -> (Box<dyn KeySource>, Arc<AtomicUsize>, [u8; 32]) {
+fn broker(k2: &KemKeypair, fail: bool) -> (Box<dyn KeySource>, Arc<AtomicUsize>) {
     let asked = Arc::new(AtomicUsize::new(0));
     let f = fleet();
     let b = Broker {
@@ -120,24 +120,23 @@ fn broker(k2: &KemKeypair, fail: bool) -> (Box<dyn KeySource>, Arc<AtomicUsize>,
         asked: asked.clone(),
         fail,
     };
-    (Box::new(b), asked, *k2.secret.expose_secret())
+    (Box::new(b), asked)
+}
+
+/// The same data without rotation, decrypted: what every run must equal.
+fn baseline(f: &Fleet, k2: &KemKeypair) -> Results {
+    let mut plain = worker(f, MemInput::new(produce(f, None)), MemLog::default(), None).unwrap();
+    plain.drain(|_| {}).unwrap();
+    decrypt(f, &k2.public, plain.output_mut())
 }
 
 #[test]
 fn rotation_mid_stream_loses_and_duplicates_nothing() {
     let f = fleet();
     let k2 = epoch2();
-    let mut plain = worker(
-        &f,
-        MemInput::new(produce(&f, None)),
-        MemLog::default(),
-        None,
-    )
-    .unwrap();
-    plain.drain(|_| {}).unwrap();
-    let base = decrypt(&f, &k2.public, plain.output_mut());
+    let base = baseline(&f, &k2);
 
-    let (source, asked, _) = broker(&k2, false);
+    let (source, asked) = broker(&k2, false);
     let mut w = worker(
         &f,
         MemInput::new(produce(&f, Some(&k2.public))),
@@ -174,17 +173,9 @@ fn an_unreachable_broker_stops_the_worker_and_a_restart_resumes_exactly() {
     let f = fleet();
     let k2 = epoch2();
     let input = produce(&f, Some(&k2.public));
-    let mut plain = worker(
-        &f,
-        MemInput::new(produce(&f, None)),
-        MemLog::default(),
-        None,
-    )
-    .unwrap();
-    plain.drain(|_| {}).unwrap();
-    let base = decrypt(&f, &k2.public, plain.output_mut());
+    let base = baseline(&f, &k2);
 
-    let (down, asked, _) = broker(&k2, true);
+    let (down, asked) = broker(&k2, true);
     let mut w = worker(
         &f,
         MemInput::new(input.clone()),
@@ -204,7 +195,7 @@ fn an_unreachable_broker_stops_the_worker_and_a_restart_resumes_exactly() {
         !log.committed.is_empty(),
         "results before the rotation were committed"
     );
-    let (up, _, _) = broker(&k2, false);
+    let (up, _) = broker(&k2, false);
     let mut w = worker(&f, MemInput::new(input), log, Some(up)).unwrap();
     w.drain(|_| {}).unwrap();
     assert_eq!(decrypt(&f, &k2.public, w.output_mut()), base);
@@ -215,7 +206,7 @@ fn a_checkpoint_sealed_under_a_new_epoch_needs_that_epoch() {
     let f = fleet();
     let k2 = epoch2();
     let input = produce(&f, Some(&k2.public));
-    let (source, _, _) = broker(&k2, false);
+    let (source, _) = broker(&k2, false);
     let mut w = worker(
         &f,
         MemInput::new(input.clone()),
@@ -232,7 +223,7 @@ fn a_checkpoint_sealed_under_a_new_epoch_needs_that_epoch() {
         "{err}"
     );
     // With the broker, the worker obtains epoch 2 and resumes at the end.
-    let (source, asked, _) = broker(&k2, false);
+    let (source, asked) = broker(&k2, false);
     let mut w = worker(&f, MemInput::new(input), log, Some(source)).unwrap();
     assert_eq!(asked.load(Ordering::SeqCst), 1);
     assert_eq!(w.drain(|_| {}).unwrap(), 0, "nothing left to process");
@@ -243,11 +234,7 @@ fn an_epoch_the_broker_does_not_release_is_rejected_and_isolated() {
     let f = fleet();
     let k2 = epoch2();
     let mut input = produce(&f, None);
-    let (base, _) = {
-        let mut w = worker(&f, MemInput::new(input.clone()), MemLog::default(), None).unwrap();
-        w.drain(|_| {}).unwrap();
-        (decrypt(&f, &k2.public, w.output_mut()), ())
-    };
+    let base = baseline(&f, &k2);
     // The host relabels two envelopes of stream 0 to epoch 99: the first of
     // its session (the worker asks the broker, which has no epoch 99) and a
     // later one (the session's key is already known, so it fails
@@ -257,7 +244,7 @@ fn an_epoch_the_broker_does_not_release_is_rejected_and_isolated() {
         assert_eq!(Header::parse_envelope(&input[i]).unwrap().stream, victim);
         input[i][8..12].copy_from_slice(&99u32.to_le_bytes());
     }
-    let (source, asked, _) = broker(&k2, false);
+    let (source, asked) = broker(&k2, false);
     let mut w = worker(&f, MemInput::new(input), MemLog::default(), Some(source)).unwrap();
     w.drain(|_| {}).unwrap();
     let r = w.report();
