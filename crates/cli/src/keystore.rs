@@ -17,7 +17,6 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -46,17 +45,10 @@ pub struct Patient {
     pub alerts: AlertThresholds,
 }
 
+/// A secret key file: hex, mode 0600, written atomically (as the key broker's).
 fn write_secret(path: &Path, bytes: &[u8]) -> Result<()> {
     let hexed = Zeroizing::new(hex::encode(bytes));
-    let mut f = fs::OpenOptions::new()
-        .create(true)
-        .truncate(true)
-        .write(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    f.write_all(hexed.as_bytes())?;
-    Ok(())
+    Ok(aorta_kbs::store::write_atomic(path, hexed.as_bytes(), 0o600)?)
 }
 
 fn read_32(path: &Path) -> Result<Zeroizing<[u8; 32]>> {

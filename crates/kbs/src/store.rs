@@ -93,8 +93,9 @@ fn read(path: &Path) -> Result<Vec<u8>, KbsError> {
     fs::read(path).map_err(io(path))
 }
 
-/// Writes through a temporary file and rename, so readers never see half a file.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), KbsError> {
+/// Writes through a temporary file, fsync and rename, so readers never see
+/// half a file (the key directory's secrets and public files use it).
+pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), KbsError> {
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     let mut f = fs::OpenOptions::new()
         .create(true)
