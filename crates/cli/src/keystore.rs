@@ -48,7 +48,11 @@ pub struct Patient {
 /// A secret key file: hex, mode 0600, written atomically (as the key broker's).
 fn write_secret(path: &Path, bytes: &[u8]) -> Result<()> {
     let hexed = Zeroizing::new(hex::encode(bytes));
-    Ok(aorta_kbs::store::write_atomic(path, hexed.as_bytes(), 0o600)?)
+    Ok(aorta_kbs::store::write_atomic(
+        path,
+        hexed.as_bytes(),
+        0o600,
+    )?)
 }
 
 fn read_32(path: &Path) -> Result<Zeroizing<[u8; 32]>> {
