@@ -1,34 +1,59 @@
 //! Atrial fibrillation detection from RR irregularity on a short sliding
 //! window, in the spirit of the low-complexity detectors of Petrėnas et al.
-//! (Comput. Biol. Med. 65:184–191, 2015) and Tateno & Glass (Med. Biol.
-//! Eng. Comput. 39:664–671, 2001): AF is *irregularly irregular* — beat to
-//! beat changes are large, and no baseline interval dominates.
+//! (Comput. Biol. Med. 65:184–191, 2015: ectopic beat filtering, bigeminy
+//! suppression, irregularity) and Tateno & Glass (Med. Biol. Eng. Comput.
+//! 39:664–671, 2001): AF is *irregularly irregular* — beat to beat changes
+//! are large, no baseline interval dominates, and no pattern repeats.
 //!
-//! Over the last [`AfConfig::window`] intervals:
-//! * irregularity = median over beats of |RRᵢ − RRᵢ₋₁| / ((RRᵢ + RRᵢ₋₁)/2)
-//!   (the median resists isolated ectopic beats, unlike RMSSD);
-//! * concentration = share of intervals within ±[`AfConfig::band`] of the
-//!   window's median interval. Sinus rhythm with runs of ectopic beats or
-//!   missed/extra detections keeps a baseline (high concentration); AF does
-//!   not. A window with concentration ≥ [`AfConfig::max_concentration`]
-//!   counts as regular.
+//! Over the last [`AfConfig::window`] intervals ([`features`]):
+//! * ectopic filtering: a premature interval (< 90 % of the window median
+//!   *m*) followed by a long one (> 105 % of *m*) whose sum is 2·*m* within
+//!   ±[`AfConfig::compensation`] is a premature beat with its compensatory
+//!   pause; both intervals are replaced by their mean (the underlying sinus
+//!   period), as RR artefact correction does for ectopic beats;
+//! * irregularity = median over beats of |RRᵢ − RRᵢ₋ₖ| / ((RRᵢ + RRᵢ₋ₖ)/2),
+//!   the smallest over the lags k = 1..=[`AfConfig::max_lag`]
+//!   (the median resists isolated ectopic beats, unlike RMSSD). Lag 1 is
+//!   the successive difference; lags 2 and 3 see through bigeminy and
+//!   trigeminy, where a pattern repeats every second or third beat —
+//!   *regularly* irregular, not AF, while in AF the intervals are as
+//!   unrelated two or three beats apart as one;
+//! * concentration = share of intervals within ±[`AfConfig::band`] of *m*.
+//!   Sinus rhythm with runs of ectopic beats or missed/extra detections
+//!   keeps a baseline (high concentration); AF does not. A window with
+//!   concentration ≥ [`AfConfig::max_concentration`] counts as regular.
 //!
 //! AF starts when the irregularity exceeds [`AfConfig::onset`] and ends
 //! when it falls below [`AfConfig::offset`] (hysteresis), each for
 //! [`AfConfig::min_run`] consecutive beats (debouncing). A decision refers
 //! to the beat at the window's centre, so it is reported half a window
-//! (~32 beats) late. Memory: two windows of f64.
+//! (~32 beats) late. Memory: three windows of f64.
+//!
+//! Recordings shorter than a window (e.g. 30-s screening strips) are
+//! classified as a whole by [`classify_segment`] with the same features.
 
 use std::collections::VecDeque;
 
 /// Settings, chosen once for all records on afdb (docs/validation.md).
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AfConfig {
+    /// Intervals per decision.
     pub window: usize,
+    /// Irregularity above which AF begins.
     pub onset: f64,
+    /// Irregularity below which AF ends.
     pub offset: f64,
+    /// Windows with at least this share of intervals near their median
+    /// are regular, whatever their irregularity.
     pub max_concentration: f64,
+    /// Half-width of "near the median", relative.
     pub band: f64,
+    /// Largest lag of the irregularity measure (1 = successive
+    /// differences only).
+    pub max_lag: usize,
+    /// Tolerance of the compensatory-pause test, relative to two median
+    /// intervals (0 turns ectopic filtering off).
+    pub compensation: f64,
     /// Consecutive decisions that must call for a change before the state
     /// flips (debounces onset/offset events).
     pub min_run: u32,
@@ -38,10 +63,12 @@ impl Default for AfConfig {
     fn default() -> Self {
         Self {
             window: 64,
-            onset: 0.085,
-            offset: 0.065,
-            max_concentration: 0.3,
+            onset: 0.07,
+            offset: 0.05,
+            max_concentration: 0.35,
             band: 0.03,
+            max_lag: 3,
+            compensation: 0.1,
             min_run: 16,
         }
     }
@@ -69,14 +96,29 @@ pub struct AfDecision {
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
 pub struct AfDetector {
     cfg: AfConfig,
-    prev_rr: Option<f64>,
-    d: VecDeque<f64>,
+    /// The last `window + max_lag` rhythm intervals (ms).
     rrs: VecDeque<f64>,
     times: VecDeque<f64>,
     in_af: bool,
     /// Consecutive decisions calling for the other state.
     run: u32,
-    scratch: Vec<f64>,
+    #[serde(skip)]
+    scratch: Scratch,
+}
+
+/// Working buffers of [`features`] (not state: never checkpointed).
+#[derive(Debug, Clone, Default)]
+pub struct Scratch {
+    sorted: Vec<f64>,
+    filtered: Vec<f64>,
+}
+
+/// Scratch space carries no state: any two are equal, so a restored
+/// detector equals the one that was checkpointed.
+impl PartialEq for Scratch {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 fn median(v: &mut [f64]) -> f64 {
@@ -84,18 +126,99 @@ fn median(v: &mut [f64]) -> f64 {
     *v.select_nth_unstable_by(mid, f64::total_cmp).1
 }
 
+/// Irregularity and concentration of `rr` (ms, rhythm intervals only):
+/// the window is `rr[lags..]`, the first `lags` intervals only serve as
+/// partners of its first differences (see the module documentation).
+/// `rr.len()` must exceed `lags`.
+pub fn features(rr: &[f64], lags: usize, cfg: &AfConfig, s: &mut Scratch) -> (f64, f64) {
+    let window = &rr[lags..];
+    s.sorted.clear();
+    s.sorted.extend_from_slice(window);
+    let base = median(&mut s.sorted);
+    let near = window
+        .iter()
+        .filter(|r| (*r - base).abs() <= cfg.band * base)
+        .count();
+    let concentration = near as f64 / window.len() as f64;
+    let f = &mut s.filtered;
+    f.clear();
+    f.extend_from_slice(rr);
+    if cfg.compensation > 0.0 {
+        let mut i = 0;
+        while i + 1 < f.len() {
+            let (a, b) = (f[i], f[i + 1]);
+            if a < PREMATURE * base
+                && b > PAUSE * base
+                && (a + b - 2.0 * base).abs() <= cfg.compensation * 2.0 * base
+            {
+                f[i] = (a + b) / 2.0;
+                f[i + 1] = f[i];
+                i += 2;
+            } else {
+                i += 1;
+            }
+        }
+    }
+    let mut irregularity = f64::INFINITY;
+    for k in 1..=lags {
+        s.sorted.clear();
+        s.sorted.extend((lags..f.len()).map(|i| {
+            let (a, b) = (f[i], f[i - k]);
+            (a - b).abs() / ((a + b) / 2.0)
+        }));
+        irregularity = irregularity.min(median(&mut s.sorted));
+    }
+    (irregularity, concentration)
+}
+
+/// A premature interval is shorter than this share of the median.
+const PREMATURE: f64 = 0.9;
+/// A compensatory pause is longer than this share of the median.
+const PAUSE: f64 = 1.05;
+
+/// Fewest intervals [`classify_segment`] decides on.
+pub const MIN_SEGMENT: usize = 16;
+
+/// Whole-recording decision for a short strip (e.g. a 30-s single-lead
+/// recording): the features of the streaming detector over all its rhythm
+/// intervals (ms; values outside 200..3000 ms are dropped), AF when the
+/// irregularity exceeds the onset threshold and the concentration is
+/// below its bound. `None` with fewer than [`MIN_SEGMENT`] intervals
+/// (plus the lags).
+pub fn classify_segment(rr_ms: &[f64], cfg: &AfConfig) -> Option<AfDecision> {
+    let rr: Vec<f64> = rr_ms
+        .iter()
+        .copied()
+        .filter(|r| (200.0..=3000.0).contains(r))
+        .collect();
+    let lags = cfg.max_lag.clamp(1, MIN_SEGMENT / 2);
+    if rr.len() < MIN_SEGMENT + lags {
+        return None;
+    }
+    let (irregularity, concentration) = features(&rr, lags, cfg, &mut Scratch::default());
+    Some(AfDecision {
+        time: 0.0,
+        af: concentration < cfg.max_concentration && irregularity > cfg.onset,
+        irregularity,
+        concentration,
+    })
+}
+
 impl AfDetector {
     pub fn new(cfg: AfConfig) -> Self {
         let w = cfg.window.max(4);
+        let lag = cfg.max_lag.clamp(1, w / 2);
         Self {
-            cfg: AfConfig { window: w, ..cfg },
-            prev_rr: None,
-            d: VecDeque::with_capacity(w),
-            rrs: VecDeque::with_capacity(w),
-            times: VecDeque::with_capacity(w),
+            cfg: AfConfig {
+                window: w,
+                max_lag: lag,
+                ..cfg
+            },
+            rrs: VecDeque::with_capacity(w + lag),
+            times: VecDeque::with_capacity(w + lag),
             in_af: false,
             run: 0,
-            scratch: Vec::with_capacity(w),
+            scratch: Scratch::default(),
         }
     }
 
@@ -109,45 +232,32 @@ impl AfDetector {
     /// values) are not rhythm: they restart the window.
     pub fn push(&mut self, rr_ms: f64, time: f64) -> (Option<AfDecision>, Option<AfEvent>) {
         if !(200.0..=3000.0).contains(&rr_ms) || !time.is_finite() {
-            self.prev_rr = None;
-            self.d.clear();
             self.rrs.clear();
             self.times.clear();
             return (None, None);
         }
-        let Some(prev) = self.prev_rr.replace(rr_ms) else {
-            return (None, None);
-        };
-        self.d
-            .push_back((rr_ms - prev).abs() / ((rr_ms + prev) / 2.0));
+        let (w, lags) = (self.cfg.window, self.cfg.max_lag);
         self.rrs.push_back(rr_ms);
         self.times.push_back(time);
-        if self.d.len() > self.cfg.window {
-            self.d.pop_front();
+        if self.rrs.len() > w + lags {
             self.rrs.pop_front();
             self.times.pop_front();
         }
-        if self.d.len() < self.cfg.window {
+        if self.rrs.len() < w + lags {
             return (None, None);
         }
-        self.scratch.clear();
-        self.scratch.extend(self.d.iter().copied());
-        let irregularity = median(&mut self.scratch);
-        self.scratch.clear();
-        self.scratch.extend(self.rrs.iter().copied());
-        let base = median(&mut self.scratch);
-        let near = self
-            .rrs
-            .iter()
-            .filter(|r| (*r - base).abs() <= self.cfg.band * base)
-            .count();
-        let concentration = near as f64 / self.rrs.len() as f64;
+        let (irregularity, concentration) = features(
+            self.rrs.make_contiguous(),
+            lags,
+            &self.cfg,
+            &mut self.scratch,
+        );
         let effective = if concentration >= self.cfg.max_concentration {
             0.0
         } else {
             irregularity
         };
-        let centre = self.times[self.times.len() / 2];
+        let centre = self.times[lags + w / 2];
         let mut event = None;
         let wants_change = if self.in_af {
             effective < self.cfg.offset
@@ -219,5 +329,55 @@ mod tests {
         assert_eq!(d.push(f64::NAN, t), (None, None));
         assert_eq!(d.push(-5.0, t), (None, None));
         assert_eq!(d.push(20_000.0, t), (None, None));
+    }
+
+    fn lcg(x: &mut u64) -> f64 {
+        *x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (*x >> 33) as f64 / (1u64 << 31) as f64
+    }
+
+    #[test]
+    fn bigeminy_and_trigeminy_switching_is_not_af() {
+        // As in MIT-BIH 119: runs of N–V (bigeminy) and N–N–V (trigeminy),
+        // premature 600 ms, compensatory 1250 ms, sinus 900 ms with jitter.
+        let mut d = AfDetector::new(AfConfig::default());
+        let (mut t, mut x) = (0.0, 7u64);
+        let mut decisions = 0;
+        for run in 0..40 {
+            let pattern: &[f64] = if run % 2 == 0 {
+                &[600.0, 1250.0]
+            } else {
+                &[900.0, 600.0, 1250.0]
+            };
+            for _ in 0..(3 + run % 4) {
+                for &rr in pattern {
+                    let rr = rr + 40.0 * (lcg(&mut x) - 0.5);
+                    t += rr / 1000.0;
+                    let (dec, ev) = d.push(rr, t);
+                    assert_eq!(ev, None, "at {t:.0} s");
+                    decisions += usize::from(dec.is_some());
+                }
+            }
+        }
+        assert!(decisions > 200, "{decisions}");
+    }
+
+    #[test]
+    fn short_strips_are_classified_as_a_whole() {
+        let cfg = AfConfig::default();
+        let mut x = 99u64;
+        let af: Vec<f64> = (0..30).map(|_| 450.0 + 600.0 * lcg(&mut x)).collect();
+        let sinus: Vec<f64> = (0..30).map(|_| 800.0 + 30.0 * lcg(&mut x)).collect();
+        let d = classify_segment(&af, &cfg).unwrap();
+        assert!(d.af, "{d:?}");
+        let d = classify_segment(&sinus, &cfg).unwrap();
+        assert!(!d.af && d.concentration > 0.5, "{d:?}");
+        // Too few rhythm intervals (impossible values do not count).
+        let mut short = af[..18].to_vec();
+        short.extend([f64::NAN, 50.0, 20_000.0]);
+        assert_eq!(classify_segment(&short, &cfg), None);
+        assert_eq!(classify_segment(&[], &cfg), None);
     }
 }

@@ -208,7 +208,12 @@ pub fn score_af(
 /// afdb as distributed in ../shared/data/afdb: `qrsNNNNN.txt` (ann2rr
 /// dump: start sample, RR s, end sample; first row is not an RR) and
 /// `atrNNNNN.txt` (rdann dump with rhythm labels), 250 Hz.
-pub fn afdb_record(name: &str, qrs: &str, atr: &str) -> Result<AfResult, AnalyticsError> {
+pub fn afdb_record(
+    name: &str,
+    qrs: &str,
+    atr: &str,
+    cfg: crate::af::AfConfig,
+) -> Result<AfResult, AnalyticsError> {
     const FS: f64 = 250.0;
     let bad = |w: &str| AnalyticsError::Wfdb(format!("afdb {name}: {w}"));
     let mut beats = Vec::new();
@@ -238,12 +243,7 @@ pub fn afdb_record(name: &str, qrs: &str, atr: &str) -> Result<AfResult, Analyti
         let i = rhythm.partition_point(|x| x.0 <= t);
         i > 0 && rhythm[i - 1].1
     };
-    Ok(score_af(
-        name,
-        &beats,
-        is_af,
-        crate::af::AfConfig::default(),
-    ))
+    Ok(score_af(name, &beats, is_af, cfg))
 }
 
 /// AF spans of a MIT-BIH record from its rhythm annotations (`(AFIB` to the

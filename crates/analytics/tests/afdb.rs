@@ -3,6 +3,7 @@
 //! (AFIB = AF; N, AFL, J = not AF): overall sensitivity and specificity
 //! each at least 95 %.
 
+use aorta_analytics::af::AfConfig;
 use aorta_analytics::validate::{afdb_record, record_names, AfResult};
 
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/afdb");
@@ -20,7 +21,7 @@ fn afdb_overall_sensitivity_and_specificity_reach_95() {
     for n in &names {
         let qrs = std::fs::read_to_string(format!("{DIR}/qrs{n}.txt")).unwrap();
         let atr = std::fs::read_to_string(format!("{DIR}/atr{n}.txt")).unwrap();
-        let r = afdb_record(n, &qrs, &atr).unwrap();
+        let r = afdb_record(n, &qrs, &atr, AfConfig::default()).unwrap();
         assert!(
             r.tp_s + r.fn_s + r.tn_s + r.fp_s > 30_000.0,
             "{n}: ~10 h scored"
