@@ -24,14 +24,14 @@ use crate::AnalyticsError;
 const BETA: f32 = 0.02;
 
 /// One detected pulse.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Pulse {
     /// Sample index of the systolic peak.
     pub sample: u64,
 }
 
 /// Quality over 10-s segments.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PpgQuality {
     pub start: u64,
     pub len: u64,
@@ -45,7 +45,7 @@ pub struct PpgQuality {
     pub no_pulse: bool,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PpgDetector {
     hp: Biquad,
     lp: Biquad,

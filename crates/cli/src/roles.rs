@@ -189,6 +189,15 @@ pub struct GatewayArgs {
     /// The lead (signal number) of `--ecg-wfdb`.
     #[arg(long, default_value_t = 0)]
     pub channel: usize,
+    /// Stream a raw PPG signal from this text file (one sample per line,
+    /// sensor units; on lines with several comma- or space-separated
+    /// fields the last one; `#` starts a comment) for the one patient
+    /// served; pulses are detected in the worker.
+    #[arg(long, requires = "ppg_fs", conflicts_with_all = ["input", "mqtt", "simulate_minutes", "ecg_wfdb"])]
+    pub ppg_file: Option<PathBuf>,
+    /// Sampling rate of `--ppg-file`, Hz (25 to 1000).
+    #[arg(long)]
+    pub ppg_fs: Option<u32>,
     /// MQTT: stop after this many samples.
     #[arg(long)]
     pub max_samples: Option<u64>,
@@ -270,7 +279,30 @@ pub fn gateway(a: GatewayArgs) -> Result<()> {
         return gateway_mqtt(&a, addr, &ks, &patients, senders, &mut watch, &mut out);
     }
     if let Some(record) = &a.ecg_wfdb {
-        return gateway_ecg(&a, record, &ks, &patients, &watch, &mut out);
+        let (header, mv) = crate::validate_cmd::read_lead(record, a.channel)?;
+        let lead = header
+            .signals
+            .get(a.channel)
+            .map_or(String::new(), |s| s.description.clone());
+        let wave = Wave {
+            ppg: false,
+            fs_hz: header.fs.round() as u32,
+            samples: mv,
+            what: format!("ECG (lead {} {lead})", a.channel),
+        };
+        return gateway_wave(&a, wave, &ks, &patients, &watch, &mut out);
+    }
+    if let (Some(file), Some(fs_hz)) = (&a.ppg_file, a.ppg_fs) {
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("reading PPG file {}", file.display()))?;
+        let wave = Wave {
+            ppg: true,
+            fs_hz,
+            samples: parse_ppg_text(&text)
+                .with_context(|| format!("PPG file {}", file.display()))?,
+            what: "PPG".into(),
+        };
+        return gateway_wave(&a, wave, &ks, &patients, &watch, &mut out);
     }
     let mut streams = Vec::new();
     let (start_us, end_us) = if let Some(minutes) = a.simulate_minutes {
@@ -334,28 +366,69 @@ pub fn gateway(a: GatewayArgs) -> Result<()> {
     Ok(())
 }
 
-/// A raw ECG lead from a WFDB record, replayed on the event-time cadence.
-fn gateway_ecg(
+/// A raw waveform to stream.
+struct Wave {
+    ppg: bool,
+    fs_hz: u32,
+    samples: Vec<f32>,
+    /// For the summary line ("ECG (lead 0 MLII)", "PPG").
+    what: String,
+}
+
+/// Samples of a PPG text file (see `--ppg-file`).
+pub fn parse_ppg_text(text: &str) -> Result<Vec<f32>> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.split('#').next().unwrap_or("").trim();
+        let Some(field) = line
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .rfind(|f| !f.is_empty())
+        else {
+            continue;
+        };
+        let v: f32 = field
+            .parse()
+            .with_context(|| format!("line {}: not a number: {field:?}", i + 1))?;
+        if !v.is_finite() {
+            bail!("line {}: not a finite number: {field:?}", i + 1);
+        }
+        out.push(v);
+    }
+    if out.is_empty() {
+        bail!("no samples");
+    }
+    Ok(out)
+}
+
+/// A raw ECG lead or PPG signal, replayed on the event-time cadence.
+fn gateway_wave(
     a: &GatewayArgs,
-    record: &std::path::Path,
+    wave: Wave,
     ks: &KeyStore,
     patients: &[Patient],
     watch: &FleetWatch,
     out: &mut dyn Producer,
 ) -> Result<()> {
     let [p] = patients else {
-        bail!("--ecg-wfdb streams one patient: name it with --patient");
+        bail!("--ecg-wfdb and --ppg-file stream one patient: name it with --patient");
     };
-    let (header, mv) = crate::validate_cmd::read_lead(record, a.channel)?;
-    let fs = header.fs.round() as u32;
-    let secs = mv.len() as f64 / header.fs;
+    let fs = wave.fs_hz;
+    if !(25..=1000).contains(&fs) {
+        bail!("sampling rate {fs} Hz is outside 25..=1000 Hz");
+    }
+    let secs = wave.samples.len() as f64 / f64::from(fs);
     let origin = a
         .start
         .unwrap_or(tee::unix_now() as i64 - secs.ceil() as i64)
         .div_euclid(10)
         * 10_000_000;
     let mut rng = crate::tee::sys_rng();
-    let mut sender = aorta_gateway::EcgSender::new(
+    let new = if wave.ppg {
+        aorta_gateway::EcgSender::new_ppg
+    } else {
+        aorta_gateway::EcgSender::new
+    };
+    let mut sender = new(
         p.stream,
         aorta_gateway::batcher::session_id(tee::unix_now_ms(), &mut rng),
         p.profile,
@@ -367,11 +440,15 @@ fn gateway_ecg(
         &mut rng,
     )?;
     let cadence_us = i64::from(p.profile.cadence_ms) * 1000;
-    let per_tick = (f64::from(p.profile.cadence_ms) / 1000.0 * header.fs).round() as usize;
+    let per_tick = (f64::from(p.profile.cadence_ms) / 1000.0 * f64::from(fs)).round() as usize;
     let (mut envelopes, mut bytes) = (0u64, 0u64);
     let mut tick_end = origin + cadence_us;
-    for chunk in mv.chunks(per_tick.max(1)) {
-        sender.push_mv(chunk);
+    for chunk in wave.samples.chunks(per_tick.max(1)) {
+        if wave.ppg {
+            sender.push_units(chunk);
+        } else {
+            sender.push_mv(chunk);
+        }
         let env = sender.tick(tick_end)?;
         envelopes += 1;
         bytes += env.len() as u64;
@@ -384,8 +461,8 @@ fn gateway_ecg(
     let refs: Vec<&[u8]> = rest.iter().map(Vec::as_slice).collect();
     out.append(&refs)?;
     println!(
-        "gateway: {:.0} s of ECG ({} Hz, lead {} {}) for '{}' in {envelopes} envelopes ({bytes} bytes)",
-        secs, fs, a.channel, header.signals.get(a.channel).map_or("", |s| s.description.as_str()), p.name
+        "gateway: {secs:.0} s of {} at {fs} Hz for '{}' in {envelopes} envelopes ({bytes} bytes)",
+        wave.what, p.name
     );
     Ok(())
 }
@@ -558,8 +635,8 @@ pub fn worker(a: WorkerArgs) -> Result<()> {
         println!("worker: rejected {n} envelopes: {}", reason.name());
     }
     println!(
-        "worker: {} missing envelopes (gaps), {} reordered, {} truncated sessions, {} late samples, {} out-of-range samples",
-        r.missing_envelopes, r.reordered_envelopes, r.truncated_sessions, r.late_samples, r.out_of_range_samples
+        "worker: {} missing envelopes (gaps), {} reordered, {} truncated sessions, {} late samples, {} out-of-range samples, {} lost ECG/PPG samples",
+        r.missing_envelopes, r.reordered_envelopes, r.truncated_sessions, r.late_samples, r.out_of_range_samples, r.lost_wave_samples
     );
     for x in &r.recent_rejections {
         println!(
@@ -657,4 +734,20 @@ pub fn results(a: ResultsArgs) -> Result<()> {
         println!("wrote {}", p.display());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_ppg_text;
+
+    #[test]
+    fn ppg_text_takes_the_last_field_and_names_bad_lines() {
+        let v = parse_ppg_text("# header\n1.5\n0.25, 812\n3 -7 # note\n\n").unwrap();
+        assert_eq!(v, vec![1.5, 812.0, -7.0]);
+        let e = parse_ppg_text("1\n2\nabc\n").unwrap_err();
+        assert!(format!("{e:#}").contains("line 3: not a number: \"abc\""), "{e:#}");
+        let e = parse_ppg_text("1\nNaN\n").unwrap_err();
+        assert!(format!("{e:#}").contains("line 2: not a finite number"), "{e:#}");
+        assert!(parse_ppg_text("# nothing\n").is_err());
+    }
 }

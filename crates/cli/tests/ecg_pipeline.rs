@@ -84,7 +84,7 @@ fn mitdb_101_ecg_becomes_heart_rate_inside_the_worker() {
             .arg(&spool),
     );
     let t = String::from_utf8_lossy(&out.stdout);
-    assert!(t.contains("1806 s of ECG (360 Hz, lead 0 MLII)"), "{t}");
+    assert!(t.contains("1806 s of ECG (lead 0 MLII) at 360 Hz"), "{t}");
     // Every ECG envelope has the same size: nothing about the heart leaks by size.
     let mut reader = aorta_spool::Spool::open(&spool)
         .unwrap()

@@ -1,6 +1,9 @@
-//! Streaming a raw ECG lead: one envelope per tick with the samples before
-//! the tick's end, in the stream's fixed bucket, like RR streams. Samples
-//! are quantised to 5 µV in i16 (±163 mV; out-of-range values saturate).
+//! Streaming a raw waveform — an ECG lead or a PPG signal: one envelope per
+//! tick with the samples before the tick's end, in the stream's fixed
+//! bucket, like RR streams. ECG samples are quantised to 5 µV in i16
+//! (±163 mV); PPG samples are the sensor's own units rounded to i16 (the
+//! worker's detector is scale-free). Out-of-range values saturate,
+//! non-finite ones become 0.
 
 use aorta_envelope::{KemPublic, KemSecret, SenderSession};
 use aorta_wire::{BodyFlags, ContentType, EcgBatch, SessionId, StreamId, ECG_UNIT_UV};
@@ -8,7 +11,7 @@ use rand_core::{CryptoRng, RngCore};
 
 use crate::{GatewayError, Profile};
 
-/// One ECG stream's sender.
+/// One ECG or PPG stream's sender.
 pub struct EcgSender {
     session: SenderSession,
     profile: Profile,
@@ -30,7 +33,8 @@ impl std::fmt::Debug for EcgSender {
 }
 
 impl EcgSender {
-    /// A sender for a lead sampled at `fs_hz`, whose sample 0 is at `origin_us`.
+    /// A sender for an ECG lead sampled at `fs_hz`, whose sample 0 is at
+    /// `origin_us`.
     #[allow(clippy::too_many_arguments)]
     pub fn new<R: RngCore + CryptoRng>(
         stream: StreamId,
@@ -43,15 +47,57 @@ impl EcgSender {
         origin_us: i64,
         rng: &mut R,
     ) -> Result<Self, GatewayError> {
-        let session = SenderSession::start(
+        let keys = (fleet, epoch, device);
+        Self::start(
             ContentType::EcgBatch,
-            epoch,
             stream,
             session,
-            fleet,
-            device,
+            profile,
+            keys,
+            fs_hz,
+            origin_us,
             rng,
-        )?;
+        )
+    }
+
+    /// A sender for a PPG signal (content type `PpgBatch`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn new_ppg<R: RngCore + CryptoRng>(
+        stream: StreamId,
+        session: SessionId,
+        profile: Profile,
+        fleet: &KemPublic,
+        epoch: u32,
+        device: &KemSecret,
+        fs_hz: u32,
+        origin_us: i64,
+        rng: &mut R,
+    ) -> Result<Self, GatewayError> {
+        let keys = (fleet, epoch, device);
+        Self::start(
+            ContentType::PpgBatch,
+            stream,
+            session,
+            profile,
+            keys,
+            fs_hz,
+            origin_us,
+            rng,
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn start<R: RngCore + CryptoRng>(
+        content: ContentType,
+        stream: StreamId,
+        session: SessionId,
+        profile: Profile,
+        (fleet, epoch, device): (&KemPublic, u32, &KemSecret),
+        fs_hz: u32,
+        origin_us: i64,
+        rng: &mut R,
+    ) -> Result<Self, GatewayError> {
+        let session = SenderSession::start(content, epoch, stream, session, fleet, device, rng)?;
         Ok(Self {
             session,
             profile,
@@ -63,12 +109,20 @@ impl EcgSender {
         })
     }
 
-    /// Queues samples in mV.
+    /// Queues ECG samples in mV.
     pub fn push_mv(&mut self, samples: &[f32]) {
-        let unit = ECG_UNIT_UV / 1000.0;
+        self.push_scaled(samples, 1000.0 / ECG_UNIT_UV);
+    }
+
+    /// Queues PPG samples in the sensor's units.
+    pub fn push_units(&mut self, samples: &[f32]) {
+        self.push_scaled(samples, 1.0);
+    }
+
+    fn push_scaled(&mut self, samples: &[f32], scale: f32) {
         self.buffer.extend(samples.iter().map(|v| {
             if v.is_finite() {
-                (v / unit)
+                (v * scale)
                     .round()
                     .clamp(f32::from(i16::MIN), f32::from(i16::MAX)) as i16
             } else {

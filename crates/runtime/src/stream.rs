@@ -46,6 +46,9 @@ pub struct StreamCounters {
     pub overflow_samples: u64,
     pub missing_envelopes: u64,
     pub reordered_envelopes: u64,
+    /// Raw waveform samples (ECG, PPG) given up: a gap that did not fill
+    /// within the allowed lateness, or a batch overtaken by such a skip.
+    pub lost_wave_samples: u64,
     pub truncated_sessions: u64,
     pub rejected_envelopes: u64,
     pub windows: u64,
@@ -353,15 +356,30 @@ impl StreamState {
         }
     }
 
-    /// Turns a raw-ECG batch into RR intervals (R-peak detection inside the
-    /// TEE); returns the RR watermark. See [`crate::ecg`].
-    pub fn ecg_to_rr(
+    /// Turns a raw ECG or PPG batch into RR intervals (beat detection inside
+    /// the TEE); returns the RR watermark. Lost samples are counted and flag
+    /// the windows they fall in (`GAP`). See [`crate::ecg`].
+    pub fn wave_to_rr(
         &mut self,
+        limits: &Limits,
+        kind: crate::ecg::WaveKind,
         batch: &aorta_wire::EcgBatch,
         last: bool,
         out: &mut Vec<RrSample>,
     ) -> Result<i64, Rejection> {
-        crate::ecg::ecg_to_rr(&mut self.ecg, batch, last, out)
+        let o = crate::ecg::ecg_to_rr(
+            &mut self.ecg,
+            kind,
+            batch,
+            last,
+            limits.allowed_lateness_us,
+            out,
+        )?;
+        if o.lost_samples > 0 {
+            self.counters.lost_wave_samples += o.lost_samples;
+            self.flag(Quality::GAP);
+        }
+        Ok(o.watermark_us)
     }
 
     /// Runs the `clinical` operator on a closed block of this stream (if the

@@ -20,6 +20,10 @@ pub enum ContentType {
     RrBatch = 0x01,
     /// Gateway → worker: a chunk of one raw ECG lead.
     EcgBatch = 0x02,
+    /// Gateway → worker: a chunk of a raw PPG signal (same layout as
+    /// `EcgBatch`; samples in the sensor's own units, the detector is
+    /// scale-free).
+    PpgBatch = 0x03,
     /// Worker → clinician: a batch of result records.
     Results = 0x10,
 }
@@ -29,6 +33,7 @@ impl ContentType {
         match v {
             0x01 => Ok(Self::RrBatch),
             0x02 => Ok(Self::EcgBatch),
+            0x03 => Ok(Self::PpgBatch),
             0x10 => Ok(Self::Results),
             other => Err(WireError::UnknownContentType(other)),
         }

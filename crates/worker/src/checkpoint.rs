@@ -6,8 +6,9 @@ use serde::{Deserialize, Serialize};
 /// of an epoch, so any attested worker of the fleet can take over a partition).
 pub const CHECKPOINT_PURPOSE: &str = "aorta/v1/checkpoint";
 
-/// Checkpoint layout version (2: sealed under a named fleet key epoch).
-pub(crate) const FORMAT: u32 = 2;
+/// Checkpoint layout version (2: sealed under a named fleet key epoch;
+/// 3: ECG/PPG reorder buffers, AF detector with lags and ectopic filtering).
+pub(crate) const FORMAT: u32 = 3;
 
 /// A sealed checkpoint is `epoch u32 LE ‖ SealingKey::seal(aad, state)`;
 /// the epoch is also in the AAD.
@@ -76,6 +77,14 @@ impl Checkpoint {
             key.open(&aad(partition, epoch), &sealed[4..])
                 .map_err(|e| crate::WorkerError::Checkpoint(e.to_string()))?,
         );
+        // The format comes first: an older layout is named, not misparsed.
+        let (format, _) = postcard::take_from_bytes::<u32>(&plain)
+            .map_err(|e| crate::WorkerError::Checkpoint(e.to_string()))?;
+        if format != FORMAT {
+            return Err(crate::WorkerError::Checkpoint(format!(
+                "checkpoint format {format}, expected format {FORMAT} (written by another version)"
+            )));
+        }
         let c: Self = postcard::from_bytes(&plain)
             .map_err(|e| crate::WorkerError::Checkpoint(e.to_string()))?;
         if c.format != FORMAT || c.partition != partition {

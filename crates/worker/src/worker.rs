@@ -3,6 +3,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use aorta_envelope::session::{dangerous_plaintext_body, results_channel};
 use aorta_envelope::{KemPublic, ReceiverSession, SenderSession, VerifyingKey};
 use aorta_hrv::HrvBands;
+use aorta_runtime::ecg::WaveKind;
 use aorta_runtime::{compute_window, ClosedWindow, Limits, Rejection, StreamState, Verdict};
 use aorta_transport::{CommitLog, Consumer, Offset, Polled, TransportError};
 use aorta_wire::{
@@ -103,6 +104,8 @@ pub struct WorkerReport {
     pub missing_envelopes: u64,
     pub reordered_envelopes: u64,
     pub late_samples: u64,
+    /// Raw ECG/PPG samples given up (gaps that did not fill in time).
+    pub lost_wave_samples: u64,
     pub out_of_range_samples: u64,
     pub truncated_sessions: u64,
     pub recent_rejections: Vec<Rejected>,
@@ -334,7 +337,10 @@ impl<C: Consumer, L: CommitLog, R: RngCore + CryptoRng> Worker<C, L, R> {
             }
         };
         let stream = header.stream;
-        if !matches!(header.content, ContentType::RrBatch | ContentType::EcgBatch) {
+        if !matches!(
+            header.content,
+            ContentType::RrBatch | ContentType::EcgBatch | ContentType::PpgBatch
+        ) {
             self.reject(offset, Some(stream), Rejection::WrongContentType);
             return Ok(());
         }
@@ -422,7 +428,12 @@ impl<C: Consumer, L: CommitLog, R: RngCore + CryptoRng> Worker<C, L, R> {
         };
         self.samples.clear();
         let parsed = Body::parse(body).and_then(|b| match header.content {
-            ContentType::EcgBatch => EcgBatch::decode(b.content).map(|e| (Err(e), b.flags)),
+            ContentType::EcgBatch => {
+                EcgBatch::decode(b.content).map(|e| (Err((WaveKind::Ecg, e)), b.flags))
+            }
+            ContentType::PpgBatch => {
+                EcgBatch::decode(b.content).map(|e| (Err((WaveKind::Ppg, e)), b.flags))
+            }
             _ => RrBatch::decode_into(b.content, &mut self.samples).map(|wm| (Ok(wm), b.flags)),
         });
         let (content, flags) = match parsed {
@@ -435,10 +446,16 @@ impl<C: Consumer, L: CommitLog, R: RngCore + CryptoRng> Worker<C, L, R> {
         let Some(state) = self.streams.get_mut(&stream) else {
             return Ok(());
         };
-        // Raw ECG: R peaks are found here, inside the TEE, and continue as RR.
+        // Raw ECG/PPG: beats are found here, inside the TEE, and continue as RR.
         let watermark = match content {
             Ok(wm) => wm,
-            Err(ecg) => match state.ecg_to_rr(&ecg, flags.final_, &mut self.samples) {
+            Err((kind, wave)) => match state.wave_to_rr(
+                &self.cfg.limits,
+                kind,
+                &wave,
+                flags.final_,
+                &mut self.samples,
+            ) {
                 Ok(wm) => wm,
                 Err(r) => {
                     self.reject(offset, Some(stream), r);
@@ -603,6 +620,7 @@ impl<C: Consumer, L: CommitLog, R: RngCore + CryptoRng> Worker<C, L, R> {
             missing_envelopes: sum(|s| s.counters.missing_envelopes),
             reordered_envelopes: sum(|s| s.counters.reordered_envelopes),
             late_samples: sum(|s| s.counters.late_samples),
+            lost_wave_samples: sum(|s| s.counters.lost_wave_samples),
             out_of_range_samples: sum(|s| s.counters.out_of_range_samples),
             truncated_sessions: sum(|s| s.counters.truncated_sessions),
             recent_rejections: self.recent.iter().cloned().collect(),
