@@ -123,7 +123,7 @@ mod tests {
     use aorta_gateway::source::{RrSimulator, SimParams};
     use aorta_kbs::proto::Response;
     use aorta_spool::Spool;
-    use aorta_transport::{Consumer, PartitionId, Polled};
+    use aorta_transport::{Consumer, PartitionId, Polled, Producer};
     use aorta_wire::{AlgorithmSet, Header};
     use aorta_worker::{Keyring, WorkerConfig};
 
@@ -166,7 +166,44 @@ mod tests {
 
     type Rows = Vec<(String, i64, u8, u8, u64, u32)>;
 
-    fn run(ks: &KeyStore, spool: &Spool, rotate_at: Option<usize>) -> (Rows, Vec<u32>, u64) {
+    /// RR streams of every enrolled patient, simulated for `TICKS` ticks.
+    fn rr_gateway(ks: &KeyStore, watch: &mut FleetWatch, out: &mut dyn Producer) {
+        let (fleet, epoch) = (watch.current().fleet, watch.current().epoch);
+        let mut rng = tee::sys_rng();
+        let session = aorta_gateway::batcher::session_id(tee::unix_now_ms(), &mut rng);
+        let mut streams = Vec::new();
+        for (i, p) in ks.patients().unwrap().iter().enumerate() {
+            let sender = ks
+                .stream_sender(p, session, &fleet, epoch, &mut rng)
+                .unwrap();
+            let end = START_US + TICKS * 10_000_000;
+            let src = RrSimulator::new(SimParams::patient(i as u64), i as u64, START_US)
+                .take_while(move |s| s.t_us < end);
+            streams.push(
+                ReplayStream::new(sender, Box::new(src))
+                    .with_device(ks.device_secret(p.stream).unwrap()),
+            );
+        }
+        pipeline::replay(
+            &mut streams,
+            out,
+            START_US,
+            START_US + TICKS * 10_000_000,
+            Some(watch),
+            |_| {},
+        )
+        .unwrap();
+    }
+
+    /// Runs `gateway` (with the broker rotating at the `rotate_at`-th fleet
+    /// request), then a worker; returns the sorted results, the epoch of
+    /// every envelope sent and the number of fleet requests.
+    fn run(
+        ks: &KeyStore,
+        spool: &Spool,
+        rotate_at: Option<usize>,
+        gateway: impl FnOnce(&KeyStore, &mut FleetWatch, &mut dyn Producer),
+    ) -> (Rows, Vec<u32>, u64) {
         let broker = tee::local_broker(ks).unwrap();
         let (worker_keys, release) =
             KbsKeys::attest(&tee::simulated(), ks, Box::new(broker.clone()), true).unwrap();
@@ -185,32 +222,8 @@ mod tests {
             true,
         )
         .unwrap();
-        let (fleet, epoch) = (watch.current().fleet, watch.current().epoch);
-        let mut rng = tee::sys_rng();
-        let session = aorta_gateway::batcher::session_id(tee::unix_now_ms(), &mut rng);
-        let mut streams = Vec::new();
-        for (i, p) in ks.patients().unwrap().iter().enumerate() {
-            let sender = ks
-                .stream_sender(p, session, &fleet, epoch, &mut rng)
-                .unwrap();
-            let end = START_US + TICKS * 10_000_000;
-            let src = RrSimulator::new(SimParams::patient(i as u64), i as u64, START_US)
-                .take_while(move |s| s.t_us < end);
-            streams.push(
-                ReplayStream::new(sender, Box::new(src))
-                    .with_device(ks.device_secret(p.stream).unwrap()),
-            );
-        }
         let mut out = spool.ingest_appender(PartitionId(0)).unwrap();
-        pipeline::replay(
-            &mut streams,
-            &mut out,
-            START_US,
-            START_US + TICKS * 10_000_000,
-            Some(&mut watch),
-            |_| {},
-        )
-        .unwrap();
+        gateway(ks, &mut watch, &mut out);
         let mut w = pipeline::open_worker(
             spool,
             0,
@@ -267,7 +280,7 @@ mod tests {
         publish(&plain, &signed).unwrap();
 
         // Fleet requests: 1 at connect, then every 3 ticks; the 4th comes at tick 9.
-        let (got, epochs, calls) = run(&ks, &rotated, Some(4));
+        let (got, epochs, calls) = run(&ks, &rotated, Some(4), rr_gateway);
         assert!(calls >= 4);
         let switch = epochs
             .iter()
@@ -283,12 +296,52 @@ mod tests {
         );
 
         // The same data with no rotation (epoch 2 throughout, it is current now).
-        let (want, epochs, _) = run(&ks, &plain, None);
+        let (want, epochs, _) = run(&ks, &plain, None, rr_gateway);
         assert!(epochs.iter().all(|e| *e == 2));
         assert_eq!(want.len(), 3 * 30 * 9);
         assert!(want
             .iter()
             .all(|r| r.5 == aorta_wire::Quality::SIMULATED_TEE));
+        assert_eq!(got, want, "rotation changed, lost or duplicated results");
+    }
+
+    #[test]
+    fn a_running_ecg_gateway_follows_a_rotation_and_results_are_unchanged() {
+        let dir = tempfile::tempdir().unwrap();
+        let ks = KeyStore::init(&dir.path().join("keys")).unwrap();
+        let algos = AlgorithmSet::parse("hr,clinical").unwrap();
+        let signed = vec![ks.enrol("ecg", algos, 360.0, 10_000, 0).unwrap().1];
+        let rotated = Spool::open(dir.path().join("rotated")).unwrap();
+        let plain = Spool::open(dir.path().join("plain")).unwrap();
+        publish(&rotated, &signed).unwrap();
+        publish(&plain, &signed).unwrap();
+        let record = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/data/mitdb/101"
+        );
+        let (_, mv) = crate::validate_cmd::read_lead(std::path::Path::new(record), 0).unwrap();
+        let ecg = |ks: &KeyStore, watch: &mut FleetWatch, out: &mut dyn Producer| {
+            let wave = crate::roles::Wave {
+                ppg: false,
+                fs_hz: 360,
+                samples: mv[..360 * 300].to_vec(),
+                what: "ECG".into(),
+            };
+            let patients = ks.patients().unwrap();
+            crate::roles::gateway_wave(Some(START_US / 1_000_000), wave, ks, &patients, watch, out)
+                .unwrap();
+        };
+        let (got, epochs, _) = run(&ks, &rotated, Some(4), ecg);
+        let switch = epochs
+            .iter()
+            .position(|e| *e == 2)
+            .expect("switched to epoch 2");
+        assert_eq!(switch, 10, "switched after the tick-9 handover");
+        assert!(epochs[switch..].iter().all(|e| *e == 2));
+        let (want, epochs, _) = run(&ks, &plain, None, ecg);
+        assert!(epochs.iter().all(|e| *e == 2));
+        // 30 10-s windows of heart rate and the 5-min clinical windows.
+        assert!(want.len() > 30 + 4 * 16, "{}", want.len());
         assert_eq!(got, want, "rotation changed, lost or duplicated results");
     }
 }

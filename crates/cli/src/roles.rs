@@ -290,7 +290,7 @@ pub fn gateway(a: GatewayArgs) -> Result<()> {
             samples: mv,
             what: format!("ECG (lead {} {lead})", a.channel),
         };
-        return gateway_wave(&a, wave, &ks, &patients, &watch, &mut out);
+        return gateway_wave(a.start, wave, &ks, &patients, &mut watch, &mut out);
     }
     if let (Some(file), Some(fs_hz)) = (&a.ppg_file, a.ppg_fs) {
         let text = std::fs::read_to_string(file)
@@ -302,7 +302,7 @@ pub fn gateway(a: GatewayArgs) -> Result<()> {
                 .with_context(|| format!("PPG file {}", file.display()))?,
             what: "PPG".into(),
         };
-        return gateway_wave(&a, wave, &ks, &patients, &watch, &mut out);
+        return gateway_wave(a.start, wave, &ks, &patients, &mut watch, &mut out);
     }
     let mut streams = Vec::new();
     let (start_us, end_us) = if let Some(minutes) = a.simulate_minutes {
@@ -367,12 +367,12 @@ pub fn gateway(a: GatewayArgs) -> Result<()> {
 }
 
 /// A raw waveform to stream.
-struct Wave {
-    ppg: bool,
-    fs_hz: u32,
-    samples: Vec<f32>,
+pub(crate) struct Wave {
+    pub ppg: bool,
+    pub fs_hz: u32,
+    pub samples: Vec<f32>,
     /// For the summary line ("ECG (lead 0 MLII)", "PPG").
-    what: String,
+    pub what: String,
 }
 
 /// Samples of a PPG text file (see `--ppg-file`).
@@ -400,13 +400,14 @@ pub fn parse_ppg_text(text: &str) -> Result<Vec<f32>> {
     Ok(out)
 }
 
-/// A raw ECG lead or PPG signal, replayed on the event-time cadence.
-fn gateway_wave(
-    a: &GatewayArgs,
+/// A raw ECG lead or PPG signal, replayed on the event-time cadence,
+/// following key rotation like RR streams (`--key-check-ticks`).
+pub(crate) fn gateway_wave(
+    start: Option<i64>,
     wave: Wave,
     ks: &KeyStore,
     patients: &[Patient],
-    watch: &FleetWatch,
+    watch: &mut FleetWatch,
     out: &mut dyn Producer,
 ) -> Result<()> {
     let [p] = patients else {
@@ -417,8 +418,7 @@ fn gateway_wave(
         bail!("sampling rate {fs} Hz is outside 25..=1000 Hz");
     }
     let secs = wave.samples.len() as f64 / f64::from(fs);
-    let origin = a
-        .start
+    let origin = start
         .unwrap_or(tee::unix_now() as i64 - secs.ceil() as i64)
         .div_euclid(10)
         * 10_000_000;
@@ -443,13 +443,21 @@ fn gateway_wave(
     let per_tick = (f64::from(p.profile.cadence_ms) / 1000.0 * f64::from(fs)).round() as usize;
     let (mut envelopes, mut bytes) = (0u64, 0u64);
     let mut tick_end = origin + cadence_us;
-    for chunk in wave.samples.chunks(per_tick.max(1)) {
+    for (tick, chunk) in wave.samples.chunks(per_tick.max(1)).enumerate() {
         if wave.ppg {
             sender.push_units(chunk);
         } else {
             sender.push_mv(chunk);
         }
-        let env = sender.tick(tick_end)?;
+        let env = match watch.poll(tick as u64) {
+            Some(v) => {
+                let session = aorta_gateway::batcher::session_id(tee::unix_now_ms(), &mut rng);
+                let session = aorta_wire::SessionId(session.0.max(sender.session().0 + 1));
+                let device = ks.device_secret(p.stream)?;
+                sender.tick_and_rekey(tick_end, session, &v.fleet, v.epoch, &device, &mut rng)?
+            }
+            None => sender.tick(tick_end)?,
+        };
         envelopes += 1;
         bytes += env.len() as u64;
         out.append(&[&env])?;
@@ -745,9 +753,15 @@ mod tests {
         let v = parse_ppg_text("# header\n1.5\n0.25, 812\n3 -7 # note\n\n").unwrap();
         assert_eq!(v, vec![1.5, 812.0, -7.0]);
         let e = parse_ppg_text("1\n2\nabc\n").unwrap_err();
-        assert!(format!("{e:#}").contains("line 3: not a number: \"abc\""), "{e:#}");
+        assert!(
+            format!("{e:#}").contains("line 3: not a number: \"abc\""),
+            "{e:#}"
+        );
         let e = parse_ppg_text("1\nNaN\n").unwrap_err();
-        assert!(format!("{e:#}").contains("line 2: not a finite number"), "{e:#}");
+        assert!(
+            format!("{e:#}").contains("line 2: not a finite number"),
+            "{e:#}"
+        );
         assert!(parse_ppg_text("# nothing\n").is_err());
     }
 }

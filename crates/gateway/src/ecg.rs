@@ -14,6 +14,9 @@ use crate::{GatewayError, Profile};
 /// One ECG or PPG stream's sender.
 pub struct EcgSender {
     session: SenderSession,
+    content_type: ContentType,
+    stream: StreamId,
+    session_id: SessionId,
     profile: Profile,
     fs_hz: u32,
     origin_us: i64,
@@ -97,9 +100,12 @@ impl EcgSender {
         origin_us: i64,
         rng: &mut R,
     ) -> Result<Self, GatewayError> {
-        let session = SenderSession::start(content, epoch, stream, session, fleet, device, rng)?;
+        let sealed = SenderSession::start(content, epoch, stream, session, fleet, device, rng)?;
         Ok(Self {
-            session,
+            session: sealed,
+            content_type: content,
+            stream,
+            session_id: session,
             profile,
             fs_hz: fs_hz.max(1),
             origin_us,
@@ -138,7 +144,48 @@ impl EcgSender {
 
     /// Seals the samples before `tick_end_us` (as many as the bucket holds).
     pub fn tick(&mut self, tick_end_us: i64) -> Result<Vec<u8>, GatewayError> {
-        self.emit(tick_end_us, false)
+        self.emit(tick_end_us, false, false)
+    }
+
+    /// The current session.
+    pub fn session(&self) -> SessionId {
+        self.session_id
+    }
+
+    /// Key rotation at a tick boundary, as for RR streams
+    /// ([`crate::StreamSender::tick_and_rekey`]): the tick's envelope ends
+    /// the current session (flagged `handover`), then the stream continues
+    /// in `session` under the fleet key of `epoch`. Sample indices carry
+    /// on, so the worker's detector does not restart.
+    #[allow(clippy::too_many_arguments)]
+    pub fn tick_and_rekey<R: RngCore + CryptoRng>(
+        &mut self,
+        tick_end_us: i64,
+        session: SessionId,
+        fleet: &KemPublic,
+        epoch: u32,
+        device: &KemSecret,
+        rng: &mut R,
+    ) -> Result<Vec<u8>, GatewayError> {
+        if session <= self.session_id {
+            return Err(GatewayError::SessionNotNewer {
+                current: self.session_id.0,
+                proposed: session.0,
+            });
+        }
+        let next = SenderSession::start(
+            self.content_type,
+            epoch,
+            self.stream,
+            session,
+            fleet,
+            device,
+            rng,
+        )?;
+        let env = self.emit(tick_end_us, false, true)?;
+        self.session = next;
+        self.session_id = session;
+        Ok(env)
     }
 
     /// Sends everything still buffered, ending the session.
@@ -146,16 +193,22 @@ impl EcgSender {
         let mut out = Vec::new();
         let cap = EcgBatch::capacity(self.profile.bucket.content_capacity());
         while self.buffer.len() > cap {
-            out.push(self.emit(i64::MAX, false)?);
+            out.push(self.emit(i64::MAX, false, false)?);
         }
         out.push(self.emit(
             end_us.max(self.time_of(self.next_index + self.buffer.len() as u64)),
             true,
+            false,
         )?);
         Ok(out)
     }
 
-    fn emit(&mut self, tick_end_us: i64, final_: bool) -> Result<Vec<u8>, GatewayError> {
+    fn emit(
+        &mut self,
+        tick_end_us: i64,
+        final_: bool,
+        handover: bool,
+    ) -> Result<Vec<u8>, GatewayError> {
         let cap = EcgBatch::capacity(self.profile.bucket.content_capacity());
         let mut n = 0usize;
         while n < self.buffer.len()
@@ -183,7 +236,7 @@ impl EcgSender {
         let flags = BodyFlags {
             final_,
             backlog,
-            handover: false,
+            handover,
         };
         Ok(self
             .session
