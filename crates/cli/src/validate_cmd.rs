@@ -393,7 +393,10 @@ clean series untouched (`crates/analytics/src/clean.rs`). PPG pulse detection (E
 annotated recording here; on synthetic PPG with known systolic peaks (HR 50–130 bpm, dicrotic wave, \
 wander, noise, two motion bursts) at 25, 64, 100 and 250 Hz it finds every pulse outside the bursts \
 with at most one false detection in ten minutes, and flags both bursts \
-(`crates/analytics/tests/ppg.rs`).\n\n"
+(`crates/analytics/tests/ppg.rs`). Through the encrypted pipeline (`aorta gateway --ppg-file`, \
+pulses found in the worker), 10 minutes of synthetic 64-Hz wrist PPG give a 10-s heart rate within \
+2 bpm of the known pulses in 60 of 60 windows, and the same envelopes delivered with neighbours \
+swapped give the same values (`crates/cli/tests/ppg_pipeline.rs`).\n\n"
     );
     Ok(out)
 }

@@ -1,0 +1,147 @@
+//! Golden input/output of the waveform operator (beats → RR inside the
+//! worker) on real ECG (MIT-BIH 101, first 3 minutes, as the gateway
+//! quantises it) and on a deterministic synthetic PPG; the same output
+//! after a checkpoint and restore in the middle, and whatever the arrival
+//! order within the allowed lateness. Regenerate with AORTA_WRITE_GOLDEN=1.
+
+use aorta_analytics::validate::channel_mv;
+use aorta_analytics::wfdb;
+use aorta_runtime::ecg::{ecg_to_rr, EcgState, WaveKind};
+use aorta_wire::{EcgBatch, RrSample};
+
+const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden");
+const MITDB: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/mitdb");
+const ORIGIN: i64 = 1_700_000_000_000_000;
+const LATENESS: i64 = 10_000_000;
+
+/// 1-s batches of `samples` (already quantised to i16).
+fn batches(samples: &[i16], fs: u32) -> Vec<EcgBatch> {
+    samples
+        .chunks(fs as usize)
+        .enumerate()
+        .map(|(k, c)| {
+            let first = k as u64 * u64::from(fs);
+            let end = first + c.len() as u64;
+            EcgBatch {
+                fs_hz: fs,
+                first_index: first,
+                origin_us: ORIGIN,
+                watermark_us: ORIGIN + (end * 1_000_000 / u64::from(fs)) as i64,
+                samples: c.to_vec(),
+            }
+        })
+        .collect()
+}
+
+fn ecg_input() -> (Vec<i16>, u32) {
+    let hea = std::fs::read_to_string(format!("{MITDB}/101.hea")).unwrap();
+    let dat = std::fs::read(format!("{MITDB}/101.dat")).unwrap();
+    let header = wfdb::Header::parse(&hea).unwrap();
+    let mv = channel_mv(&header, &dat, 0).unwrap();
+    // As the gateway sends it: units of 5 µV.
+    let q = mv[..360 * 180]
+        .iter()
+        .map(|v| (v * 200.0).round() as i16)
+        .collect();
+    (q, 360)
+}
+
+fn ppg_input() -> (Vec<i16>, u32) {
+    let fs = 64.0;
+    let mut x = 5u64;
+    let mut rnd = || {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (x >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let mut peaks = Vec::new();
+    let mut t = 0.4;
+    while t < 180.0 {
+        peaks.push(t);
+        t += 0.8 * (1.0 + 0.1 * (rnd() - 0.5));
+    }
+    let q = (0..(180.0 * fs) as usize)
+        .map(|i| {
+            let ti = i as f64 / fs;
+            let mut s = 0.2 * (ti * 1.3).sin() + 0.03 * (rnd() - 0.5);
+            for p in peaks.iter().filter(|p| (ti - **p).abs() < 1.0) {
+                let d = ti - p;
+                s += (-(d * d) / 0.0098).exp() + 0.4 * (-((d - 0.3).powi(2)) / 0.02).exp();
+            }
+            (s * 1000.0).round() as i16
+        })
+        .collect();
+    (q, 64)
+}
+
+type State = Option<Box<EcgState>>;
+
+fn feed(st: &mut State, kind: WaveKind, bs: &[EcgBatch], out: &mut Vec<RrSample>) -> u64 {
+    let mut lost = 0;
+    for b in bs {
+        lost += ecg_to_rr(st, kind, b, false, LATENESS, out)
+            .unwrap()
+            .lost_samples;
+    }
+    lost
+}
+
+fn render(rr: &[RrSample]) -> String {
+    rr.iter()
+        .map(|s| format!("{} {}\n", s.t_us - ORIGIN, s.rr_us))
+        .collect()
+}
+
+fn check(kind: WaveKind, name: &str, (samples, fs): (Vec<i16>, u32), min_beats: usize) {
+    let bs = batches(&samples, fs);
+    let mut st = None;
+    let mut want = Vec::new();
+    assert_eq!(feed(&mut st, kind, &bs, &mut want), 0);
+    assert!(want.len() >= min_beats, "{name}: {} intervals", want.len());
+    let text = render(&want);
+    let path = format!("{GOLDEN}/{name}-rr.txt");
+    if std::env::var_os("AORTA_WRITE_GOLDEN").is_some() {
+        std::fs::write(&path, &text).unwrap();
+    }
+    assert_eq!(
+        text,
+        std::fs::read_to_string(&path).unwrap(),
+        "{name}: golden output changed"
+    );
+
+    // Checkpoint and restore in the middle, with batches held.
+    let mid = bs.len() / 2;
+    let mut order: Vec<usize> = (0..bs.len()).collect();
+    order.swap(mid - 1, mid + 1);
+    let shuffled: Vec<EcgBatch> = order.iter().map(|&i| bs[i].clone()).collect();
+    let (mut st, mut got) = (None, Vec::new());
+    feed(&mut st, kind, &shuffled[..mid + 1], &mut got);
+    let bytes = postcard::to_allocvec(&st).unwrap();
+    let mut st: State = postcard::from_bytes(&bytes).unwrap();
+    assert_eq!(feed(&mut st, kind, &shuffled[mid + 1..], &mut got), 0);
+    assert_eq!(render(&got), text, "{name}: reorder + checkpoint/restore");
+
+    // Several swaps of neighbours and one batch 5 s late.
+    let mut order: Vec<usize> = (0..bs.len()).collect();
+    for i in (0..bs.len() - 1).step_by(7) {
+        order.swap(i, i + 1);
+    }
+    let late = order.remove(30);
+    order.insert(35, late);
+    let (mut st, mut got) = (None, Vec::new());
+    let shuffled: Vec<EcgBatch> = order.iter().map(|&i| bs[i].clone()).collect();
+    assert_eq!(feed(&mut st, kind, &shuffled, &mut got), 0);
+    assert_eq!(render(&got), text, "{name}: arrival order");
+}
+
+#[test]
+fn ecg_operator_golden_and_order_and_restore_invariant() {
+    // 101 has ~75 beats per minute.
+    check(WaveKind::Ecg, "ecg-101", ecg_input(), 200);
+}
+
+#[test]
+fn ppg_operator_golden_and_order_and_restore_invariant() {
+    check(WaveKind::Ppg, "ppg-synthetic", ppg_input(), 200);
+}
