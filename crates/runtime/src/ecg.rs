@@ -117,6 +117,9 @@ pub struct WaveOutcome {
     pub lost_samples: u64,
     /// The batch was held for reordering (it came before one it follows).
     pub held: bool,
+    /// The stream changed sampling rate, start time or signal kind:
+    /// detection restarted, no interval spans the change.
+    pub restarted: bool,
 }
 
 impl EcgState {
@@ -194,10 +197,10 @@ pub fn ecg_to_rr(
     allowed_lateness_us: i64,
     out: &mut Vec<RrSample>,
 ) -> Result<WaveOutcome, Rejection> {
-    let restart = state
+    let changed = state
         .as_ref()
-        .is_none_or(|s| s.fs_hz != b.fs_hz || s.origin_us != b.origin_us || s.kind != kind);
-    if restart {
+        .is_some_and(|s| s.fs_hz != b.fs_hz || s.origin_us != b.origin_us || s.kind != kind);
+    if state.is_none() || changed {
         *state = Some(Box::new(EcgState::new(kind, b, allowed_lateness_us)?));
     }
     let Some(s) = state.as_mut() else {
@@ -208,6 +211,7 @@ pub fn ecg_to_rr(
     }
     let mut outcome = WaveOutcome {
         held: b.first_index > s.next_index,
+        restarted: changed,
         ..WaveOutcome::default()
     };
     s.watermark_us = s.watermark_us.max(b.watermark_us);
@@ -381,6 +385,11 @@ mod tests {
             ),
             Err(Rejection::Stale)
         );
+        // A sampling-rate change restarts detection, and says so.
+        let mut b = batch(39_600 + 3600, 7200, 600, 720);
+        b.first_index = 0;
+        let o = ecg_to_rr(&mut st, WaveKind::Ecg, &b, false, LATENESS, &mut rr).unwrap();
+        assert!(o.restarted && !o.held, "{o:?}");
         // An impossible sampling rate is bad content, for either kind.
         for kind in [WaveKind::Ecg, WaveKind::Ppg] {
             let mut fresh = None;

@@ -357,8 +357,9 @@ impl StreamState {
     }
 
     /// Turns a raw ECG or PPG batch into RR intervals (beat detection inside
-    /// the TEE); returns the RR watermark. Lost samples are counted and flag
-    /// the windows they fall in (`GAP`). See [`crate::ecg`].
+    /// the TEE); returns the RR watermark. Lost samples are counted; they,
+    /// and a change of sampling rate, flag the open windows `GAP`. See
+    /// [`crate::ecg`].
     pub fn wave_to_rr(
         &mut self,
         limits: &Limits,
@@ -375,8 +376,8 @@ impl StreamState {
             limits.allowed_lateness_us,
             out,
         )?;
-        if o.lost_samples > 0 {
-            self.counters.lost_wave_samples += o.lost_samples;
+        self.counters.lost_wave_samples += o.lost_samples;
+        if o.lost_samples > 0 || o.restarted {
             self.flag(Quality::GAP);
         }
         Ok(o.watermark_us)
