@@ -1,6 +1,7 @@
 //! Full HRV of a 5-minute window (time + frequency + non-linear) in µs
 //! (issue 3, criterion 5; target under 1 ms), on a real NN series.
 
+use aorta_analytics::af::{AfConfig, AfDetector};
 use aorta_analytics::hrv::{self, Spectrum};
 use criterion::{criterion_group, criterion_main, Criterion};
 
@@ -25,6 +26,19 @@ fn bench(c: &mut Criterion) {
     g.bench_function("nonlinear", |b| b.iter(|| hrv::nonlinear(&nn)));
     g.bench_function("welch", |b| {
         b.iter(|| hrv::frequency_domain(&nn, &t, Spectrum::Welch))
+    });
+    g.finish();
+    // AF detection: the streaming detector over the same series, per beat.
+    let mut g = c.benchmark_group("af");
+    g.throughput(criterion::Throughput::Elements(nn.len() as u64));
+    g.bench_function(format!("af_detector_{}_beats", nn.len()), |b| {
+        b.iter(|| {
+            let mut d = AfDetector::new(AfConfig::default());
+            nn.iter()
+                .zip(&t)
+                .filter_map(|(rr, t)| d.push(*rr, *t).0)
+                .count()
+        })
     });
     g.finish();
 }
