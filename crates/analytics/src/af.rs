@@ -23,6 +23,11 @@
 //!   keeps a baseline (high concentration); AF does not. A window with
 //!   concentration ≥ [`AfConfig::max_concentration`] counts as regular.
 //!
+//! A window more irregular than [`AfConfig::max_irregularity`] is noise,
+//! not rhythm (on afdb, 0.006 % of AF decisions exceed 0.35, while false
+//! and missed detections in a noisy signal easily do): it neither starts
+//! nor ends AF, and its decision says `noise`.
+//!
 //! AF starts when the irregularity exceeds [`AfConfig::onset`] and ends
 //! when it falls below [`AfConfig::offset`] (hysteresis), each for
 //! [`AfConfig::min_run`] consecutive beats (debouncing). A decision refers
@@ -57,6 +62,8 @@ pub struct AfConfig {
     /// Consecutive decisions that must call for a change before the state
     /// flips (debounces onset/offset events).
     pub min_run: u32,
+    /// Irregularity above which a window is noise, not rhythm.
+    pub max_irregularity: f64,
 }
 
 impl Default for AfConfig {
@@ -70,6 +77,7 @@ impl Default for AfConfig {
             max_lag: 3,
             compensation: 0.1,
             min_run: 16,
+            max_irregularity: 0.35,
         }
     }
 }
@@ -90,6 +98,17 @@ pub struct AfDecision {
     pub af: bool,
     pub irregularity: f64,
     pub concentration: f64,
+    /// The window was too irregular to be rhythm (see the module docs).
+    pub noise: bool,
+}
+
+/// Why [`classify_segment`] did not decide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Undecided {
+    /// Fewer than [`MIN_SEGMENT`] rhythm intervals (plus the lags).
+    TooFewBeats,
+    /// More irregular than [`AfConfig::max_irregularity`]: detection noise.
+    Noise,
 }
 
 /// Streaming AF detector over RR intervals.
@@ -183,9 +202,9 @@ pub const MIN_SEGMENT: usize = 16;
 /// recording): the features of the streaming detector over all its rhythm
 /// intervals (ms; values outside 200..3000 ms are dropped), AF when the
 /// irregularity exceeds the onset threshold and the concentration is
-/// below its bound. `None` with fewer than [`MIN_SEGMENT`] intervals
-/// (plus the lags).
-pub fn classify_segment(rr_ms: &[f64], cfg: &AfConfig) -> Option<AfDecision> {
+/// below its bound. Undecided with fewer than [`MIN_SEGMENT`] intervals
+/// (plus the lags) or when the strip is noise.
+pub fn classify_segment(rr_ms: &[f64], cfg: &AfConfig) -> Result<AfDecision, Undecided> {
     let rr: Vec<f64> = rr_ms
         .iter()
         .copied()
@@ -193,14 +212,18 @@ pub fn classify_segment(rr_ms: &[f64], cfg: &AfConfig) -> Option<AfDecision> {
         .collect();
     let lags = cfg.max_lag.clamp(1, MIN_SEGMENT / 2);
     if rr.len() < MIN_SEGMENT + lags {
-        return None;
+        return Err(Undecided::TooFewBeats);
     }
     let (irregularity, concentration) = features(&rr, lags, cfg, &mut Scratch::default());
-    Some(AfDecision {
+    if irregularity > cfg.max_irregularity {
+        return Err(Undecided::Noise);
+    }
+    Ok(AfDecision {
         time: 0.0,
         af: concentration < cfg.max_concentration && irregularity > cfg.onset,
         irregularity,
         concentration,
+        noise: false,
     })
 }
 
@@ -257,13 +280,15 @@ impl AfDetector {
         } else {
             irregularity
         };
+        let noise = irregularity > self.cfg.max_irregularity;
         let centre = self.times[lags + w / 2];
         let mut event = None;
-        let wants_change = if self.in_af {
-            effective < self.cfg.offset
-        } else {
-            effective > self.cfg.onset
-        };
+        let wants_change = !noise
+            && if self.in_af {
+                effective < self.cfg.offset
+            } else {
+                effective > self.cfg.onset
+            };
         self.run = if wants_change { self.run + 1 } else { 0 };
         if self.run >= self.cfg.min_run.max(1) {
             self.run = 0;
@@ -280,6 +305,7 @@ impl AfDetector {
                 af: self.in_af,
                 irregularity,
                 concentration,
+                noise,
             }),
             event,
         )
@@ -374,10 +400,14 @@ mod tests {
         assert!(d.af, "{d:?}");
         let d = classify_segment(&sinus, &cfg).unwrap();
         assert!(!d.af && d.concentration > 0.5, "{d:?}");
+        // Detection noise: "intervals" anywhere from 200 to 2800 ms at
+        // random (missed beats and spurious detections mixed).
+        let noise: Vec<f64> = (0..40).map(|_| 200.0 + 2600.0 * lcg(&mut x)).collect();
+        assert_eq!(classify_segment(&noise, &cfg), Err(Undecided::Noise));
         // Too few rhythm intervals (impossible values do not count).
         let mut short = af[..18].to_vec();
         short.extend([f64::NAN, 50.0, 20_000.0]);
-        assert_eq!(classify_segment(&short, &cfg), None);
-        assert_eq!(classify_segment(&[], &cfg), None);
+        assert_eq!(classify_segment(&short, &cfg), Err(Undecided::TooFewBeats));
+        assert_eq!(classify_segment(&[], &cfg), Err(Undecided::TooFewBeats));
     }
 }

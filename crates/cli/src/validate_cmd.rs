@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use aorta_analytics::af::{classify_segment, AfConfig};
+use aorta_analytics::af::{classify_segment, AfConfig, Undecided};
 use aorta_analytics::score::Score;
 use aorta_analytics::validate::{
     af_spans, afdb_record, channel_mv, detect, evaluate, record_names, score_af, AfResult,
@@ -435,8 +435,8 @@ Detector: `aorta-analytics::af` — over a {}-beat window, premature beats with 
 (short then long interval summing to two median intervals ±{:.0} %) are replaced by their mean; \
 irregularity = median relative RR difference at lag 1, 2 or 3, whichever is smallest (bigeminy \
 and trigeminy repeat at lag 2 or 3; AF repeats at no lag); windows with ≥ {:.0} % of intervals \
-within ±{:.0} % of the window median are regular; onset above {}, offset below {}, each for {} \
-consecutive beats. One setting for all records, chosen on afdb and the MIT-BIH non-AF records \
+within ±{:.0} % of the window median are regular; windows above {} are noise and change nothing; \
+onset above {}, offset below {}, each for {} consecutive beats. One setting for all records, chosen on afdb and the MIT-BIH non-AF records \
 (the same data it is reported on: read these figures as a fit, the held-out data as the check). \
 Scored by duration: every decision (one per beat, for the beat at the window centre) counts its \
 RR interval's length; reference AF = `(AFIB` rhythm spans; `(N`, `(AFL`, `(J` are not AF.\n\n\
@@ -450,6 +450,7 @@ Beat times: the database's own (unaudited, automatic) `qrs` annotations, as dist
         cfg.compensation * 100.0,
         cfg.max_concentration * 100.0,
         cfg.band * 100.0,
+        cfg.max_irregularity,
         cfg.onset,
         cfg.offset,
         cfg.min_run,
@@ -518,18 +519,20 @@ fn cinc2017(data: &Path, cfg: AfConfig) -> Result<String> {
             .map(|w| (w[1] - w[0]) as f64 * 1000.0 / header.fs)
             .collect();
         let readable = 2 * flagged <= segments;
-        let decision = classify_segment(&rr, &cfg).filter(|_| readable);
+        let decision = if readable {
+            classify_segment(&rr, &cfg).map_err(|e| match e {
+                Undecided::TooFewBeats => "too few beats",
+                Undecided::Noise => "noise (irregularity > max)",
+            })
+        } else {
+            Err("signal quality")
+        };
         let (called, irr, conc) = match decision {
-            None => {
+            Err(why) => {
                 undecided += 1;
-                let why = if readable {
-                    "too few beats"
-                } else {
-                    "signal quality"
-                };
                 (why, "—".into(), "—".into())
             }
-            Some(d) => {
+            Ok(d) => {
                 let slot = match (label == "A", d.af) {
                     (true, true) => 0,
                     (true, false) => 1,
@@ -560,9 +563,9 @@ whose 10-s segments are mostly flagged by the R-peak detector's quality check is
 (\"signal quality\"). Labels: \
 A = AF; N (normal), O (other rhythm) and ~ (noisy) count as not AF.\n\n\
 **Records: sensitivity {} % ({tp} of {}), specificity {} % ({tn} of {})**, {undecided} not \
-classified. Both noisy (~) strips pass the quality check, and their noise makes irregular \
-\"beats\": they are called AF — an RR-only detector cannot tell; a morphology-based noise check \
-would.\n\n\
+classified. A strip whose irregularity exceeds {} (0.006 % of afdb's AF decisions do) is noise, not \
+rhythm, and is not classified either; a noisy strip below that bound is called AF — an RR-only \
+detector cannot tell; a morphology-based noise check would.\n\n\
 | record | label | duration s | beats | flagged segments | irregularity | concentration % | called |\n\
 |---|---|---:|---:|---:|---:|---:|---|\n{rows}\n",
         aorta_analytics::af::MIN_SEGMENT + cfg.max_lag,
@@ -570,6 +573,7 @@ would.\n\n\
         tp + fneg,
         pct_or_dash(tn as f64, (tn + fp) as f64),
         tn + fp,
+        cfg.max_irregularity,
     ))
 }
 
