@@ -322,7 +322,7 @@ mod tests {
         let (_, mv) = crate::validate_cmd::read_lead(std::path::Path::new(record), 0).unwrap();
         let ecg = |ks: &KeyStore, watch: &mut FleetWatch, out: &mut dyn Producer| {
             let wave = crate::roles::Wave {
-                ppg: false,
+                signal: aorta_gateway::Signal::Ecg,
                 fs_hz: 360,
                 samples: mv[..360 * 300].to_vec(),
                 what: "ECG".into(),

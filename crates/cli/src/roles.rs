@@ -285,7 +285,7 @@ pub fn gateway(a: GatewayArgs) -> Result<()> {
             .get(a.channel)
             .map_or(String::new(), |s| s.description.clone());
         let wave = Wave {
-            ppg: false,
+            signal: aorta_gateway::Signal::Ecg,
             fs_hz: header.fs.round() as u32,
             samples: mv,
             what: format!("ECG (lead {} {lead})", a.channel),
@@ -296,7 +296,7 @@ pub fn gateway(a: GatewayArgs) -> Result<()> {
         let text = std::fs::read_to_string(file)
             .with_context(|| format!("reading PPG file {}", file.display()))?;
         let wave = Wave {
-            ppg: true,
+            signal: aorta_gateway::Signal::Ppg,
             fs_hz,
             samples: parse_ppg_text(&text)
                 .with_context(|| format!("PPG file {}", file.display()))?,
@@ -368,7 +368,7 @@ pub fn gateway(a: GatewayArgs) -> Result<()> {
 
 /// A raw waveform to stream.
 pub(crate) struct Wave {
-    pub ppg: bool,
+    pub signal: aorta_gateway::Signal,
     pub fs_hz: u32,
     pub samples: Vec<f32>,
     /// For the summary line ("ECG (lead 0 MLII)", "PPG").
@@ -423,18 +423,13 @@ pub(crate) fn gateway_wave(
         .div_euclid(10)
         * 10_000_000;
     let mut rng = crate::tee::sys_rng();
-    let new = if wave.ppg {
-        aorta_gateway::EcgSender::new_ppg
-    } else {
-        aorta_gateway::EcgSender::new
-    };
-    let mut sender = new(
+    let device = ks.device_secret(p.stream)?;
+    let mut sender = aorta_gateway::WaveSender::new(
+        wave.signal,
         p.stream,
         aorta_gateway::batcher::session_id(tee::unix_now_ms(), &mut rng),
         p.profile,
-        &watch.current().fleet,
-        watch.current().epoch,
-        &ks.device_secret(p.stream)?,
+        (&watch.current().fleet, watch.current().epoch, &device),
         fs,
         origin,
         &mut rng,
@@ -444,16 +439,14 @@ pub(crate) fn gateway_wave(
     let (mut envelopes, mut bytes) = (0u64, 0u64);
     let mut tick_end = origin + cadence_us;
     for (tick, chunk) in wave.samples.chunks(per_tick.max(1)).enumerate() {
-        if wave.ppg {
-            sender.push_units(chunk);
-        } else {
-            sender.push_mv(chunk);
+        match wave.signal {
+            aorta_gateway::Signal::Ppg => sender.push_units(chunk),
+            aorta_gateway::Signal::Ecg => sender.push_mv(chunk),
         }
         let env = match watch.poll(tick as u64) {
             Some(v) => {
                 let session = aorta_gateway::batcher::session_id(tee::unix_now_ms(), &mut rng);
                 let session = aorta_wire::SessionId(session.0.max(sender.session().0 + 1));
-                let device = ks.device_secret(p.stream)?;
                 sender.tick_and_rekey(tick_end, session, &v.fleet, v.epoch, &device, &mut rng)?
             }
             None => sender.tick(tick_end)?,

@@ -7,7 +7,6 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use aorta_transport::{Consumer, PartitionId, Polled, Producer};
@@ -52,20 +51,6 @@ fn synth() -> (Vec<f64>, Vec<f32>) {
     (peaks, sig)
 }
 
-/// Known heart rate per 10-s block (intervals ending in the block).
-fn known_hr(peaks: &[f64]) -> BTreeMap<i64, f64> {
-    let mut sums: BTreeMap<i64, (f64, u32)> = BTreeMap::new();
-    for w in peaks.windows(2) {
-        let block = (START as f64 + w[1]) as i64 / 10 * 10;
-        let e = sums.entry(block).or_default();
-        e.0 += (w[1] - w[0]) * 1000.0;
-        e.1 += 1;
-    }
-    sums.into_iter()
-        .map(|(b, (s, n))| (b, 60_000.0 / (s / f64::from(n))))
-        .collect()
-}
-
 /// Rewrites `spool`'s ingest log with each pair of neighbours swapped.
 fn swap_neighbours(spool: &Path) -> usize {
     let sp = aorta_spool::Spool::open(spool).unwrap();
@@ -101,24 +86,7 @@ fn synthetic_ppg_becomes_heart_rate_inside_the_worker_whatever_the_order() {
     let dir = tempfile::tempdir().unwrap();
     let keys = dir.path().join("keys");
     let spool = dir.path().join("spool");
-    run_ok(aorta().args(["keys", "init", "--dir"]).arg(&keys));
-    run_ok(
-        aorta()
-            .args([
-                "keys",
-                "enrol",
-                "--patient",
-                "wrist",
-                "--algorithms",
-                "hr,clinical",
-                "--max-rate",
-                "64",
-                "--dir",
-            ])
-            .arg(&keys)
-            .arg("--spool")
-            .arg(&spool),
-    );
+    init_and_enrol_raw(&keys, &spool, "wrist", 64);
     let (peaks, sig) = synth();
     let ppg = dir.path().join("ppg.txt");
     let text: String = std::iter::once("# synthetic PPG, 64 Hz\n".to_string())
@@ -176,30 +144,7 @@ fn synthetic_ppg_becomes_heart_rate_inside_the_worker_whatever_the_order() {
         "arrival order changed the results"
     );
 
-    let known = known_hr(&peaks);
-    let (mut compared, mut close) = (0, 0);
-    for line in text.lines().filter(|l| l.contains(",hr,hr,")) {
-        let f: Vec<&str> = line.split(',').collect();
-        let (block, hr): (i64, f64) = (f[1].parse().unwrap(), f[4].parse().unwrap());
-        if let Some(want) = known.get(&block) {
-            compared += 1;
-            if (hr - want).abs() < 2.0 {
-                close += 1;
-            }
-        }
-    }
-    eprintln!("{close} of {compared} windows within 2 bpm of the known pulses");
-    assert!(compared >= 58, "{compared} windows compared");
-    assert!(
-        close as f64 >= 0.95 * compared as f64,
-        "{close} of {compared} windows within 2 bpm"
-    );
-    assert!(
-        text.lines()
-            .filter(|l| l.contains(",clinical,sdnn_tf,"))
-            .count()
-            >= 9
-    );
+    assert_hr_close(&text, &hr_by_block(&peaks, START), 58, 9);
 }
 
 fn copy_dir(from: &Path, to: &Path) {

@@ -172,19 +172,12 @@ impl StreamSender {
         device: &KemSecret,
         rng: &mut R,
     ) -> Result<Vec<u8>, GatewayError> {
-        if session <= self.session {
-            return Err(GatewayError::SessionNotNewer {
-                current: self.session.0,
-                proposed: session.0,
-            });
-        }
-        let next = SenderSession::start(
-            ContentType::RrBatch,
-            epoch,
-            self.stream,
+        let next = next_session(
+            self.session,
             session,
-            fleet,
-            device,
+            ContentType::RrBatch,
+            self.stream,
+            (fleet, epoch, device),
             rng,
         )?;
         let env = self.emit(tick_end_us, Ending::Handover)?;
@@ -275,4 +268,25 @@ enum Ending {
 /// the Unix epoch in the high 44 bits, 20 random bits below.
 pub fn session_id<R: RngCore>(now_ms: u64, rng: &mut R) -> SessionId {
     SessionId((now_ms << 20) | u64::from(rng.next_u32() & 0xF_FFFF))
+}
+
+/// The sender session a stream moves to on key rotation: `session` must be
+/// newer than `current` (the worker refuses older sessions).
+pub(crate) fn next_session<R: RngCore + CryptoRng>(
+    current: SessionId,
+    session: SessionId,
+    content: ContentType,
+    stream: StreamId,
+    (fleet, epoch, device): (&KemPublic, u32, &KemSecret),
+    rng: &mut R,
+) -> Result<SenderSession, GatewayError> {
+    if session <= current {
+        return Err(GatewayError::SessionNotNewer {
+            current: current.0,
+            proposed: session.0,
+        });
+    }
+    Ok(SenderSession::start(
+        content, epoch, stream, session, fleet, device, rng,
+    )?)
 }

@@ -11,8 +11,17 @@ use rand_core::{CryptoRng, RngCore};
 
 use crate::{GatewayError, Profile};
 
+/// Which raw signal a stream carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    /// An ECG lead, in mV (sent in units of 5 µV).
+    Ecg,
+    /// A PPG signal, in the sensor's units.
+    Ppg,
+}
+
 /// One ECG or PPG stream's sender.
-pub struct EcgSender {
+pub struct WaveSender {
     session: SenderSession,
     content_type: ContentType,
     stream: StreamId,
@@ -26,72 +35,21 @@ pub struct EcgSender {
     content: Vec<u8>,
 }
 
-impl std::fmt::Debug for EcgSender {
+impl std::fmt::Debug for WaveSender {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EcgSender")
+        f.debug_struct("WaveSender")
             .field("fs_hz", &self.fs_hz)
             .field("next_index", &self.next_index)
             .finish_non_exhaustive()
     }
 }
 
-impl EcgSender {
-    /// A sender for an ECG lead sampled at `fs_hz`, whose sample 0 is at
+impl WaveSender {
+    /// A sender for a `signal` sampled at `fs_hz`, whose sample 0 is at
     /// `origin_us`.
     #[allow(clippy::too_many_arguments)]
     pub fn new<R: RngCore + CryptoRng>(
-        stream: StreamId,
-        session: SessionId,
-        profile: Profile,
-        fleet: &KemPublic,
-        epoch: u32,
-        device: &KemSecret,
-        fs_hz: u32,
-        origin_us: i64,
-        rng: &mut R,
-    ) -> Result<Self, GatewayError> {
-        let keys = (fleet, epoch, device);
-        Self::start(
-            ContentType::EcgBatch,
-            stream,
-            session,
-            profile,
-            keys,
-            fs_hz,
-            origin_us,
-            rng,
-        )
-    }
-
-    /// A sender for a PPG signal (content type `PpgBatch`).
-    #[allow(clippy::too_many_arguments)]
-    pub fn new_ppg<R: RngCore + CryptoRng>(
-        stream: StreamId,
-        session: SessionId,
-        profile: Profile,
-        fleet: &KemPublic,
-        epoch: u32,
-        device: &KemSecret,
-        fs_hz: u32,
-        origin_us: i64,
-        rng: &mut R,
-    ) -> Result<Self, GatewayError> {
-        let keys = (fleet, epoch, device);
-        Self::start(
-            ContentType::PpgBatch,
-            stream,
-            session,
-            profile,
-            keys,
-            fs_hz,
-            origin_us,
-            rng,
-        )
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn start<R: RngCore + CryptoRng>(
-        content: ContentType,
+        signal: Signal,
         stream: StreamId,
         session: SessionId,
         profile: Profile,
@@ -100,6 +58,10 @@ impl EcgSender {
         origin_us: i64,
         rng: &mut R,
     ) -> Result<Self, GatewayError> {
+        let content = match signal {
+            Signal::Ecg => ContentType::EcgBatch,
+            Signal::Ppg => ContentType::PpgBatch,
+        };
         let sealed = SenderSession::start(content, epoch, stream, session, fleet, device, rng)?;
         Ok(Self {
             session: sealed,
@@ -167,19 +129,12 @@ impl EcgSender {
         device: &KemSecret,
         rng: &mut R,
     ) -> Result<Vec<u8>, GatewayError> {
-        if session <= self.session_id {
-            return Err(GatewayError::SessionNotNewer {
-                current: self.session_id.0,
-                proposed: session.0,
-            });
-        }
-        let next = SenderSession::start(
-            self.content_type,
-            epoch,
-            self.stream,
+        let next = crate::batcher::next_session(
+            self.session_id,
             session,
-            fleet,
-            device,
+            self.content_type,
+            self.stream,
+            (fleet, epoch, device),
             rng,
         )?;
         let env = self.emit(tick_end_us, false, true)?;

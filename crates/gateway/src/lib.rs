@@ -17,7 +17,7 @@ pub mod ecg;
 pub mod source;
 
 pub use batcher::{Profile, StreamSender};
-pub use ecg::EcgSender;
+pub use ecg::{Signal, WaveSender};
 
 /// Gateway failures.
 #[derive(Debug, thiserror::Error)]

@@ -14,7 +14,8 @@ use aorta_wire::{AlertThresholds, AlgorithmSet, Metric, ResultRecord, RrSample};
 
 const T0: i64 = 1_700_000_000_000_000;
 const TICK: i64 = 10_000_000;
-const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden");
+mod common;
+use common::{assert_golden, GOLDEN};
 
 fn input() -> Vec<RrSample> {
     let path = format!("{GOLDEN}/clinical-input.txt");
@@ -154,16 +155,7 @@ fn run_with(set: AlgorithmSet, envs: &[Envelope]) -> Vec<ResultRecord> {
 fn golden_output_and_the_events_that_matter() {
     let envs = envelopes(&input());
     let recs = run_all(&envs);
-    let text = render(&recs);
-    let path = format!("{GOLDEN}/clinical-output.txt");
-    if std::env::var_os("AORTA_WRITE_GOLDEN").is_some() {
-        std::fs::write(&path, &text).unwrap();
-    }
-    assert_eq!(
-        text,
-        std::fs::read_to_string(&path).unwrap(),
-        "golden output changed"
-    );
+    assert_golden("clinical-output.txt", &render(&recs));
     let at_min = |m: Metric| -> Vec<&ResultRecord> {
         recs.iter()
             .filter(|r| r.metric == m && r.window_ms == 300_000)
@@ -214,18 +206,27 @@ fn arrival_order_within_lateness_does_not_change_clinical_results() {
     let mut got = Vec::new();
     feed(&mut st, &reordered, 0, reordered.len(), &mut got);
     assert_eq!(st.counters.late_samples, 0);
-    // Values are identical; quality may say `reordered`/`gap`, as it should.
-    let key = |r: &ResultRecord| {
-        let q = r.quality.0 & !(aorta_wire::Quality::REORDERED | aorta_wire::Quality::GAP);
-        (r.t_us, r.metric as u8, r.value.to_bits(), q)
-    };
-    let (mut a, mut b): (Vec<_>, Vec<_>) = (
-        want.iter().map(key).collect(),
-        got.iter().map(key).collect(),
-    );
-    a.sort();
-    b.sort();
-    assert_eq!(a, b);
+    assert_eq!(order_free(&want), order_free(&got));
+}
+
+/// Records as a sorted set, ignoring the `reordered` and `gap` flags, which
+/// say — as they should — that envelopes came out of order.
+fn order_free(recs: &[ResultRecord]) -> Vec<(i64, u8, u8, u64, u32)> {
+    let mut v: Vec<_> = recs
+        .iter()
+        .map(|r| {
+            let q = r.quality.0 & !(aorta_wire::Quality::REORDERED | aorta_wire::Quality::GAP);
+            (
+                r.t_us,
+                r.algorithm as u8,
+                r.metric as u8,
+                r.value.to_bits(),
+                q,
+            )
+        })
+        .collect();
+    v.sort();
+    v
 }
 
 #[test]
@@ -283,16 +284,7 @@ fn every_operator_golden_after_restore_and_reordering() {
     let set = AlgorithmSet::parse("identity,sdnn,hrv-bands,hr,rmssd,clinical").unwrap();
     let envs = envelopes(&input());
     let want = run_with(set, &envs);
-    let text = render(&want);
-    let path = format!("{GOLDEN}/all-operators-output.txt");
-    if std::env::var_os("AORTA_WRITE_GOLDEN").is_some() {
-        std::fs::write(&path, &text).unwrap();
-    }
-    assert_eq!(
-        text,
-        std::fs::read_to_string(&path).unwrap(),
-        "golden output changed"
-    );
+    assert_golden("all-operators-output.txt", &render(&want));
     for name in ["identity", "sdnn", "hrv-bands", "hr", "rmssd", "clinical"] {
         assert!(
             want.iter().any(|r| r.algorithm.name() == name),
@@ -310,21 +302,5 @@ fn every_operator_golden_after_restore_and_reordering() {
         rest.swap(i, i + 1);
     }
     feed(&mut st, &rest, cut, rest.len(), &mut got);
-    let key = |r: &ResultRecord| {
-        let q = r.quality.0 & !(aorta_wire::Quality::REORDERED | aorta_wire::Quality::GAP);
-        (
-            r.t_us,
-            r.algorithm as u8,
-            r.metric as u8,
-            r.value.to_bits(),
-            q,
-        )
-    };
-    let (mut a, mut b): (Vec<_>, Vec<_>) = (
-        want.iter().map(key).collect(),
-        got.iter().map(key).collect(),
-    );
-    a.sort();
-    b.sort();
-    assert_eq!(a, b);
+    assert_eq!(order_free(&want), order_free(&got));
 }

@@ -9,7 +9,9 @@ use aorta_analytics::wfdb;
 use aorta_runtime::ecg::{ecg_to_rr, EcgState, WaveKind};
 use aorta_wire::{EcgBatch, RrSample};
 
-const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden");
+mod common;
+use common::assert_golden;
+
 const MITDB: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/mitdb");
 const ORIGIN: i64 = 1_700_000_000_000_000;
 const LATENESS: i64 = 10_000_000;
@@ -100,15 +102,7 @@ fn check(kind: WaveKind, name: &str, (samples, fs): (Vec<i16>, u32), min_beats: 
     assert_eq!(feed(&mut st, kind, &bs, &mut want), 0);
     assert!(want.len() >= min_beats, "{name}: {} intervals", want.len());
     let text = render(&want);
-    let path = format!("{GOLDEN}/{name}-rr.txt");
-    if std::env::var_os("AORTA_WRITE_GOLDEN").is_some() {
-        std::fs::write(&path, &text).unwrap();
-    }
-    assert_eq!(
-        text,
-        std::fs::read_to_string(&path).unwrap(),
-        "{name}: golden output changed"
-    );
+    assert_golden(&format!("{name}-rr.txt"), &text);
 
     // Checkpoint and restore in the middle, with batches held.
     let mid = bs.len() / 2;

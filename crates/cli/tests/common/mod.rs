@@ -115,6 +115,23 @@ pub fn init_and_enrol(keys: &Path, spool: &Path, names: &[String]) {
     }
 }
 
+/// `aorta keys init`, then one patient enrolled for `hr,clinical` on a raw
+/// signal of at most `max_rate` samples per second.
+#[allow(dead_code)]
+pub fn init_and_enrol_raw(keys: &Path, spool: &Path, patient: &str, max_rate: u32) {
+    run_ok(aorta().args(["keys", "init", "--dir"]).arg(keys));
+    run_ok(
+        aorta()
+            .args(["keys", "enrol", "--patient", patient])
+            .args(["--algorithms", "hr,clinical", "--max-rate"])
+            .arg(max_rate.to_string())
+            .arg("--dir")
+            .arg(keys)
+            .arg("--spool")
+            .arg(spool),
+    );
+}
+
 /// `aorta results --csv CSV`: the clinician's decryption of `spool`.
 pub fn results_csv(keys: &Path, spool: &Path, csv: &Path) -> Output {
     run_ok(
@@ -127,4 +144,52 @@ pub fn results_csv(keys: &Path, spool: &Path, csv: &Path) -> Output {
             .arg("--csv")
             .arg(csv),
     )
+}
+
+/// Mean heart rate per 10-s block (bpm) from beat times in seconds since
+/// `start` (Unix s): each interval counts in the block where it ends.
+#[allow(dead_code)]
+pub fn hr_by_block(beats_s: &[f64], start: i64) -> std::collections::BTreeMap<i64, f64> {
+    let mut sums: std::collections::BTreeMap<i64, (f64, u32)> = Default::default();
+    for w in beats_s.windows(2) {
+        let block = (start as f64 + w[1]) as i64 / 10 * 10;
+        let e = sums.entry(block).or_default();
+        e.0 += (w[1] - w[0]) * 1000.0;
+        e.1 += 1;
+    }
+    sums.into_iter()
+        .map(|(b, (s, n))| (b, 60_000.0 / (s / f64::from(n))))
+        .collect()
+}
+
+/// Checks the `hr` windows of a results CSV against `reference`: at least
+/// `min_windows` compared, 95 % of them within 2 bpm; and at least
+/// `min_clinical` 5-minute `clinical` windows.
+#[allow(dead_code)]
+pub fn assert_hr_close(
+    csv: &str,
+    reference: &std::collections::BTreeMap<i64, f64>,
+    min_windows: usize,
+    min_clinical: usize,
+) {
+    let (mut compared, mut close) = (0usize, 0usize);
+    for line in csv.lines().filter(|l| l.contains(",hr,hr,")) {
+        let f: Vec<&str> = line.split(',').collect();
+        let (block, hr): (i64, f64) = (f[1].parse().unwrap(), f[4].parse().unwrap());
+        if let Some(want) = reference.get(&block) {
+            compared += 1;
+            close += usize::from((hr - want).abs() < 2.0);
+        }
+    }
+    eprintln!("{close} of {compared} windows within 2 bpm of the reference");
+    assert!(compared >= min_windows, "{compared} windows compared");
+    assert!(
+        close as f64 >= 0.95 * compared as f64,
+        "{close} of {compared} windows within 2 bpm"
+    );
+    let clinical = csv
+        .lines()
+        .filter(|l| l.contains(",clinical,sdnn_tf,"))
+        .count();
+    assert!(clinical >= min_clinical, "{clinical} clinical windows");
 }
