@@ -29,6 +29,8 @@ use crate::Rejection;
 pub const DETECTOR_MARGIN_US: i64 = 1_000_000;
 /// Most batches held while waiting for a missing one.
 pub const MAX_HELD: usize = 64;
+/// Longest stream, µs after its start (a century).
+const MAX_STREAM_US: i128 = 100 * 366 * 86_400 * 1_000_000;
 
 /// Which signal a stream carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -151,6 +153,11 @@ impl EcgState {
             .saturating_add((i128::from(index) * 1_000_000 / i128::from(self.fs_hz.max(1))) as i64)
     }
 
+    /// Batches waiting for a gap before them to fill.
+    pub fn held_batches(&self) -> usize {
+        self.held.len()
+    }
+
     /// Approximate heap size.
     pub fn heap_bytes(&self) -> usize {
         let held: usize = self.held.values().map(|h| h.samples.len() * 2 + 64).sum();
@@ -197,6 +204,15 @@ pub fn ecg_to_rr(
     allowed_lateness_us: i64,
     out: &mut Vec<RrSample>,
 ) -> Result<WaveOutcome, Rejection> {
+    // Sample indices and times must stay representable: at most a century
+    // of samples after the stream's start, within i64 µs.
+    let end = b.first_index.checked_add(b.samples.len() as u64);
+    let offset_us = end.map(|e| i128::from(e) * 1_000_000 / i128::from(b.fs_hz.max(1)));
+    if !offset_us
+        .is_some_and(|o| o <= MAX_STREAM_US && i128::from(b.origin_us) + o <= i128::from(i64::MAX))
+    {
+        return Err(Rejection::BadContent);
+    }
     let changed = state
         .as_ref()
         .is_some_and(|s| s.fs_hz != b.fs_hz || s.origin_us != b.origin_us || s.kind != kind);
