@@ -66,10 +66,14 @@ fn worker_killed_at_random_points_produces_identical_results() {
             .arg(spool);
         c
     };
-    // Uninterrupted; its duration scales the random kill points below.
-    let t = Instant::now();
+    // Uninterrupted; the size of its results log scales the kill points.
     run_ok(&mut worker(&reference));
-    let full_run = t.elapsed();
+    let results_log = |spool: &std::path::Path| {
+        aorta_spool::Spool::open(spool)
+            .unwrap()
+            .results_path(aorta_transport::PartitionId(0))
+    };
+    let full_size = std::fs::metadata(results_log(&reference)).unwrap().len();
     let ref_csv = dir.path().join("reference.csv");
     results_csv(&keys, &reference, &ref_csv);
 
@@ -83,19 +87,25 @@ fn worker_killed_at_random_points_produces_identical_results() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        // The fault is injected at a random moment within a run's duration
-        // (this is not a readiness wait). After 6 kills the run may finish.
-        let deadline = if kills < 6 {
-            Instant::now() + full_run.mul_f64(rng.random_range(0.05..0.95))
+        // The fault is injected at a random point of the run's progress:
+        // once the results log (cut back to the last commit on restart)
+        // has grown a random share of the way to its final size. Progress,
+        // not time, so a fast machine cannot finish before the kill. After
+        // 6 kills the run may finish.
+        let log = results_log(&crashed);
+        let size = || std::fs::metadata(&log).map_or(0, |m| m.len());
+        let now = size();
+        let target = if kills < 6 {
+            now + ((full_size.saturating_sub(now)) as f64 * rng.random_range(0.05..0.9)) as u64
         } else {
-            Instant::now() + Duration::from_secs(3600)
+            u64::MAX
         };
         let finished = loop {
             if let Some(status) = child.try_wait().unwrap() {
                 assert!(status.success(), "worker failed on its own: {status}");
                 break true;
             }
-            if Instant::now() >= deadline {
+            if size() >= target {
                 break false;
             }
             std::thread::yield_now();
