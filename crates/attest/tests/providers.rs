@@ -3,7 +3,6 @@
 //! cases. The recorded real evidence serves as the imitation's output.
 
 use std::path::Path;
-use std::process::Command;
 
 use aorta_attest::providers::*;
 
@@ -71,8 +70,18 @@ fn gramine_error_cases() {
     ));
 }
 
+/// A FIFO made without forking: a `mkfifo` child process forked while
+/// another test holds a FIFO open inherits that descriptor until it execs,
+/// which can let the imitation kernel's write complete against the child
+/// instead of the provider, whose next open then waits forever (seen once
+/// in ~190 runs).
 fn mkfifo(p: &Path) {
-    assert!(Command::new("mkfifo").arg(p).status().unwrap().success());
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(p.as_os_str().as_bytes()).unwrap();
+    // SAFETY: `c` is a valid NUL-terminated path that outlives the call;
+    // mkfifo only reads it.
+    let rc = unsafe { libc::mkfifo(c.as_ptr(), 0o600) };
+    assert_eq!(rc, 0, "mkfifo {}", p.display());
 }
 
 /// Imitates the kernel for one request: `generation` and `outblob` are FIFOs
