@@ -94,6 +94,11 @@ fn worker(
     )
 }
 
+/// The epochs a release holds, in order.
+fn epochs(r: Result<aorta_kbs::Release, KbsError>) -> Vec<u32> {
+    r.unwrap().keys.iter().map(|k| k.0).collect()
+}
+
 fn refused(r: Result<aorta_kbs::Release, KbsError>) -> String {
     match r {
         Err(KbsError::Refused(m)) => m,
@@ -325,26 +330,10 @@ fn rotation_and_worker_revocation() {
     );
     assert!(refused(w1.fetch()).contains("revoked"));
     let w2 = worker(&s, &b, GOOD, 31);
-    assert_eq!(
-        w2.fetch()
-            .unwrap()
-            .keys
-            .iter()
-            .map(|k| k.0)
-            .collect::<Vec<_>>(),
-        vec![1, 2, 3]
-    );
+    assert_eq!(epochs(w2.fetch()), vec![1, 2, 3]);
     // Retiring epoch 1: no longer released.
     admin::retire(&s.store, 1, NOW).unwrap();
-    assert_eq!(
-        w2.fetch()
-            .unwrap()
-            .keys
-            .iter()
-            .map(|k| k.0)
-            .collect::<Vec<_>>(),
-        vec![2, 3]
-    );
+    assert_eq!(epochs(w2.fetch()), vec![2, 3]);
     assert!(admin::retire(&s.store, 9, NOW).is_err());
     let kinds: Vec<String> = b
         .audit()

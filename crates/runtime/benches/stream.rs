@@ -15,11 +15,11 @@ use aorta_runtime::{compute_window, ClosedWindow, Limits, StreamState};
 use aorta_wire::{AlertThresholds, AlgorithmSet, EcgBatch, RrSample};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
-const T0: i64 = 1_700_000_000_000_000;
-const TICK: i64 = 10_000_000;
-const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data");
+#[path = "../tests/common/mod.rs"]
+mod common;
+use common::{envelopes, Envelope, T0};
 
-type Envelope = (Vec<RrSample>, i64);
+const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data");
 
 fn rr_envelopes() -> Vec<Envelope> {
     let text = std::fs::read_to_string(format!("{DATA}/rr-healthy/000.txt")).unwrap();
@@ -35,17 +35,7 @@ fn rr_envelopes() -> Vec<Envelope> {
             rr_us: (v * 1000) as u32,
         });
     }
-    (0..180)
-        .map(|k| {
-            let (lo, hi) = (T0 + k * TICK, T0 + (k + 1) * TICK);
-            let s = samples
-                .iter()
-                .copied()
-                .filter(|s| s.t_us >= lo && s.t_us < hi)
-                .collect();
-            (s, hi)
-        })
-        .collect()
+    envelopes(&samples, 180)
 }
 
 /// One patient's stream with `hr` and `clinical`, computing every window.
@@ -86,8 +76,8 @@ impl Patient {
 
 fn run_rr(envs: &[Envelope]) -> Patient {
     let mut p = Patient::new();
-    for (i, (s, wm)) in envs.iter().enumerate() {
-        p.envelope(i as u64, s, *wm, i + 1 == envs.len());
+    for (i, (seq, s, wm)) in envs.iter().enumerate() {
+        p.envelope(*seq, s, *wm, i + 1 == envs.len());
     }
     p
 }

@@ -12,10 +12,8 @@ use aorta_hrv::HrvBands;
 use aorta_runtime::{compute_window, ClosedWindow, Limits, StreamState};
 use aorta_wire::{AlertThresholds, AlgorithmSet, Metric, ResultRecord, RrSample};
 
-const T0: i64 = 1_700_000_000_000_000;
-const TICK: i64 = 10_000_000;
 mod common;
-use common::{assert_golden, GOLDEN};
+use common::{assert_golden, Envelope, GOLDEN, T0, TICK};
 
 fn input() -> Vec<RrSample> {
     let path = format!("{GOLDEN}/clinical-input.txt");
@@ -65,21 +63,10 @@ fn input() -> Vec<RrSample> {
         .collect()
 }
 
-type Envelope = (u64, Vec<RrSample>, i64);
-
+/// The input cut into 10-s envelopes up to its last sample.
 fn envelopes(samples: &[RrSample]) -> Vec<Envelope> {
     let ticks = (samples.last().unwrap().t_us - T0) / TICK + 1;
-    (0..ticks)
-        .map(|k| {
-            let (lo, hi) = (T0 + k * TICK, T0 + (k + 1) * TICK);
-            let s = samples
-                .iter()
-                .copied()
-                .filter(|s| s.t_us >= lo && s.t_us < hi)
-                .collect();
-            (k as u64, s, hi)
-        })
-        .collect()
+    common::envelopes(samples, ticks)
 }
 
 thread_local! {

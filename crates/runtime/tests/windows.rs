@@ -7,28 +7,11 @@ use aorta_runtime::{compute_window, ClosedWindow, Limits, StreamState};
 use aorta_wire::{AlgorithmSet, Quality, ResultRecord, RrSample};
 use proptest::prelude::*;
 
-const T0: i64 = 1_700_000_000_000_000;
-const TICK: i64 = 10_000_000;
+mod common;
+use common::{envelopes, Envelope, T0, TICK};
 
 fn algos() -> AlgorithmSet {
     AlgorithmSet::parse("identity,sdnn,hrv-bands,hr,rmssd").unwrap()
-}
-
-/// Envelopes of one session: (seq, samples, watermark).
-type Envelope = (u64, Vec<RrSample>, i64);
-
-fn envelopes(samples: &[RrSample], ticks: i64) -> Vec<Envelope> {
-    (0..ticks)
-        .map(|k| {
-            let (lo, hi) = (T0 + k * TICK, T0 + (k + 1) * TICK);
-            let s: Vec<RrSample> = samples
-                .iter()
-                .copied()
-                .filter(|s| s.t_us >= lo && s.t_us < hi)
-                .collect();
-            (k as u64, s, hi)
-        })
-        .collect()
 }
 
 fn run(envs: &[Envelope], state: &mut StreamState) -> Vec<ClosedWindow> {

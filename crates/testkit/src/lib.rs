@@ -7,15 +7,18 @@
 //! * [`Mosquitto`]: a real Mosquitto broker on a free 127.0.0.1 port, ready
 //!   when its TCP port accepts connections.
 
+use std::collections::BTreeMap;
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use aorta_envelope::enrolment::sign_enrolment;
-use aorta_envelope::{KemKeypair, SigningKey};
+use aorta_envelope::{KemKeypair, KemPublic, KemSecret, ReceiverSession, SigningKey};
 use aorta_transport::{CommitLog, Consumer, CorruptReason, Offset, Polled, TransportError};
-use aorta_wire::{AlgorithmSet, Enrolment, EnrolmentStatus, StreamId};
+use aorta_wire::{
+    AlgorithmSet, Body, Enrolment, EnrolmentStatus, Header, ResultBatch, ResultRecord, StreamId,
+};
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 
@@ -72,6 +75,30 @@ pub struct MemLog {
 }
 
 impl MemLog {
+    /// The clinician's side: every committed result record, by stream,
+    /// opened with `clinician` and authenticated against the fleet public
+    /// key of the epoch each envelope names (`fleet_key(epoch)`).
+    /// Panics on anything that does not open: tests want to know.
+    pub fn decrypt_results(
+        &self,
+        clinician: &KemSecret,
+        fleet_key: impl Fn(u32) -> KemPublic,
+    ) -> BTreeMap<StreamId, Vec<ResultRecord>> {
+        let mut out: BTreeMap<StreamId, Vec<ResultRecord>> = BTreeMap::new();
+        let mut sessions: BTreeMap<(StreamId, u64), ReceiverSession> = BTreeMap::new();
+        for env in &self.committed {
+            let mut env = env.clone();
+            let h = Header::parse_envelope(&env).unwrap();
+            let s = sessions.entry((h.stream, h.session.0)).or_insert_with(|| {
+                ReceiverSession::accept(&h, clinician, &fleet_key(h.epoch)).unwrap()
+            });
+            let body = s.open(&h, &mut env).unwrap();
+            let (stream, recs) = ResultBatch::decode(Body::parse(body).unwrap().content).unwrap();
+            out.entry(stream).or_default().extend(recs);
+        }
+        out
+    }
+
     /// What a restart would see: uncommitted records dropped.
     pub fn after_crash(&self) -> Self {
         Self {

@@ -11,10 +11,10 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use aorta_envelope::{KemKeypair, KemPublic, KemSecret, ReceiverSession};
+use aorta_envelope::{KemKeypair, KemPublic, KemSecret};
 use aorta_runtime::Rejection;
 use aorta_testkit::{Fleet, MemInput, MemLog};
-use aorta_wire::{AlgorithmSet, Body, Header, Quality, ResultBatch, ResultRecord, StreamId};
+use aorta_wire::{AlgorithmSet, Header, Quality, ResultRecord, StreamId};
 use aorta_worker::{KeySource, Keyring, Worker, WorkerConfig, WorkerError, WorkerKeys};
 
 const START_US: i64 = 1_700_000_000_000_000;
@@ -94,19 +94,7 @@ type Results = BTreeMap<StreamId, Vec<ResultRecord>>;
 /// The clinician's side: results are authenticated by the epoch they name.
 fn decrypt(f: &Fleet, e2: &KemPublic, log: &MemLog) -> Results {
     let keys: BTreeMap<u32, KemPublic> = [(1, f.fleet.public), (2, *e2)].into();
-    let mut out: Results = BTreeMap::new();
-    let mut sessions: BTreeMap<(StreamId, u64), ReceiverSession> = BTreeMap::new();
-    for env in &log.committed {
-        let mut env = env.clone();
-        let h = Header::parse_envelope(&env).unwrap();
-        let s = sessions.entry((h.stream, h.session.0)).or_insert_with(|| {
-            ReceiverSession::accept(&h, &f.clinician.secret, &keys[&h.epoch]).unwrap()
-        });
-        let body = s.open(&h, &mut env).unwrap();
-        let (stream, recs) = ResultBatch::decode(Body::parse(body).unwrap().content).unwrap();
-        out.entry(stream).or_default().extend(recs);
-    }
-    out
+    log.decrypt_results(&f.clinician.secret, |epoch| keys[&epoch])
 }
 
 fn broker(k2: &KemKeypair, fail: bool) -> (Box<dyn KeySource>, Arc<AtomicUsize>) {

@@ -6,13 +6,11 @@
 
 use std::collections::BTreeMap;
 
-use aorta_envelope::{KemKeypair, ReceiverSession};
+use aorta_envelope::KemKeypair;
 use aorta_gateway::StreamSender;
 use aorta_runtime::Rejection;
 use aorta_testkit::{Fleet, MemInput, MemLog};
-use aorta_wire::{
-    AlgorithmSet, Body, Header, Quality, ResultBatch, ResultRecord, SessionId, StreamId,
-};
+use aorta_wire::{AlgorithmSet, Quality, ResultRecord, SessionId, StreamId};
 use aorta_worker::{Keyring, Worker, WorkerConfig, WorkerKeys, WorkerReport};
 
 const START_US: i64 = 1_700_000_000_000_000;
@@ -34,19 +32,7 @@ fn produce(f: &Fleet) -> Vec<Vec<u8>> {
 type Results = BTreeMap<StreamId, Vec<ResultRecord>>;
 
 fn decrypt(f: &Fleet, log: &MemLog) -> Results {
-    let mut out: Results = BTreeMap::new();
-    let mut sessions: BTreeMap<(StreamId, u64), ReceiverSession> = BTreeMap::new();
-    for env in &log.committed {
-        let mut env = env.clone();
-        let h = Header::parse_envelope(&env).unwrap();
-        let s = sessions.entry((h.stream, h.session.0)).or_insert_with(|| {
-            ReceiverSession::accept(&h, &f.clinician.secret, &f.fleet.public).unwrap()
-        });
-        let body = s.open(&h, &mut env).unwrap();
-        let (stream, recs) = ResultBatch::decode(Body::parse(body).unwrap().content).unwrap();
-        out.entry(stream).or_default().extend(recs);
-    }
-    out
+    log.decrypt_results(&f.clinician.secret, |_| f.fleet.public)
 }
 
 fn worker(
