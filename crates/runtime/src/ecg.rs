@@ -89,7 +89,6 @@ impl Detector {
 /// A batch held until the samples before it arrive.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Held {
-    watermark_us: i64,
     last: bool,
     samples: Vec<i16>,
 }
@@ -106,7 +105,7 @@ pub struct EcgState {
     last_beat_us: Option<i64>,
     /// Batches waiting for a gap before them to fill, by first index.
     held: BTreeMap<u64, Held>,
-    /// Highest watermark seen.
+    /// Newest (highest) watermark seen.
     watermark_us: i64,
 }
 
@@ -117,8 +116,6 @@ pub struct WaveOutcome {
     pub watermark_us: i64,
     /// Samples given up as lost (a gap that did not fill in time).
     pub lost_samples: u64,
-    /// The batch was held for reordering (it came before one it follows).
-    pub held: bool,
     /// The stream changed sampling rate, start time or signal kind:
     /// detection restarted, no interval spans the change.
     pub restarted: bool,
@@ -226,28 +223,29 @@ pub fn ecg_to_rr(
         return Err(Rejection::Stale);
     }
     let mut outcome = WaveOutcome {
-        held: b.first_index > s.next_index,
         restarted: changed,
         ..WaveOutcome::default()
     };
     s.watermark_us = s.watermark_us.max(b.watermark_us);
-    s.held.insert(
-        b.first_index,
-        Held {
-            watermark_us: b.watermark_us,
+    // In order (the usual case): straight to the detector. Early: held.
+    let mut ended = false;
+    if b.first_index == s.next_index {
+        ended = last;
+        s.process(&b.samples, last, out);
+    } else {
+        let held = Held {
             last,
             samples: b.samples.clone(),
-        },
-    );
-    let mut ended = false;
+        };
+        s.held.insert(b.first_index, held);
+    }
     loop {
         // Batches overtaken by a skip (they overlap processed samples).
         while let Some(e) = s.held.first_entry() {
             if *e.key() >= s.next_index {
                 break;
             }
-            let h = e.remove();
-            outcome.lost_samples += h.samples.len() as u64;
+            outcome.lost_samples += e.remove().samples.len() as u64;
         }
         let Some((&first, _)) = s.held.first_key_value() else {
             break;
@@ -263,13 +261,7 @@ pub fn ecg_to_rr(
         // before the lateness horizon (the newest watermark less the
         // allowed lateness; RR samples that old would be late too), too
         // many batches wait, or the stream ended.
-        let newest = s
-            .held
-            .values()
-            .map(|h| h.watermark_us)
-            .max()
-            .unwrap_or(i64::MIN);
-        let give_up = newest.saturating_sub(allowed_lateness_us) > s.time_of(first)
+        let give_up = s.watermark_us.saturating_sub(allowed_lateness_us) > s.time_of(first)
             || s.held.len() > MAX_HELD
             || s.held.values().any(|h| h.last);
         if !give_up {
@@ -375,7 +367,8 @@ mod tests {
             &mut rr,
         )
         .unwrap();
-        assert!(o.held && o.lost_samples == 0, "{o:?}");
+        assert_eq!(o.lost_samples, 0, "{o:?}");
+        assert_eq!(st.as_ref().map(|s| s.held.len()), Some(1), "held");
         assert_eq!(rr.len(), n);
         let o = ecg_to_rr(
             &mut st,
@@ -405,7 +398,8 @@ mod tests {
         let mut b = batch(39_600 + 3600, 7200, 600, 720);
         b.first_index = 0;
         let o = ecg_to_rr(&mut st, WaveKind::Ecg, &b, false, LATENESS, &mut rr).unwrap();
-        assert!(o.restarted && !o.held, "{o:?}");
+        assert!(o.restarted, "{o:?}");
+        assert!(st.as_ref().is_some_and(|s| s.held.is_empty()));
         // An impossible sampling rate is bad content, for either kind.
         for kind in [WaveKind::Ecg, WaveKind::Ppg] {
             let mut fresh = None;

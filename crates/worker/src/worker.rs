@@ -96,6 +96,15 @@ pub struct Rejected {
     pub reason: Rejection,
 }
 
+/// What an input envelope carried, once decoded.
+enum Content {
+    /// RR intervals (decoded into the worker's sample buffer) and their
+    /// watermark.
+    Rr(i64),
+    /// A raw waveform batch for the stream's beat detector.
+    Wave(WaveKind, EcgBatch),
+}
+
 /// A snapshot for summaries and tests.
 #[derive(Debug, Clone)]
 pub struct WorkerReport {
@@ -427,14 +436,19 @@ impl<C: Consumer, L: CommitLog, R: RngCore + CryptoRng> Worker<C, L, R> {
             }
         };
         self.samples.clear();
-        let parsed = Body::parse(body).and_then(|b| match header.content {
-            ContentType::EcgBatch => {
-                EcgBatch::decode(b.content).map(|e| (Err((WaveKind::Ecg, e)), b.flags))
-            }
-            ContentType::PpgBatch => {
-                EcgBatch::decode(b.content).map(|e| (Err((WaveKind::Ppg, e)), b.flags))
-            }
-            _ => RrBatch::decode_into(b.content, &mut self.samples).map(|wm| (Ok(wm), b.flags)),
+        // RR batches decode straight into `self.samples`; raw ECG/PPG first
+        // goes through the stream's beat detector, inside the TEE.
+        let parsed = Body::parse(body).and_then(|b| {
+            let content = match header.content {
+                ContentType::EcgBatch => {
+                    EcgBatch::decode(b.content).map(|e| Content::Wave(WaveKind::Ecg, e))
+                }
+                ContentType::PpgBatch => {
+                    EcgBatch::decode(b.content).map(|e| Content::Wave(WaveKind::Ppg, e))
+                }
+                _ => RrBatch::decode_into(b.content, &mut self.samples).map(Content::Rr),
+            };
+            content.map(|c| (c, b.flags))
         });
         let (content, flags) = match parsed {
             Ok(v) => v,
@@ -446,22 +460,18 @@ impl<C: Consumer, L: CommitLog, R: RngCore + CryptoRng> Worker<C, L, R> {
         let Some(state) = self.streams.get_mut(&stream) else {
             return Ok(());
         };
-        // Raw ECG/PPG: beats are found here, inside the TEE, and continue as RR.
         let watermark = match content {
-            Ok(wm) => wm,
-            Err((kind, wave)) => match state.wave_to_rr(
-                &self.cfg.limits,
-                kind,
-                &wave,
-                flags.final_,
-                &mut self.samples,
-            ) {
-                Ok(wm) => wm,
-                Err(r) => {
-                    self.reject(offset, Some(stream), r);
-                    return Ok(());
+            Content::Rr(wm) => wm,
+            Content::Wave(kind, wave) => {
+                let limits = &self.cfg.limits;
+                match state.wave_to_rr(limits, kind, &wave, flags.final_, &mut self.samples) {
+                    Ok(wm) => wm,
+                    Err(r) => {
+                        self.reject(offset, Some(stream), r);
+                        return Ok(());
+                    }
                 }
-            },
+            }
         };
         self.closed.clear();
         let verdict = state.on_envelope(
