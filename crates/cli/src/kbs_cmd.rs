@@ -82,6 +82,7 @@ pub fn run(cmd: KbsCmd) -> Result<()> {
                 store.current()?,
                 broker.audit().path().display()
             );
+            raise_fd_limit();
             // Tests and scripts wait for this line.
             println!("kbs: listening on {}", listener.local_addr()?);
             aorta_kbs::server::serve(listener, Arc::new(broker), Arc::new(AtomicBool::new(false)))?;
@@ -110,23 +111,47 @@ pub fn run(cmd: KbsCmd) -> Result<()> {
         KbsCmd::Audit { keys } => {
             let log = aorta_kbs::audit::AuditLog::new(keys.join("audit.log"));
             let records = log.read()?;
+            // Records are sanitised when written; printing sanitises again
+            // so that a log written by an older broker cannot drive the
+            // terminal either.
+            let clean = |v: &Option<String>, max| {
+                v.as_deref()
+                    .map_or("-".to_string(), |s| aorta_kbs::audit::sanitize(s, max))
+            };
             for r in &records {
                 let e = &r.event;
+                let suppressed = e.suppressed.map_or(String::new(), |n| {
+                    format!(" (+{n} refusals not recorded singly)")
+                });
                 println!(
-                    "{:>5} {} {:<14} worker={} tee={} measurement={} epochs={:?} policy={} {}",
+                    "{:>5} {} {:<14} worker={} tee={} measurement={} epochs={:?} policy={} {}{suppressed}",
                     r.seq,
                     r.time,
-                    e.event,
-                    e.worker.as_deref().unwrap_or("-"),
-                    e.tee.as_deref().unwrap_or("-"),
-                    e.measurement.as_deref().unwrap_or("-"),
+                    aorta_kbs::audit::sanitize(&e.event, 32),
+                    clean(&e.worker, 128),
+                    clean(&e.tee, 128),
+                    clean(&e.measurement, 128),
                     e.epochs,
-                    e.policy.as_deref().unwrap_or("-"),
-                    e.reason.as_deref().unwrap_or("")
+                    clean(&e.policy, 128),
+                    e.reason
+                        .as_deref()
+                        .map_or(String::new(), |s| aorta_kbs::audit::sanitize(s, 512))
                 );
             }
             println!("{} records; hash chain intact", records.len());
         }
     }
     Ok(())
+}
+
+/// Raises the soft limit on open files to the hard limit, so the broker's
+/// connection cap, not the default of 1024 descriptors, decides how many
+/// peers it holds.
+fn raise_fd_limit() {
+    use rustix::process::{getrlimit, setrlimit, Resource};
+    let mut l = getrlimit(Resource::Nofile);
+    if l.current < l.maximum {
+        l.current = l.maximum;
+        let _ = setrlimit(Resource::Nofile, l);
+    }
 }

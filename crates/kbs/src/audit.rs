@@ -6,6 +6,15 @@
 //!
 //! Records name workers by id, TEE type and measurement, epochs and
 //! reasons. They never hold key material, evidence bytes or report data.
+//!
+//! Requests come from anyone who can reach the broker's port, so whatever
+//! they control is bounded and made inert before it is recorded
+//! ([`sanitize`]: control and bidirectional-formatting characters escaped,
+//! each field cut to a fixed length), and the chain is read from the end
+//! of the file whatever a line's length, so no record can stop the next
+//! append. Refusals are rate-limited by the broker: past the limit they are
+//! counted and the count is written with the next refusal record
+//! (`suppressed`), so a flood of bad requests costs bounded disk.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -34,6 +43,55 @@ pub struct Event {
     /// Short SHA-256 of the policy in force.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<String>,
+    /// Refusals since the previous refusal record that were counted but not
+    /// recorded one by one (the broker's refusal rate limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suppressed: Option<u64>,
+}
+
+/// Longest recorded `reason`, in bytes.
+pub const MAX_REASON: usize = 512;
+/// Longest recorded `worker`, `tee`, `measurement`, `policy` or `event`.
+pub const MAX_FIELD: usize = 128;
+
+/// `s`, safe to record and to print on a terminal: control characters and
+/// Unicode bidirectional/format characters are escaped (`\u{1b}`), and the
+/// result is cut at a character boundary to at most `max` bytes plus a
+/// marker saying how many bytes were dropped.
+pub fn sanitize(s: &str, max: usize) -> String {
+    let mut out = String::with_capacity(s.len().min(max) + 24);
+    for (i, c) in s.char_indices() {
+        let dangerous = c.is_control()
+            || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}');
+        let piece_len = if dangerous { 10 } else { c.len_utf8() };
+        if out.len() + piece_len > max {
+            out.push_str(&format!("…[{} more bytes]", s.len() - i));
+            return out;
+        }
+        if dangerous {
+            out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+impl Event {
+    /// The event with every field bounded and sanitised.
+    fn bounded(self) -> Self {
+        let f = |v: Option<String>, max| v.map(|s| sanitize(&s, max));
+        Self {
+            event: sanitize(&self.event, MAX_FIELD),
+            worker: f(self.worker, MAX_FIELD),
+            tee: f(self.tee, MAX_FIELD),
+            measurement: f(self.measurement, MAX_FIELD),
+            epochs: self.epochs.into_iter().take(64).collect(),
+            reason: f(self.reason, MAX_REASON),
+            policy: f(self.policy, MAX_FIELD),
+            suppressed: self.suppressed,
+        }
+    }
 }
 
 /// A stored record: the event plus its position in the chain.
@@ -71,6 +129,20 @@ impl AuditLog {
 
     /// Appends `event` at time `now`, chained to the last record.
     pub fn append(&self, event: Event, now: u64) -> Result<Record, KbsError> {
+        let mut recs = self.record_with(now, || Ok::<_, KbsError>(vec![event]))?;
+        recs.pop().ok_or_else(|| self.err("no record written"))
+    }
+
+    /// Runs `op` while holding the log's lock, after checking that the log
+    /// can be appended to, and records the events it returns. An operation
+    /// that fails records nothing; an operation whose record cannot be
+    /// written is reported as failed, so no administrative change takes
+    /// effect unrecorded because of a damaged log.
+    pub fn record_with<E: From<KbsError>>(
+        &self,
+        now: u64,
+        op: impl FnOnce() -> Result<Vec<Event>, E>,
+    ) -> Result<Vec<Record>, E> {
         let mut f = OpenOptions::new()
             .create(true)
             .read(true)
@@ -78,24 +150,31 @@ impl AuditLog {
             .open(&self.path)
             .map_err(|e| self.err(e))?;
         f.lock().map_err(|e| self.err(e))?;
-        let r = self.append_locked(&mut f, event, now);
+        let r = (|| {
+            let (mut seq, mut prev) = last_link(&mut f).map_err(|e| self.err(e))?;
+            let events = op()?;
+            let mut out = Vec::with_capacity(events.len());
+            let mut lines = Vec::new();
+            for event in events {
+                let rec = Record {
+                    seq,
+                    time: now,
+                    prev,
+                    event: event.bounded(),
+                };
+                let start = lines.len();
+                serde_json::to_writer(&mut lines, &rec).map_err(|e| self.err(e))?;
+                prev = hex::encode(Sha256::digest(&lines[start..]));
+                lines.push(b'\n');
+                seq += 1;
+                out.push(rec);
+            }
+            f.write_all(&lines).map_err(|e| self.err(e))?;
+            f.sync_data().map_err(|e| self.err(e))?;
+            Ok(out)
+        })();
         let _ = f.unlock();
         r
-    }
-
-    fn append_locked(&self, f: &mut File, event: Event, now: u64) -> Result<Record, KbsError> {
-        let (seq, prev) = last_link(f).map_err(|e| self.err(e))?;
-        let rec = Record {
-            seq,
-            time: now,
-            prev,
-            event,
-        };
-        let mut line = serde_json::to_vec(&rec).map_err(|e| self.err(e))?;
-        line.push(b'\n');
-        f.write_all(&line).map_err(|e| self.err(e))?;
-        f.sync_data().map_err(|e| self.err(e))?;
-        Ok(rec)
     }
 
     /// Reads and checks the whole chain.
@@ -109,19 +188,33 @@ impl AuditLog {
     }
 }
 
-/// The next record's `seq` and `prev` (the hash of the last line).
+/// The next record's `seq` and `prev` (the hash of the last line). Reads
+/// backwards from the end in chunks until the line before the last one
+/// ends, so a line of any length is found whole.
 fn last_link(f: &mut File) -> std::io::Result<(u64, String)> {
+    const CHUNK: u64 = 64 * 1024;
     let len = f.seek(SeekFrom::End(0))?;
     if len == 0 {
         return Ok((0, GENESIS.to_string()));
     }
-    // Records are short; read a generous tail and take its last line.
-    let start = len.saturating_sub(64 * 1024);
-    f.seek(SeekFrom::Start(start))?;
-    let mut tail = Vec::new();
-    f.read_to_end(&mut tail)?;
-    let body = tail.strip_suffix(b"\n").unwrap_or(&tail);
-    let last = body.rsplit(|b| *b == b'\n').next().unwrap_or(body);
+    let mut tail: Vec<u8> = Vec::new();
+    let mut start = len;
+    let last = loop {
+        let from = start.saturating_sub(CHUNK);
+        let mut chunk = vec![0u8; (start - from) as usize];
+        f.seek(SeekFrom::Start(from))?;
+        f.read_exact(&mut chunk)?;
+        chunk.extend_from_slice(&tail);
+        tail = chunk;
+        start = from;
+        let body = tail.strip_suffix(b"\n").unwrap_or(&tail);
+        if let Some(nl) = body.iter().rposition(|b| *b == b'\n') {
+            break body.get(nl + 1..).unwrap_or_default();
+        }
+        if start == 0 {
+            break body;
+        }
+    };
     let seq = serde_json::from_slice::<Record>(last)
         .map(|r| r.seq + 1)
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;

@@ -19,6 +19,44 @@ use crate::KbsError;
 pub const CHALLENGE_TTL_SECS: u64 = 120;
 /// Outstanding challenges kept at most (oldest dropped first).
 pub const MAX_CHALLENGES: usize = 10_000;
+/// Refusals recorded one by one in a burst; past it, refusals are counted
+/// and the count goes into the next refusal record.
+pub const REFUSAL_BURST: f64 = 20.0;
+/// Refusals recorded one by one per second, sustained.
+pub const REFUSALS_PER_SEC: f64 = 5.0;
+
+/// Token bucket for refusal records.
+struct RefusalLimiter {
+    tokens: f64,
+    last: std::time::Instant,
+    suppressed: u64,
+}
+
+impl RefusalLimiter {
+    fn new() -> Self {
+        Self {
+            tokens: REFUSAL_BURST,
+            last: std::time::Instant::now(),
+            suppressed: 0,
+        }
+    }
+
+    /// `Some(suppressed since the last record)` when this refusal is to be
+    /// recorded; `None` when it is only counted.
+    fn admit(&mut self) -> Option<u64> {
+        let now = std::time::Instant::now();
+        let dt = now.duration_since(self.last).as_secs_f64();
+        self.last = now;
+        self.tokens = (self.tokens + dt * REFUSALS_PER_SEC).min(REFUSAL_BURST);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            Some(std::mem::take(&mut self.suppressed))
+        } else {
+            self.suppressed += 1;
+            None
+        }
+    }
+}
 
 struct Challenge {
     epoch: u32,
@@ -32,6 +70,7 @@ pub struct Broker<R> {
     audit: AuditLog,
     allow_simulated: bool,
     challenges: Mutex<HashMap<[u8; 32], Challenge>>,
+    refusals: Mutex<RefusalLimiter>,
     rng: Mutex<R>,
     now: Box<dyn Fn() -> u64 + Send + Sync>,
 }
@@ -135,6 +174,7 @@ impl<R: RngCore + CryptoRng> Broker<R> {
             audit,
             allow_simulated,
             challenges: Mutex::new(HashMap::new()),
+            refusals: Mutex::new(RefusalLimiter::new()),
             rng: Mutex::new(rng),
             now,
         };
@@ -174,8 +214,14 @@ impl<R: RngCore + CryptoRng> Broker<R> {
             Request::Fleet => self.fleet(),
         };
         r.unwrap_or_else(|e| Response::Error {
-            error: e.to_string(),
+            error: crate::audit::sanitize(&e.to_string(), crate::audit::MAX_REASON),
         })
+    }
+
+    /// Refusals counted but not recorded one by one since the last refusal
+    /// record (the rate limit's backlog).
+    pub fn suppressed_refusals(&self) -> u64 {
+        self.refusals.lock().map_or(0, |r| r.suppressed)
     }
 
     fn challenge(&self) -> Result<Response, KbsError> {
@@ -215,18 +261,27 @@ impl<R: RngCore + CryptoRng> Broker<R> {
         tee: Option<String>,
         reason: String,
     ) -> Result<Response, KbsError> {
-        let policy = self.store.policy().ok().map(|p| p.short_hash());
-        self.audit.append(
-            Event {
-                event: "refuse".into(),
-                worker,
-                tee,
-                reason: Some(reason.clone()),
-                policy,
-                ..Event::default()
-            },
-            (self.now)(),
-        )?;
+        let reason = crate::audit::sanitize(&reason, crate::audit::MAX_REASON);
+        let admitted = self
+            .refusals
+            .lock()
+            .map_err(|_| KbsError::Poisoned)?
+            .admit();
+        if let Some(suppressed) = admitted {
+            let policy = self.store.policy().ok().map(|p| p.short_hash());
+            self.audit.append(
+                Event {
+                    event: "refuse".into(),
+                    worker,
+                    tee,
+                    reason: Some(reason.clone()),
+                    policy,
+                    suppressed: (suppressed > 0).then_some(suppressed),
+                    ..Event::default()
+                },
+                (self.now)(),
+            )?;
+        }
         Ok(Response::Error {
             error: format!("key release refused: {reason}"),
         })
@@ -300,6 +355,7 @@ impl<R: RngCore + CryptoRng> Broker<R> {
                 reason: accepted
                     .simulated
                     .then(|| "SIMULATED TEE accepted (--allow-simulated)".to_string()),
+                suppressed: None,
             },
             now,
         )?;

@@ -48,10 +48,18 @@ pub enum Rejection {
     /// Encrypted to a fleet key epoch the key broker does not release
     /// (never existed, or retired).
     UnknownEpoch,
+    /// The stream belongs to another partition (`wire::partition_of`): an
+    /// envelope copied from another partition's log.
+    WrongPartition,
+    /// The newest enrolment this worker had seen for the stream (sealed in
+    /// its checkpoint) is missing from the control log: the log was rolled
+    /// back, and an older enrolment (perhaps an older device key, perhaps
+    /// before a revocation) must not be trusted again.
+    EnrolmentRolledBack,
 }
 
 impl Rejection {
-    pub const ALL: [Rejection; 10] = [
+    pub const ALL: [Rejection; 12] = [
         Self::Malformed,
         Self::UnknownStream,
         Self::Revoked,
@@ -62,6 +70,8 @@ impl Rejection {
         Self::WrongContentType,
         Self::Plaintext,
         Self::UnknownEpoch,
+        Self::WrongPartition,
+        Self::EnrolmentRolledBack,
     ];
 
     pub fn name(self) -> &'static str {
@@ -76,6 +86,8 @@ impl Rejection {
             Self::WrongContentType => "wrong-content-type",
             Self::Plaintext => "plaintext",
             Self::UnknownEpoch => "unknown-epoch",
+            Self::WrongPartition => "wrong-partition",
+            Self::EnrolmentRolledBack => "enrolment-rolled-back",
         }
     }
 }

@@ -24,7 +24,7 @@
 pub mod frame;
 mod log;
 
-pub use log::{Appender, Frame, LogReader, OwnedLog, Step};
+pub use log::{valid_frames, Appender, Frame, LogReader, OwnedLog, Step};
 
 use std::path::{Path, PathBuf};
 
@@ -37,6 +37,19 @@ pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> TransportErr
     }
 }
 
+/// Fails unless `p` is a directory itself (not a link to one).
+fn check_dir(p: &Path) -> Result<(), TransportError> {
+    let m = std::fs::symlink_metadata(p).map_err(io_err(p))?;
+    if m.file_type().is_dir() {
+        Ok(())
+    } else {
+        Err(TransportError::Layout(format!(
+            "{} is not a directory (a symbolic link or file stands in the spool)",
+            p.display()
+        )))
+    }
+}
+
 /// A spool directory.
 #[derive(Debug, Clone)]
 pub struct Spool {
@@ -44,12 +57,32 @@ pub struct Spool {
 }
 
 impl Spool {
-    /// Opens (creating if needed) the spool at `root`.
+    /// Opens (creating if needed) the spool at `root`. The root and its
+    /// topic directories must be real directories, not symbolic links;
+    /// every log in them is opened without following links
+    /// (`O_NOFOLLOW`) and must be a regular file.
     pub fn open(root: impl Into<PathBuf>) -> Result<Self, TransportError> {
         let root = root.into();
+        std::fs::create_dir_all(&root).map_err(io_err(&root))?;
+        check_dir(&root)?;
         for t in ["ingest", "results", "control"] {
             let p = root.join(t);
-            std::fs::create_dir_all(&p).map_err(io_err(&p))?;
+            match std::fs::create_dir(&p) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(io_err(&p)(e)),
+            }
+            check_dir(&p)?;
+        }
+        Ok(Self { root })
+    }
+
+    /// Opens the spool at `root` for reading only: fails when it is not
+    /// there instead of creating it (the clinician's side).
+    pub fn open_existing(root: impl Into<PathBuf>) -> Result<Self, TransportError> {
+        let root = root.into();
+        for p in [root.clone(), root.join("results"), root.join("control")] {
+            check_dir(&p)?;
         }
         Ok(Self { root })
     }
@@ -81,8 +114,9 @@ impl Spool {
         OwnedLog::open(self.results_path(p))
     }
 
+    /// Reads a results log; never creates one.
     pub fn results_reader(&self, p: PartitionId) -> Result<LogReader, TransportError> {
-        LogReader::open(self.results_path(p))
+        LogReader::open_existing(self.results_path(p))
     }
 
     pub fn control_path(&self) -> PathBuf {

@@ -4,7 +4,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use aorta_transport::{
-    CommitLog, Consumer, CorruptReason, Offset, Polled, Producer, TransportError,
+    CommitLog, Consumer, CorruptReason, Discontinuity, Offset, Polled, Producer, TransportError,
 };
 
 use crate::frame::{self, FrameHeader, HeaderError, Kind, HEADER_LEN, MAX_PAYLOAD};
@@ -18,11 +18,55 @@ enum Probe {
     /// Fewer bytes than a whole frame: being written, or a torn tail.
     Incomplete,
     /// A complete frame or header that is wrong.
-    Corrupt(CorruptReason),
+    Corrupt,
 }
 
 fn read_at(file: &File, path: &Path, buf: &mut [u8], at: u64) -> Result<(), TransportError> {
     file.read_exact_at(buf, at).map_err(io_err(path))
+}
+
+/// Opens a spool file without following a symbolic link at `path` and
+/// refuses anything but a regular file, so that a link planted in the
+/// untrusted spool cannot make a trusted process read, truncate or write
+/// another file.
+pub(crate) fn open_regular(path: &Path, opts: &mut OpenOptions) -> Result<File, TransportError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = opts
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| {
+            if e.raw_os_error() == Some(libc::ELOOP) {
+                TransportError::NotRegular {
+                    path: path.display().to_string(),
+                }
+            } else {
+                io_err(path)(e)
+            }
+        })?;
+    if !file.metadata().map_err(io_err(path))?.file_type().is_file() {
+        return Err(TransportError::NotRegular {
+            path: path.display().to_string(),
+        });
+    }
+    Ok(file)
+}
+
+/// (device, inode) of an open file.
+fn identity(file: &File, path: &Path) -> Result<(u64, u64), TransportError> {
+    use std::os::unix::fs::MetadataExt;
+    let m = file.metadata().map_err(io_err(path))?;
+    Ok((m.dev(), m.ino()))
+}
+
+/// (device, inode) of what now stands at `path`, without following links;
+/// `None` when nothing does.
+fn identity_at(path: &Path) -> Result<Option<(u64, u64)>, TransportError> {
+    use std::os::unix::fs::MetadataExt;
+    match std::fs::symlink_metadata(path) {
+        Ok(m) => Ok(Some((m.dev(), m.ino()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io_err(path)(e)),
+    }
 }
 
 /// Examines the frame at `at`; on `Valid`, `payload` holds its payload.
@@ -40,12 +84,7 @@ fn probe(
     read_at(file, path, &mut h, at)?;
     let header = match frame::parse_header(&h) {
         Ok(h) => h,
-        Err(HeaderError::BadMagic | HeaderError::BadKind) => {
-            return Ok(Probe::Corrupt(CorruptReason::BadMagic))
-        }
-        Err(HeaderError::Oversized(len)) => {
-            return Ok(Probe::Corrupt(CorruptReason::Oversized { len }))
-        }
+        Err(_) => return Ok(Probe::Corrupt),
     };
     if at + header.frame_len() > file_len {
         return Ok(Probe::Incomplete);
@@ -55,77 +94,198 @@ fn probe(
     if header.checks(payload) {
         Ok(Probe::Valid(header))
     } else {
-        Ok(Probe::Corrupt(CorruptReason::ChecksumMismatch))
+        Ok(Probe::Corrupt)
     }
 }
 
-/// Looks for the first offset after `from` that holds a complete valid frame,
-/// or the start of a plausible frame still being written. `None`: nothing
-/// valid follows `from` (yet).
-fn resync(
+/// Why the bytes at `at` are not a frame, from its header alone.
+fn reason_at(file: &File, path: &Path, at: u64, file_len: u64) -> CorruptReason {
+    let mut h = [0u8; HEADER_LEN];
+    if file_len.saturating_sub(at) < HEADER_LEN as u64 || read_at(file, path, &mut h, at).is_err() {
+        return CorruptReason::BadMagic;
+    }
+    match frame::parse_header(&h) {
+        Err(HeaderError::Oversized(len)) => CorruptReason::Oversized { len },
+        Err(_) => CorruptReason::BadMagic,
+        Ok(_) => CorruptReason::ChecksumMismatch,
+    }
+}
+
+/// Candidate frames kept pending at most while indexing (bounds memory
+/// under a flood of fake headers; see [`valid_frames`]).
+const MAX_PENDING: usize = 1 << 20;
+
+/// Every offset in `[from, len)` where a complete frame with a valid
+/// checksum starts, ascending.
+///
+/// Linear in `len - from` however many fake headers the bytes hold: a
+/// frame's CRC-32C covers its 8 header bytes and its payload, and the
+/// payload's CRC is derived from two running CRCs of the region instead of
+/// being recomputed per candidate. With `Q(x)` the CRC of the bytes from
+/// `from` to `x`, a payload `[s, e)` has `crc = Q(e) ⊕ shift(Q(s), e − s)`
+/// (CRC linearity, as in zlib's `crc32_combine`). One pass reads the region
+/// to find header candidates and one computes `Q` up to each candidate's
+/// start and end, in position order. At most [`MAX_PENDING`] candidates
+/// wait for their end at once; further ones are ignored until some resolve.
+pub fn valid_frames(
     file: &File,
     path: &Path,
     from: u64,
-    file_len: u64,
-    scratch: &mut Vec<u8>,
-    accept_incomplete: bool,
-) -> Result<Option<u64>, TransportError> {
-    const CHUNK: usize = 1 << 16;
-    let mut buf = vec![0u8; CHUNK + 3];
-    let mut base = from + 1;
-    while base < file_len {
-        let n = ((file_len - base) as usize).min(buf.len());
+    len: u64,
+) -> Result<Vec<u64>, TransportError> {
+    use std::cmp::Reverse;
+    use std::collections::{BinaryHeap, HashMap};
+    const CHUNK: u64 = 1 << 16;
+    struct Cand {
+        meta_crc: u32,
+        stored: u32,
+        len: u32,
+        q_start: u32,
+    }
+    let mut cands: HashMap<u64, Cand> = HashMap::new();
+    // (position, 0 = payload start / 1 = payload end, frame offset)
+    let mut events: BinaryHeap<Reverse<(u64, u8, u64)>> = BinaryHeap::new();
+    let mut valid = Vec::new();
+    let mut buf = vec![0u8; CHUNK as usize + HEADER_LEN];
+    let mut crc_buf = vec![0u8; CHUNK as usize];
+    let (mut q, mut cur) = (0u32, from);
+    let mut p = from;
+    while p < len {
+        let end = (p + CHUNK).min(len);
+        let n = (end - p + HEADER_LEN as u64).min(len - p) as usize;
         let window = buf.get_mut(..n).unwrap_or_default();
-        read_at(file, path, window, base)?;
-        let mut i = 0;
+        read_at(file, path, window, p)?;
+        let mut i = 0usize;
         while let Some(pos) = window
             .get(i..)
             .and_then(|w| w.windows(4).position(|m| m == frame::MAGIC))
         {
-            let at = base + (i + pos) as u64;
-            match probe(file, path, at, file_len, scratch)? {
-                Probe::Valid(_) => return Ok(Some(at)),
-                Probe::Incomplete if accept_incomplete => return Ok(Some(at)),
-                _ => {}
+            let at = i + pos;
+            i = at + 1;
+            let a = p + at as u64;
+            if a >= end {
+                break;
             }
-            i += pos + 1;
+            let mut h = [0u8; HEADER_LEN];
+            match window.get(at..at + HEADER_LEN) {
+                Some(b) => h.copy_from_slice(b),
+                None if a + HEADER_LEN as u64 <= len => read_at(file, path, &mut h, a)?,
+                None => continue,
+            }
+            let Ok(fh) = frame::parse_header(&h) else {
+                continue;
+            };
+            if a + fh.frame_len() > len || cands.len() >= MAX_PENDING {
+                continue;
+            }
+            let meta: [u8; 8] = [h[4], h[5], h[6], h[7], h[8], h[9], h[10], h[11]];
+            cands.insert(
+                a,
+                Cand {
+                    meta_crc: crc32c::crc32c(&meta),
+                    stored: fh.crc,
+                    len: fh.len,
+                    q_start: 0,
+                },
+            );
+            let s = a + HEADER_LEN as u64;
+            events.push(Reverse((s, 0, a)));
+            events.push(Reverse((s + u64::from(fh.len), 1, a)));
         }
-        if n < buf.len() {
-            break;
+        // Every candidate starting before `end` is known: move the running
+        // CRC through the events up to `end`, in order.
+        while let Some(&Reverse((at, kind, a))) = events.peek() {
+            if at > end {
+                break;
+            }
+            events.pop();
+            while cur < at {
+                let k = (at - cur).min(CHUNK) as usize;
+                let b = crc_buf.get_mut(..k).unwrap_or_default();
+                read_at(file, path, b, cur)?;
+                q = crc32c::crc32c_append(q, b);
+                cur += k as u64;
+            }
+            if kind == 0 {
+                if let Some(c) = cands.get_mut(&a) {
+                    c.q_start = q;
+                }
+            } else if let Some(c) = cands.remove(&a) {
+                let payload_crc = q ^ crc32c::crc32c_combine(c.q_start, 0, c.len as usize);
+                if crc32c::crc32c_combine(c.meta_crc, payload_crc, c.len as usize) == c.stored {
+                    valid.push(a);
+                }
+            }
         }
-        base += CHUNK as u64;
+        p = end;
     }
-    Ok(None)
+    valid.sort_unstable();
+    Ok(valid)
+}
+
+/// The valid frame starts of a region of a log, found once and used until
+/// the reader leaves the region or the log's length changes.
+#[derive(Debug)]
+struct Index {
+    from: u64,
+    len: u64,
+    valid: Vec<u64>,
+}
+
+impl Index {
+    fn build(file: &File, path: &Path, from: u64, len: u64) -> Result<Self, TransportError> {
+        Ok(Self {
+            from,
+            len,
+            valid: valid_frames(file, path, from, len)?,
+        })
+    }
+
+    /// The first valid frame at or after `at`.
+    fn next(&self, at: u64) -> Option<u64> {
+        let i = self.valid.partition_point(|v| *v < at);
+        self.valid.get(i).copied()
+    }
 }
 
 /// Appends to a log shared by any number of processes.
+///
+/// The recovery rule it shares with [`LogReader`]: bytes that are not a
+/// valid frame are kept (and skipped by readers) when a valid frame follows
+/// them, and cut as a torn tail when none does. A reader never moves past
+/// bytes an appender may still cut.
 #[derive(Debug)]
 pub struct Appender {
     path: PathBuf,
     file: File,
+    ident: (u64, u64),
     /// End of the frames this appender has checked.
     checked_end: u64,
     buf: Vec<u8>,
-    scratch: Vec<u8>,
     durable: bool,
+    /// Times the log was found replaced or deleted and reopened.
+    reopened: u64,
+}
+
+fn open_append(path: &Path) -> Result<File, TransportError> {
+    open_regular(
+        path,
+        OpenOptions::new().create(true).read(true).append(true),
+    )
 }
 
 impl Appender {
     pub fn open(path: impl Into<PathBuf>) -> Result<Self, TransportError> {
         let path = path.into();
-        let file = OpenOptions::new()
-            .create(true)
-            .read(true)
-            .append(true)
-            .open(&path)
-            .map_err(io_err(&path))?;
+        let file = open_append(&path)?;
         Ok(Self {
+            ident: identity(&file, &path)?,
             path,
             file,
             checked_end: 0,
             buf: Vec::new(),
-            scratch: Vec::new(),
             durable: true,
+            reopened: 0,
         })
     }
 
@@ -135,6 +295,12 @@ impl Appender {
     pub fn dangerous_no_sync(mut self) -> Self {
         self.durable = false;
         self
+    }
+
+    /// How often the log was found deleted or replaced under this appender
+    /// (it then appends to the file now at its path).
+    pub fn reopened(&self) -> u64 {
+        self.reopened
     }
 
     /// Walks the frames between `checked_end` and EOF (appended by others, or
@@ -156,8 +322,9 @@ impl Appender {
             // Not a clean frame boundary. Keep everything if a valid frame
             // follows (mid-log corruption: readers skip it); otherwise the
             // tail is torn and is cut.
-            match resync(&self.file, &self.path, at, len, &mut self.scratch, false)? {
-                Some(next) => at = next,
+            let next = valid_frames(&self.file, &self.path, at + 1, len)?;
+            match next.first() {
+                Some(next) => at = *next,
                 None => {
                     self.file.set_len(at).map_err(io_err(&self.path))?;
                     self.file.sync_data().map_err(io_err(&self.path))?;
@@ -166,6 +333,23 @@ impl Appender {
             }
         }
         Ok(at)
+    }
+
+    /// Locks the log, reopening it first if another file now stands at its
+    /// path (deleted or replaced): appending to an unlinked file would lose
+    /// every record silently.
+    fn lock_current(&mut self) -> Result<(), TransportError> {
+        loop {
+            self.file.lock().map_err(io_err(&self.path))?;
+            if identity_at(&self.path)? == Some(self.ident) {
+                return Ok(());
+            }
+            let _ = self.file.unlock();
+            self.file = open_append(&self.path)?;
+            self.ident = identity(&self.file, &self.path)?;
+            self.checked_end = 0;
+            self.reopened += 1;
+        }
     }
 }
 
@@ -181,7 +365,7 @@ impl Producer for Appender {
             }
             frame::encode(Kind::Data, r, &mut self.buf);
         }
-        self.file.lock().map_err(io_err(&self.path))?;
+        self.lock_current()?;
         let result = (|| {
             let end = self.repair_tail()?;
             self.file.write_all(&self.buf).map_err(io_err(&self.path))?;
@@ -207,13 +391,24 @@ pub enum Frame<'a> {
 
 /// Reads a log in order from an offset. Never blocks: at the end it reports
 /// `Idle`.
+///
+/// The reader knows its log by the file's identity and by the frame it
+/// read last (offset and checksum, [`Consumer::fingerprint`]). When the log
+/// shrinks below what was read, is deleted, replaced or rewritten, the
+/// reader says so ([`Step::Discontinuity`]) and starts over from the log's
+/// beginning instead of reading on at a position that no longer means
+/// anything.
 #[derive(Debug)]
 pub struct LogReader {
     path: PathBuf,
     file: File,
+    ident: (u64, u64),
     pos: u64,
+    /// Offset and stored CRC of the frame that ends at `pos`.
+    last: Option<(u64, u32)>,
+    index: Option<Index>,
     payload: Vec<u8>,
-    scratch: Vec<u8>,
+    create: bool,
 }
 
 /// One step of a [`LogReader`].
@@ -229,24 +424,48 @@ pub enum Step<'a> {
         next: Offset,
         reason: CorruptReason,
     },
+    Discontinuity {
+        at: Offset,
+        reason: Discontinuity,
+    },
     Idle,
 }
 
+fn fingerprint_of(pos: u64, last: Option<(u64, u32)>) -> u64 {
+    match last {
+        Some((at, crc)) => ((pos - at) << 32) | u64::from(crc),
+        None => 0,
+    }
+}
+
 impl LogReader {
+    /// Opens (creating it empty if missing) the log at `path`.
     pub fn open(path: impl Into<PathBuf>) -> Result<Self, TransportError> {
-        let path = path.into();
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .read(true)
-            .open(&path)
-            .map_err(io_err(&path))?;
+        Self::open_with(path.into(), true)
+    }
+
+    /// Opens the log at `path` only if it exists (readers that must not
+    /// create files, such as the clinician's).
+    pub fn open_existing(path: impl Into<PathBuf>) -> Result<Self, TransportError> {
+        Self::open_with(path.into(), false)
+    }
+
+    fn open_with(path: PathBuf, create: bool) -> Result<Self, TransportError> {
+        let mut opts = OpenOptions::new();
+        opts.read(true);
+        if create {
+            opts.create(true).append(true);
+        }
+        let file = open_regular(&path, &mut opts)?;
         Ok(Self {
+            ident: identity(&file, &path)?,
             path,
             file,
             pos: 0,
+            last: None,
+            index: None,
             payload: Vec::new(),
-            scratch: Vec::new(),
+            create,
         })
     }
 
@@ -263,13 +482,92 @@ impl LogReader {
         self.step_inner(false)
     }
 
+    /// Starts over at the beginning of whatever log is at the path now.
+    fn restart(&mut self, at: u64, reason: Discontinuity) -> Result<Step<'static>, TransportError> {
+        if identity_at(&self.path)?.is_some() || self.create {
+            let mut opts = OpenOptions::new();
+            opts.read(true);
+            if self.create {
+                opts.create(true).append(true);
+            }
+            self.file = open_regular(&self.path, &mut opts)?;
+            self.ident = identity(&self.file, &self.path)?;
+        }
+        self.pos = 0;
+        self.last = None;
+        self.index = None;
+        Ok(Step::Discontinuity { at, reason })
+    }
+
+    /// Checks, at the end of what can be read, that the log is still the
+    /// one read so far.
+    fn continuity(&self, len: u64) -> Result<Option<Discontinuity>, TransportError> {
+        match identity_at(&self.path)? {
+            None => return Ok(Some(Discontinuity::Deleted)),
+            Some(id) if id != self.ident => return Ok(Some(Discontinuity::Replaced)),
+            Some(_) => {}
+        }
+        if len < self.pos {
+            return Ok(Some(Discontinuity::Shrunk { len }));
+        }
+        if let Some((at, crc)) = self.last {
+            if !self.frame_matches(at, self.pos, crc)? {
+                return Ok(Some(Discontinuity::Rewritten));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Whether a frame with checksum `crc` spans `[at, end)`.
+    fn frame_matches(&self, at: u64, end: u64, crc: u32) -> Result<bool, TransportError> {
+        let mut h = [0u8; HEADER_LEN];
+        if self.len()? < end || end < at + HEADER_LEN as u64 {
+            return Ok(false);
+        }
+        read_at(&self.file, &self.path, &mut h, at)?;
+        Ok(frame::parse_header(&h).is_ok_and(|fh| fh.crc == crc && at + fh.frame_len() == end))
+    }
+
     fn step_inner(&mut self, skip_commits: bool) -> Result<Step<'_>, TransportError> {
         let len = self.len()?;
         loop {
             let at = self.pos;
+            if len < at {
+                return self.restart(at, Discontinuity::Shrunk { len });
+            }
+            if self
+                .index
+                .as_ref()
+                .is_some_and(|ix| ix.len != len || at < ix.from || at >= ix.len)
+            {
+                self.index = None;
+            }
+            if let Some(ix) = &self.index {
+                match ix.next(at) {
+                    Some(n) if n == at => {}
+                    Some(n) => {
+                        self.pos = n;
+                        self.last = None;
+                        return Ok(Step::Corrupt {
+                            offset: at,
+                            next: n,
+                            reason: reason_at(&self.file, &self.path, at, len),
+                        });
+                    }
+                    None => {
+                        // Nothing valid follows: a frame being written or a
+                        // torn tail that the next appender cuts. Wait.
+                        if let Some(reason) = self.continuity(len)? {
+                            return self.restart(at, reason);
+                        }
+                        return Ok(Step::Idle);
+                    }
+                }
+            }
             match probe(&self.file, &self.path, at, len, &mut self.payload)? {
                 Probe::Valid(h) => {
                     self.pos = at + h.frame_len();
+                    self.last = Some((at, h.crc));
                     if skip_commits && h.kind() == Kind::Commit {
                         continue;
                     }
@@ -283,31 +581,19 @@ impl LogReader {
                         frame,
                     });
                 }
-                Probe::Incomplete => {
-                    // Normally a frame being written. If a valid complete frame
-                    // already follows, this one is corrupt (e.g. a damaged length).
-                    return match resync(&self.file, &self.path, at, len, &mut self.scratch, false)?
-                    {
-                        Some(next) => {
-                            self.pos = next;
-                            Ok(Step::Corrupt {
-                                offset: at,
-                                next,
-                                reason: CorruptReason::ChecksumMismatch,
-                            })
-                        }
-                        None => Ok(Step::Idle),
-                    };
+                Probe::Incomplete if at == len => {
+                    if let Some(reason) = self.continuity(len)? {
+                        return self.restart(at, reason);
+                    }
+                    return Ok(Step::Idle);
                 }
-                Probe::Corrupt(reason) => {
-                    let next = resync(&self.file, &self.path, at, len, &mut self.scratch, true)?
-                        .unwrap_or(len);
-                    self.pos = next;
-                    return Ok(Step::Corrupt {
-                        offset: at,
-                        next,
-                        reason,
-                    });
+                Probe::Incomplete | Probe::Corrupt => {
+                    if self.index.take().is_some() {
+                        // The index said a frame starts here, but the bytes
+                        // changed since it was built: look again next time.
+                        return Ok(Step::Idle);
+                    }
+                    self.index = Some(Index::build(&self.file, &self.path, at, len)?);
                 }
             }
         }
@@ -330,6 +616,12 @@ impl LogReader {
                     ..
                 } => committed.append(&mut pending),
                 Step::Corrupt { .. } => corrupt += 1,
+                Step::Discontinuity { .. } => {
+                    // The log changed under this reading: read it again whole.
+                    committed.clear();
+                    pending.clear();
+                    corrupt += 1;
+                }
                 Step::Idle => return Ok((committed, corrupt)),
             }
         }
@@ -341,8 +633,40 @@ impl Consumer for LogReader {
         self.pos
     }
 
+    fn fingerprint(&self) -> u64 {
+        fingerprint_of(self.pos, self.last)
+    }
+
     fn seek(&mut self, offset: Offset) {
         self.pos = offset;
+        self.last = None;
+        self.index = None;
+    }
+
+    fn resume(&mut self, offset: Offset, fingerprint: u64) -> Result<(), Discontinuity> {
+        self.seek(0);
+        if offset == 0 {
+            return Ok(());
+        }
+        let len = self.len().unwrap_or(0);
+        if len < offset {
+            return Err(Discontinuity::Shrunk { len });
+        }
+        let (flen, crc) = (fingerprint >> 32, fingerprint as u32);
+        if fingerprint == 0 || flen > offset {
+            // A checkpoint without a fingerprint: trust the offset.
+            self.seek(offset);
+            return Ok(());
+        }
+        let at = offset - flen;
+        match self.frame_matches(at, offset, crc) {
+            Ok(true) => {
+                self.pos = offset;
+                self.last = Some((at, crc));
+                Ok(())
+            }
+            _ => Err(Discontinuity::Rewritten),
+        }
     }
 
     fn poll(&mut self) -> Result<Polled<'_>, TransportError> {
@@ -367,6 +691,7 @@ impl Consumer for LogReader {
                 next,
                 reason,
             },
+            Step::Discontinuity { at, reason } => Polled::Discontinuity { at, reason },
         })
     }
 }
@@ -385,13 +710,14 @@ pub struct OwnedLog {
 impl OwnedLog {
     pub fn open(path: impl Into<PathBuf>) -> Result<Self, TransportError> {
         let path = path.into();
-        let mut file = OpenOptions::new()
-            .create(true)
-            .read(true)
-            .write(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(io_err(&path))?;
+        let mut file = open_regular(
+            &path,
+            OpenOptions::new()
+                .create(true)
+                .read(true)
+                .write(true)
+                .truncate(false),
+        )?;
         match file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
@@ -415,6 +741,10 @@ impl OwnedLog {
                     commit_end = next;
                 }
                 Step::Frame { .. } | Step::Corrupt { .. } => {}
+                Step::Discontinuity { .. } => {
+                    last_commit = None;
+                    commit_end = 0;
+                }
                 Step::Idle => break,
             }
         }

@@ -2,7 +2,8 @@ use std::io::Write;
 
 use aorta_spool::{Appender, LogReader, OwnedLog, Spool};
 use aorta_transport::{
-    CommitLog, Consumer, CorruptReason, PartitionId, Polled, Producer, TransportError,
+    CommitLog, Consumer, CorruptReason, Discontinuity, PartitionId, Polled, Producer,
+    TransportError,
 };
 
 fn drain(r: &mut LogReader) -> (Vec<Vec<u8>>, Vec<CorruptReason>) {
@@ -12,6 +13,7 @@ fn drain(r: &mut LogReader) -> (Vec<Vec<u8>>, Vec<CorruptReason>) {
         match r.poll().unwrap() {
             Polled::Record { payload, .. } => recs.push(payload.to_vec()),
             Polled::Corrupt { reason, .. } => bad.push(reason),
+            Polled::Discontinuity { reason, .. } => panic!("unexpected discontinuity: {reason}"),
             Polled::Idle => return (recs, bad),
         }
     }
@@ -209,4 +211,259 @@ fn concurrent_appenders_lose_and_duplicate_nothing() {
     set.sort();
     set.dedup();
     assert_eq!(set.len(), 800);
+}
+
+/// Issue 11, finding 7: garbage appended by the host must not move a reader
+/// past bytes the next appender cuts as a torn tail; records appended after
+/// the cut are all read.
+#[test]
+fn garbage_tail_holds_the_reader_until_the_appender_cuts_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool = Spool::open(dir.path()).unwrap();
+    let mut a = spool.ingest_appender(PartitionId(0)).unwrap();
+    a.append(&[&rec(1), &rec(2)]).unwrap();
+    let mut r = spool.ingest_reader(PartitionId(0)).unwrap();
+    assert_eq!(drain(&mut r).0, vec![rec(1), rec(2)]);
+    let before = r.position();
+    for garbage in [
+        vec![0u8; 4096],
+        b"AOSP\x10\x00\x00\x00\x01\x00\x00\x00garbage".to_vec(),
+    ] {
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(spool.ingest_path(PartitionId(0)))
+            .unwrap();
+        f.write_all(&garbage).unwrap();
+        drop(f);
+        // Nothing valid follows: the reader waits where it is.
+        assert_eq!(drain(&mut r), (vec![], vec![]));
+        assert_eq!(r.position(), before);
+    }
+    // A second, independent appender (a restarted gateway) cuts the garbage.
+    let mut a2 = Appender::open(spool.ingest_path(PartitionId(0))).unwrap();
+    a2.append(&[&rec(3)]).unwrap();
+    a.append(&[&rec(4)]).unwrap();
+    assert_eq!(drain(&mut r), (vec![rec(3), rec(4)], vec![]));
+}
+
+/// Issue 11, finding 7: a log rolled back (truncated), replaced or deleted
+/// under a following reader is reported, and the reader reads the new log
+/// from its start, so nothing appended afterwards is skipped.
+#[test]
+fn shrunk_replaced_and_deleted_logs_are_reported_and_read_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool = Spool::open(dir.path()).unwrap();
+    let path = spool.ingest_path(PartitionId(0));
+    let mut a = spool.ingest_appender(PartitionId(0)).unwrap();
+    a.append(&[&rec(1), &rec(2), &rec(3)]).unwrap();
+    let mut r = spool.ingest_reader(PartitionId(0)).unwrap();
+    assert_eq!(drain(&mut r).0.len(), 3);
+
+    // Rolled back: cut to the first record only, then the gateway goes on.
+    let first_len = 16 + rec(1).len() as u64;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(first_len)
+        .unwrap();
+    a.append(&[&rec(4)]).unwrap();
+    let mut seen = Vec::new();
+    let mut reasons = Vec::new();
+    loop {
+        match r.poll().unwrap() {
+            Polled::Record { payload, .. } => seen.push(payload.to_vec()),
+            Polled::Discontinuity { reason, .. } => reasons.push(reason),
+            Polled::Corrupt { .. } => panic!("corrupt"),
+            Polled::Idle => break,
+        }
+    }
+    assert_eq!(reasons.len(), 1, "{reasons:?}");
+    assert!(matches!(
+        reasons[0],
+        Discontinuity::Shrunk { .. } | Discontinuity::Rewritten
+    ));
+    assert_eq!(
+        seen,
+        vec![rec(1), rec(4)],
+        "read again from the start, nothing skipped"
+    );
+
+    // Deleted: reported; the gateway's appender follows to the new file.
+    std::fs::remove_file(&path).unwrap();
+    let mut reasons = Vec::new();
+    loop {
+        match r.poll().unwrap() {
+            Polled::Discontinuity { reason, .. } => reasons.push(reason),
+            Polled::Idle => break,
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(reasons, vec![Discontinuity::Deleted]);
+    a.append(&[&rec(5)]).unwrap();
+    assert_eq!(a.reopened(), 1);
+    assert_eq!(drain(&mut r).0, vec![rec(5)]);
+
+    // Replaced by another file (the same content plus one more record).
+    let mut copy = std::fs::read(&path).unwrap();
+    aorta_spool::frame::encode(aorta_spool::frame::Kind::Data, &rec(6), &mut copy);
+    let tmp = dir.path().join("replacement");
+    std::fs::write(&tmp, &copy).unwrap();
+    std::fs::rename(&tmp, &path).unwrap();
+    let mut seen = Vec::new();
+    let mut reasons = Vec::new();
+    loop {
+        match r.poll().unwrap() {
+            Polled::Record { payload, .. } => seen.push(payload.to_vec()),
+            Polled::Discontinuity { reason, .. } => reasons.push(reason),
+            Polled::Corrupt { .. } => panic!("corrupt"),
+            Polled::Idle => break,
+        }
+    }
+    assert_eq!(reasons, vec![Discontinuity::Replaced]);
+    assert_eq!(seen, vec![rec(5), rec(6)]);
+}
+
+/// A consumer resumed from a checkpoint whose last record is no longer
+/// where it was says so and starts over; the right log resumes in place.
+#[test]
+fn resume_checks_the_fingerprint_of_the_last_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool = Spool::open(dir.path()).unwrap();
+    let path = spool.ingest_path(PartitionId(0));
+    let mut a = spool.ingest_appender(PartitionId(0)).unwrap();
+    a.append(&[&rec(1), &rec(2)]).unwrap();
+    let mut r = spool.ingest_reader(PartitionId(0)).unwrap();
+    drain(&mut r);
+    let (pos, fp) = (r.position(), r.fingerprint());
+    assert_ne!(fp, 0);
+    let mut r2 = spool.ingest_reader(PartitionId(0)).unwrap();
+    assert_eq!(r2.resume(pos, fp), Ok(()));
+    assert_eq!(r2.position(), pos);
+    // Rewrite the log: same length, other content.
+    let other = dir.path().join("other");
+    let mut b = Appender::open(&other).unwrap();
+    let mut x = rec(1);
+    x[0] ^= 1;
+    b.append(&[&x, &rec(2)]).unwrap();
+    std::fs::rename(&other, &path).unwrap();
+    let mut r3 = spool.ingest_reader(PartitionId(0)).unwrap();
+    assert_eq!(r3.resume(pos, fp ^ 1), Err(Discontinuity::Rewritten));
+    assert_eq!(r3.position(), 0);
+    // Shorter than the checkpoint's offset.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(10)
+        .unwrap();
+    let mut r4 = spool.ingest_reader(PartitionId(0)).unwrap();
+    assert_eq!(r4.resume(pos, fp), Err(Discontinuity::Shrunk { len: 10 }));
+}
+
+/// Issue 11, finding 5: a log replaced by a symbolic link is refused by
+/// appenders, readers and owners alike; the link's target is untouched.
+#[test]
+fn symbolic_links_in_the_spool_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool = Spool::open(dir.path().join("spool")).unwrap();
+    let victim = dir.path().join("victim");
+    std::fs::write(&victim, b"precious").unwrap();
+    let ingest = spool.ingest_path(PartitionId(0));
+    let results = spool.results_path(PartitionId(0));
+    std::os::unix::fs::symlink(&victim, &ingest).unwrap();
+    std::os::unix::fs::symlink(&victim, &results).unwrap();
+    assert!(matches!(
+        spool.ingest_appender(PartitionId(0)),
+        Err(TransportError::NotRegular { .. })
+    ));
+    assert!(matches!(
+        spool.ingest_reader(PartitionId(0)),
+        Err(TransportError::NotRegular { .. })
+    ));
+    assert!(matches!(
+        spool.results_owner(PartitionId(0)),
+        Err(TransportError::NotRegular { .. })
+    ));
+    assert!(matches!(
+        spool.results_reader(PartitionId(0)),
+        Err(TransportError::NotRegular { .. })
+    ));
+    // A dangling link is not created through either.
+    let dangling = dir.path().join("created-through-link");
+    std::fs::remove_file(&results).unwrap();
+    std::os::unix::fs::symlink(&dangling, &results).unwrap();
+    assert!(spool.results_owner(PartitionId(0)).is_err());
+    assert!(spool.results_reader(PartitionId(0)).is_err());
+    assert!(!dangling.exists());
+    assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+    // A topic directory replaced by a link is refused when the spool opens.
+    let ingest_dir = dir.path().join("spool").join("ingest");
+    std::fs::remove_file(&ingest).unwrap();
+    std::fs::remove_dir(&ingest_dir).unwrap();
+    std::os::unix::fs::symlink(dir.path(), &ingest_dir).unwrap();
+    assert!(Spool::open(dir.path().join("spool")).is_err());
+}
+
+/// The linear indexer agrees with checking every offset one by one, on logs
+/// of valid frames, fake headers (lengths reaching far), nested frames and
+/// noise.
+#[test]
+fn frame_index_agrees_with_the_naive_scan() {
+    use aorta_spool::frame::{encode, parse_header, Kind, HEADER_LEN};
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::SmallRng::seed_from_u64(11);
+    let dir = tempfile::tempdir().unwrap();
+    for round in 0..60 {
+        let mut bytes = Vec::new();
+        while bytes.len() < 3000 {
+            match rng.random_range(0..5) {
+                0 => {
+                    let n = rng.random_range(0..200);
+                    let p: Vec<u8> = (0..n).map(|_| rng.random()).collect();
+                    encode(Kind::Data, &p, &mut bytes);
+                }
+                1 => {
+                    // A fake header claiming a long payload.
+                    let len: u32 = rng.random_range(0..5000);
+                    bytes.extend_from_slice(b"AOSP");
+                    bytes.extend_from_slice(&len.to_le_bytes());
+                    bytes.extend_from_slice(&[1, 0, 0, 0]);
+                    bytes.extend_from_slice(&rng.random::<u32>().to_le_bytes());
+                }
+                2 => {
+                    // A frame nested inside another's payload.
+                    let mut inner = Vec::new();
+                    encode(Kind::Commit, b"inner", &mut inner);
+                    encode(Kind::Data, &inner, &mut bytes);
+                }
+                3 => bytes.extend_from_slice(b"AOSPAOSP"),
+                _ => {
+                    let n = rng.random_range(0..50);
+                    bytes.extend((0..n).map(|_| rng.random::<u8>()));
+                }
+            }
+        }
+        let path = dir.path().join(format!("log{round}"));
+        std::fs::write(&path, &bytes).unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        let from = rng.random_range(0..100u64);
+        let got = aorta_spool::valid_frames(&file, &path, from, bytes.len() as u64).unwrap();
+        let mut want = Vec::new();
+        for a in from as usize..bytes.len() {
+            let Some(h) = bytes.get(a..a + HEADER_LEN) else {
+                continue;
+            };
+            let Ok(fh) = parse_header(h.try_into().unwrap()) else {
+                continue;
+            };
+            let Some(p) = bytes.get(a + HEADER_LEN..a + HEADER_LEN + fh.len as usize) else {
+                continue;
+            };
+            if fh.checks(p) {
+                want.push(a as u64);
+            }
+        }
+        assert_eq!(got, want, "round {round}");
+    }
 }

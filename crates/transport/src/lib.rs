@@ -45,8 +45,45 @@ pub enum Polled<'a> {
         next: Offset,
         reason: CorruptReason,
     },
+    /// The log no longer holds what this consumer read: it shrank, was
+    /// replaced, deleted or rewritten under it (an attack, or an operator's
+    /// mistake). The consumer now reads the log from its start; records it
+    /// already processed come again and are rejected as replays by the
+    /// worker's per-stream sequence numbers, so nothing new is skipped and
+    /// nothing old is accepted twice.
+    Discontinuity { at: Offset, reason: Discontinuity },
     /// Nothing more right now.
     Idle,
+}
+
+/// Why a consumer had to start its log over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Discontinuity {
+    /// The log is shorter than the position already read.
+    Shrunk { len: u64 },
+    /// Another file now stands at the log's path.
+    Replaced,
+    /// The log's path no longer exists.
+    Deleted,
+    /// The record that ends at the position read is not the one read.
+    Rewritten,
+}
+
+impl std::fmt::Display for Discontinuity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Shrunk { len } => write!(
+                f,
+                "the log shrank to {len} bytes (rolled back or truncated)"
+            ),
+            Self::Replaced => f.write_str("another file replaced the log"),
+            Self::Deleted => f.write_str("the log was deleted"),
+            Self::Rewritten => {
+                f.write_str("the last record read was rewritten (rolled back or replaced)")
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,6 +121,8 @@ pub enum TransportError {
     TooLarge { len: usize, max: usize },
     #[error("{0}")]
     Layout(String),
+    #[error("{path} is not a regular file (a symbolic link or special file stands in a spool)")]
+    NotRegular { path: String },
 }
 
 impl TransportError {
@@ -101,7 +140,20 @@ pub trait Producer {
 /// Ordered reading of one partition.
 pub trait Consumer {
     fn position(&self) -> Offset;
+    /// A fingerprint of the record that ends at [`Consumer::position`] (0
+    /// at the start), kept with the position in checkpoints so that a
+    /// restarted consumer recognises its log.
+    fn fingerprint(&self) -> u64 {
+        0
+    }
     fn seek(&mut self, offset: Offset);
+    /// Seeks to `offset` if the record that ends there still has
+    /// `fingerprint`; otherwise positions at the log's start and says why.
+    fn resume(&mut self, offset: Offset, fingerprint: u64) -> Result<(), Discontinuity> {
+        let _ = fingerprint;
+        self.seek(offset);
+        Ok(())
+    }
     /// The next record, a corruption report, or `Idle`.
     fn poll(&mut self) -> Result<Polled<'_>, TransportError>;
 }

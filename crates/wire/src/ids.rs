@@ -25,6 +25,19 @@ impl StreamId {
     }
 }
 
+impl StreamId {
+    /// The partition (of `partitions`) that carries this stream, in every
+    /// transport: the first four bytes of the pseudonym, little-endian,
+    /// modulo the partition count. Pseudonyms are uniformly random, so
+    /// streams spread evenly; the mapping needs nothing but the pseudonym,
+    /// so gateways, workers and any reader agree on it. `partitions == 0`
+    /// is treated as 1.
+    pub fn partition(&self, partitions: u32) -> u32 {
+        let [a, b, c, d, ..] = self.0;
+        u32::from_le_bytes([a, b, c, d]) % partitions.max(1)
+    }
+}
+
 impl fmt::Debug for StreamId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "StreamId({})", self.to_hex())
@@ -40,3 +53,20 @@ impl fmt::Display for StreamId {
 /// A sender session: one HPKE key agreement, many envelopes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SessionId(pub u64);
+
+#[cfg(test)]
+mod partition_tests {
+    use super::StreamId;
+
+    #[test]
+    fn partition_is_the_pseudonyms_first_word_modulo_the_count() {
+        let mut id = [0u8; 16];
+        id[..4].copy_from_slice(&1_000_003u32.to_le_bytes());
+        id[4] = 0xff;
+        let s = StreamId(id);
+        assert_eq!(s.partition(1), 0);
+        assert_eq!(s.partition(0), 0);
+        assert_eq!(s.partition(8), 1_000_003 % 8);
+        assert_eq!(s.partition(7), 1_000_003 % 7);
+    }
+}

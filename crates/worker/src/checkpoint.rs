@@ -7,8 +7,9 @@ use serde::{Deserialize, Serialize};
 pub const CHECKPOINT_PURPOSE: &str = "aorta/v1/checkpoint";
 
 /// Checkpoint layout version (2: sealed under a named fleet key epoch;
-/// 3: ECG/PPG reorder buffers, AF detector with lags and ectopic filtering).
-pub(crate) const FORMAT: u32 = 3;
+/// 3: ECG/PPG reorder buffers, AF detector with lags and ectopic filtering;
+/// 4: input log fingerprint, enrolment floors, discontinuity counters).
+pub(crate) const FORMAT: u32 = 4;
 
 /// A sealed checkpoint is `epoch u32 LE ‖ SealingKey::seal(aad, state)`;
 /// the epoch is also in the AAD.
@@ -26,9 +27,12 @@ pub(crate) struct Checkpoint {
     pub format: u32,
     pub partition: u32,
     pub input_offset: u64,
+    pub input_fingerprint: u64,
     pub control_offset: u64,
     pub streams: Vec<([u8; 16], StreamState)>,
     pub counters: crate::worker::Counters,
+    /// Newest enrolment serial per stream and whether it revoked it.
+    pub enrolments: Vec<([u8; 16], u32, bool)>,
 }
 
 /// The same layout, borrowing the live state for writing (no copy of it).
@@ -37,9 +41,11 @@ pub(crate) struct CheckpointRef<'a> {
     pub format: u32,
     pub partition: u32,
     pub input_offset: u64,
+    pub input_fingerprint: u64,
     pub control_offset: u64,
     pub streams: Vec<(&'a [u8; 16], &'a StreamState)>,
     pub counters: &'a crate::worker::Counters,
+    pub enrolments: Vec<([u8; 16], u32, bool)>,
 }
 
 fn aad(partition: u32, epoch: u32) -> Vec<u8> {

@@ -38,6 +38,11 @@ impl Registry {
         self.algorithms.get(s).map_or(&[], Vec::as_slice)
     }
 
+    /// Every stream's newest enrolment.
+    pub fn iter(&self) -> impl Iterator<Item = (&StreamId, &Arc<Enrolment>)> {
+        self.by_stream.iter()
+    }
+
     pub fn len(&self) -> usize {
         self.by_stream.len()
     }

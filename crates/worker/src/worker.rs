@@ -22,6 +22,10 @@ use crate::WorkerError;
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
     pub partition: u32,
+    /// Partitions in the deployment: envelopes of streams that
+    /// [`StreamId::partition`] maps elsewhere are rejected
+    /// ([`Rejection::WrongPartition`]).
+    pub partitions: u32,
     pub limits: Limits,
     /// Commit after at least this many input records...
     pub checkpoint_every: u64,
@@ -44,6 +48,7 @@ impl Default for WorkerConfig {
     fn default() -> Self {
         Self {
             partition: 0,
+            partitions: 1,
             limits: Limits::default(),
             checkpoint_every: 1024,
             checkpoint_state_ratio: 4,
@@ -85,7 +90,50 @@ pub struct Counters {
     pub corrupt_records: u64,
     pub rejected: BTreeMap<Rejection, u64>,
     pub invalid_enrolments: u64,
+    /// Times the input log was found shrunk, replaced, deleted or rewritten
+    /// (it is then read again from its start; see [`Polled::Discontinuity`]).
+    pub input_discontinuities: u64,
+    /// The same for the control (enrolment) log.
+    pub control_discontinuities: u64,
 }
+
+/// Something an operator should hear about as it happens: counts, offsets,
+/// pseudonyms and reasons, never a sample or a name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    Rejected(Rejected),
+    Corrupt {
+        offset: Offset,
+        next: Offset,
+        reason: aorta_transport::CorruptReason,
+    },
+    Discontinuity {
+        log: &'static str,
+        at: Offset,
+        reason: aorta_transport::Discontinuity,
+    },
+}
+
+impl std::fmt::Display for Notice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Rejected(r) => match r.stream {
+                Some(s) => write!(f, "rejected envelope at offset {} (stream {s}): {}", r.offset, r.reason.name()),
+                None => write!(f, "rejected envelope at offset {}: {}", r.offset, r.reason.name()),
+            },
+            Self::Corrupt { offset, next, reason } => {
+                write!(f, "corrupt input bytes {offset}..{next} skipped: {reason}")
+            }
+            Self::Discontinuity { log, at, reason } => write!(
+                f,
+                "{log} log discontinuity at offset {at}: {reason}; reading it again from the start (replayed envelopes are rejected)"
+            ),
+        }
+    }
+}
+
+/// Notices kept for [`Worker::take_notices`] at most; beyond, only counted.
+pub const MAX_NOTICES: usize = 10_000;
 
 /// One rejected envelope, for operators: where, which claimed stream, why.
 /// Carries no plaintext.
@@ -119,6 +167,9 @@ pub struct WorkerReport {
     pub truncated_sessions: u64,
     pub recent_rejections: Vec<Rejected>,
     pub state_heap_bytes: usize,
+    /// Streams whose newest enrolment (sealed in the checkpoint) the
+    /// control log no longer holds.
+    pub rolled_back_enrolments: usize,
 }
 
 /// A worker over one input partition and its output log.
@@ -138,6 +189,14 @@ pub struct Worker<C, L, R> {
     result_sessions: HashMap<[u8; 32], SenderSession>,
     counters: Counters,
     recent: VecDeque<Rejected>,
+    notices: Vec<Notice>,
+    notices_dropped: u64,
+    /// Newest enrolment serial seen per stream, and whether it revoked the
+    /// stream: sealed in checkpoints so that a control log rolled back by
+    /// the host cannot bring back a revoked device or an older key.
+    floors: HashMap<StreamId, (u32, bool)>,
+    /// Sum of the streams' `heap_bytes`, kept as they change.
+    state_bytes: u64,
     bands: HrvBands,
     since_commit: u64,
     bytes_since_commit: u64,
@@ -190,6 +249,10 @@ impl<C: Consumer, L: CommitLog, R: RngCore + CryptoRng> Worker<C, L, R> {
             result_sessions: HashMap::new(),
             counters: Counters::default(),
             recent: VecDeque::new(),
+            notices: Vec::new(),
+            notices_dropped: 0,
+            floors: HashMap::new(),
+            state_bytes: 0,
             bands: HrvBands::new(),
             since_commit: 0,
             bytes_since_commit: 0,
@@ -213,13 +276,32 @@ impl<C: Consumer, L: CommitLog, R: RngCore + CryptoRng> Worker<C, L, R> {
                             .into(),
                 })?;
             let c = Checkpoint::open(key, w.cfg.partition, &sealed)?;
-            w.input.seek(c.input_offset);
             w.streams = c
                 .streams
                 .into_iter()
                 .map(|(k, v)| (StreamId(k), v))
                 .collect();
+            w.state_bytes = w
+                .streams
+                .values()
+                .map(|s| s.heap_bytes() as u64 + 256)
+                .sum();
             w.counters = c.counters;
+            w.floors = c
+                .enrolments
+                .into_iter()
+                .map(|(k, serial, revoked)| (StreamId(k), (serial, revoked)))
+                .collect();
+            if let Err(reason) = w.input.resume(c.input_offset, c.input_fingerprint) {
+                // The input log is not the one this checkpoint read: start
+                // it over; what was processed comes again as replays.
+                w.counters.input_discontinuities += 1;
+                w.notice(Notice::Discontinuity {
+                    log: "input",
+                    at: c.input_offset,
+                    reason,
+                });
+            }
             // Enrolments are re-read from the start; the registry keeps the
             // highest serial, so the result is the same.
             let _ = c.control_offset;
@@ -236,6 +318,17 @@ impl<C: Consumer, L: CommitLog, R: RngCore + CryptoRng> Worker<C, L, R> {
                 Polled::Record { payload, .. } => payload.to_vec(),
                 Polled::Corrupt { .. } => {
                     self.counters.invalid_enrolments += 1;
+                    continue;
+                }
+                Polled::Discontinuity { at, reason } => {
+                    // Re-reading is harmless: the registry keeps the highest
+                    // serial, and the floors catch a rollback.
+                    self.counters.control_discontinuities += 1;
+                    self.notice(Notice::Discontinuity {
+                        log: "control",
+                        at,
+                        reason,
+                    });
                     continue;
                 }
                 Polled::Idle => return Ok(n),
@@ -257,6 +350,18 @@ impl<C: Consumer, L: CommitLog, R: RngCore + CryptoRng> Worker<C, L, R> {
                     }
                 }
                 RegistryUpdate::Added(_) | RegistryUpdate::Ignored(_) => {}
+            }
+        }
+    }
+
+    /// Records the newest enrolment serial of every stream (and whether it
+    /// revoked the stream) as the floor below which the registry is not
+    /// trusted.
+    fn raise_floors(&mut self) {
+        for (stream, e) in self.registry.iter() {
+            let f = self.floors.entry(*stream).or_insert((0, false));
+            if e.serial >= f.0 {
+                *f = (e.serial, e.status == EnrolmentStatus::Revoked);
             }
         }
     }
@@ -291,9 +396,28 @@ impl<C: Consumer, L: CommitLog, R: RngCore + CryptoRng> Worker<C, L, R> {
                 buf.clear();
                 buf.extend_from_slice(payload);
             }
-            Polled::Corrupt { .. } => {
+            Polled::Corrupt {
+                offset,
+                next,
+                reason,
+            } => {
                 self.counters.corrupt_records += 1;
                 self.counters.records += 1;
+                self.notice(Notice::Corrupt {
+                    offset,
+                    next,
+                    reason,
+                });
+                self.buf = buf;
+                return Ok(true);
+            }
+            Polled::Discontinuity { at, reason } => {
+                self.counters.input_discontinuities += 1;
+                self.notice(Notice::Discontinuity {
+                    log: "input",
+                    at,
+                    reason,
+                });
                 self.buf = buf;
                 return Ok(true);
             }
@@ -313,11 +437,29 @@ impl<C: Consumer, L: CommitLog, R: RngCore + CryptoRng> Worker<C, L, R> {
                 >= self
                     .cfg
                     .checkpoint_state_ratio
-                    .saturating_mul(self.state_bytes())
+                    .saturating_mul(self.state_bytes)
         {
             self.commit()?;
         }
         Ok(true)
+    }
+
+    fn notice(&mut self, n: Notice) {
+        if self.notices.len() < MAX_NOTICES {
+            self.notices.push(n);
+        } else {
+            self.notices_dropped += 1;
+        }
+    }
+
+    /// What happened since the last call (rejections, corruption, log
+    /// discontinuities), for reporting as it happens, and how many more
+    /// notices there were than could be kept.
+    pub fn take_notices(&mut self) -> (Vec<Notice>, u64) {
+        (
+            std::mem::take(&mut self.notices),
+            std::mem::take(&mut self.notices_dropped),
+        )
     }
 
     fn reject(&mut self, offset: Offset, stream: Option<StreamId>, reason: Rejection) {
@@ -325,15 +467,17 @@ impl<C: Consumer, L: CommitLog, R: RngCore + CryptoRng> Worker<C, L, R> {
         if let Some(s) = stream.and_then(|s| self.streams.get_mut(&s)) {
             s.on_rejected();
         }
+        let r = Rejected {
+            offset,
+            stream,
+            reason,
+        };
+        self.notice(Notice::Rejected(r.clone()));
         if self.cfg.keep_rejections > 0 {
             if self.recent.len() == self.cfg.keep_rejections {
                 self.recent.pop_front();
             }
-            self.recent.push_back(Rejected {
-                offset,
-                stream,
-                reason,
-            });
+            self.recent.push_back(r);
         }
     }
 
@@ -353,13 +497,30 @@ impl<C: Consumer, L: CommitLog, R: RngCore + CryptoRng> Worker<C, L, R> {
             self.reject(offset, Some(stream), Rejection::WrongContentType);
             return Ok(());
         }
-        let enrolment = match self.registry.get(&stream) {
-            Some(e) if e.status == EnrolmentStatus::Revoked => {
+        if stream.partition(self.cfg.partitions) != self.cfg.partition {
+            self.reject(offset, None, Rejection::WrongPartition);
+            return Ok(());
+        }
+        let floor = self.floors.get(&stream).copied();
+        let enrolment = match (self.registry.get(&stream), floor) {
+            (_, Some((_, true))) => {
                 self.reject(offset, Some(stream), Rejection::Revoked);
                 return Ok(());
             }
-            Some(e) => e.clone(),
-            None => {
+            (Some(e), Some((serial, false))) if e.serial < serial => {
+                self.reject(offset, Some(stream), Rejection::EnrolmentRolledBack);
+                return Ok(());
+            }
+            (None, Some(_)) => {
+                self.reject(offset, Some(stream), Rejection::EnrolmentRolledBack);
+                return Ok(());
+            }
+            (Some(e), _) if e.status == EnrolmentStatus::Revoked => {
+                self.reject(offset, Some(stream), Rejection::Revoked);
+                return Ok(());
+            }
+            (Some(e), _) => e.clone(),
+            (None, None) => {
                 self.reject(offset, None, Rejection::UnknownStream);
                 return Ok(());
             }
@@ -460,6 +621,30 @@ impl<C: Consumer, L: CommitLog, R: RngCore + CryptoRng> Worker<C, L, R> {
         let Some(state) = self.streams.get_mut(&stream) else {
             return Ok(());
         };
+        let before = state.heap_bytes() as u64 + 256;
+        let r = self.apply(offset, stream, &header, &enrolment, content, flags);
+        let after = self
+            .streams
+            .get(&stream)
+            .map_or(0, |s| s.heap_bytes() as u64 + 256);
+        self.state_bytes = (self.state_bytes + after).saturating_sub(before);
+        r
+    }
+
+    /// Gives an authenticated, decoded envelope to its stream's state and
+    /// emits the windows that close.
+    fn apply(
+        &mut self,
+        offset: Offset,
+        stream: StreamId,
+        header: &Header,
+        enrolment: &Enrolment,
+        content: Content,
+        flags: BodyFlags,
+    ) -> Result<(), WorkerError> {
+        let Some(state) = self.streams.get_mut(&stream) else {
+            return Ok(());
+        };
         let watermark = match content {
             Content::Rr(wm) => wm,
             Content::Wave(kind, wave) => {
@@ -495,7 +680,7 @@ impl<C: Consumer, L: CommitLog, R: RngCore + CryptoRng> Worker<C, L, R> {
         self.counters.samples += self.samples.len() as u64;
         let closed = std::mem::take(&mut self.closed);
         for w in &closed {
-            self.emit(&enrolment, w)?;
+            self.emit(enrolment, w)?;
         }
         self.closed = closed;
         Ok(())
@@ -559,13 +744,20 @@ impl<C: Consumer, L: CommitLog, R: RngCore + CryptoRng> Worker<C, L, R> {
     /// Makes the results so far visible with a sealed checkpoint.
     pub fn commit(&mut self) -> Result<(), WorkerError> {
         // Serialised straight from the live state: no copy of the streams.
+        self.raise_floors();
         let c = CheckpointRef {
             format: crate::checkpoint::FORMAT,
             partition: self.cfg.partition,
             input_offset: self.input.position(),
+            input_fingerprint: self.input.fingerprint(),
             control_offset: self.control.position(),
             streams: self.streams.iter().map(|(k, v)| (&k.0, v)).collect(),
             counters: &self.counters,
+            enrolments: self
+                .floors
+                .iter()
+                .map(|(k, (serial, revoked))| (k.0, *serial, *revoked))
+                .collect(),
         };
         let (epoch, _) = self.keyring.newest().ok_or(WorkerError::NoKeys)?;
         let key = self.keyring.sealing(epoch).ok_or(WorkerError::NoKeys)?;
@@ -614,14 +806,6 @@ impl<C: Consumer, L: CommitLog, R: RngCore + CryptoRng> Worker<C, L, R> {
         self.keyring.epochs()
     }
 
-    /// Approximate size of a checkpoint of the current state.
-    fn state_bytes(&self) -> u64 {
-        self.streams
-            .values()
-            .map(|s| s.heap_bytes() as u64 + 256)
-            .sum()
-    }
-
     pub fn report(&self) -> WorkerReport {
         let sum = |f: fn(&StreamState) -> u64| self.streams.values().map(f).sum();
         WorkerReport {
@@ -635,6 +819,11 @@ impl<C: Consumer, L: CommitLog, R: RngCore + CryptoRng> Worker<C, L, R> {
             truncated_sessions: sum(|s| s.counters.truncated_sessions),
             recent_rejections: self.recent.iter().cloned().collect(),
             state_heap_bytes: self.streams.values().map(StreamState::heap_bytes).sum(),
+            rolled_back_enrolments: self
+                .floors
+                .iter()
+                .filter(|(s, (serial, _))| self.registry.get(s).is_none_or(|e| e.serial < *serial))
+                .count(),
         }
     }
 
