@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use aorta_gateway::source::{parse_paper_csv, RrSimulator, SimParams};
+use aorta_gateway::source::{read_paper_file, RrSimulator, SimParams};
 use aorta_gateway::Profile;
 use aorta_spool::Spool;
 use aorta_transport::PartitionId;
@@ -61,17 +61,28 @@ fn load_inputs(dir: &PathBuf) -> Result<Vec<Input>> {
         bail!("{} holds no .csv files", dir.display());
     }
     let mut out = Vec::new();
-    for f in files {
-        let text =
-            std::fs::read_to_string(&f).with_context(|| format!("reading {}", f.display()))?;
-        let (mut samples, issues) = parse_paper_csv(&text);
-        for i in issues.iter().take(5) {
-            eprintln!("{}: {i} (line skipped)", f.display());
+    for (k, f) in files.iter().enumerate() {
+        // A week at most per recording; a stray date is skipped, counted.
+        let file = read_paper_file(f, 168 * 3_600_000_000)
+            .with_context(|| format!("reading input file #{}", k + 1))?;
+        // Input files are named after patients: messages give the file's
+        // number in the sorted listing and never quote a line.
+        if !file.skipped.is_empty() {
+            eprintln!(
+                "demo: input file #{}: {} lines skipped: {}",
+                k + 1,
+                file.skipped.total(),
+                file.skipped
+            );
         }
-        if issues.len() > 5 {
-            eprintln!("{}: {} more lines skipped", f.display(), issues.len() - 5);
+        if file.outside_span > 0 {
+            eprintln!(
+                "demo: input file #{}: {} samples dated outside the recording's week skipped",
+                k + 1,
+                file.outside_span
+            );
         }
-        samples.sort_by_key(|s| s.t_us);
+        let samples = file.samples;
         let name = f
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
@@ -144,6 +155,12 @@ pub fn run(a: DemoArgs) -> Result<()> {
                 .map(|s| s.t_us)
                 .max()
                 .unwrap_or(0);
+            if hi - lo > 168 * 3_600_000_000 {
+                bail!(
+                    "the input files together span {:.1} h, more than a week: run them in separate demos",
+                    (hi - lo) as f64 / 3.6e9
+                );
+            }
             (lo.div_euclid(10_000_000) * 10_000_000, hi + 1)
         }
         None => {

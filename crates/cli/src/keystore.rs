@@ -117,7 +117,8 @@ impl KeyStore {
         aorta_kbs::Store::init(dir, &mut rng)?;
         let sim = SigningKey::generate(&mut rng);
         write_secret(&dir.join("sim-tee-root.key"), &sim.expose_secret())?;
-        fs::write(dir.join("patients.tsv"), "")?;
+        // The name ↔ pseudonym link is as sensitive as a secret key.
+        aorta_kbs::store::write_atomic(&dir.join("patients.tsv"), b"", 0o600)?;
         let ks = Self {
             dir: dir.to_path_buf(),
         };
@@ -357,9 +358,16 @@ impl KeyStore {
             alerts: p.alerts,
         };
         let signed = sign_enrolment(&self.controller()?, &e);
-        let mut f = fs::OpenOptions::new()
-            .append(true)
-            .open(self.dir.join("patients.tsv"))?;
+        let mut f = {
+            use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+            let f = fs::OpenOptions::new()
+                .append(true)
+                .mode(0o600)
+                .open(self.dir.join("patients.tsv"))?;
+            // Directories made by older versions had it world-readable.
+            f.set_permissions(fs::Permissions::from_mode(0o600))?;
+            f
+        };
         let a = p.alerts;
         writeln!(
             f,

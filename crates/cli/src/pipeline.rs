@@ -273,9 +273,17 @@ pub fn read_results_with(
 ) -> Result<(Vec<ResultRow>, ResultStats)> {
     let mut stats = ResultStats::default();
     let mut sessions: HashMap<(StreamId, u64), ReceiverSession> = HashMap::new();
-    // A replayed result envelope repeats (stream, session, seq); records are
-    // never de-duplicated by value (two beats may share a timestamp).
+    // A replayed result envelope repeats (stream, session, seq). Results
+    // replayed under other sessions (input copied to another partition, a
+    // worker run twice on the same input) repeat a record's identity
+    // (stream, algorithm, metric, time, window) from another source
+    // (partition and result session): the first source to report an
+    // identity owns it, others' copies are dropped and counted. Within one
+    // source nothing is de-duplicated by value (two beats may share a
+    // timestamp).
     let mut seen: HashSet<(StreamId, u64, u64)> = HashSet::new();
+    type Identity = (StreamId, u8, u8, i64, u32);
+    let mut owner: HashMap<Identity, (u32, u64)> = HashMap::new();
     let mut rows = Vec::new();
     for p in spool.result_partitions()? {
         let mut reader = spool.results_reader(p)?;
@@ -326,7 +334,19 @@ pub fn read_results_with(
                 .get(&stream)
                 .cloned()
                 .unwrap_or_else(|| stream.to_hex());
+            let source = (p.0, h.session.0);
             for r in records {
+                let id = (
+                    stream,
+                    r.algorithm as u8,
+                    r.metric as u8,
+                    r.t_us,
+                    r.window_ms,
+                );
+                if *owner.entry(id).or_insert(source) != source {
+                    stats.duplicates += 1;
+                    continue;
+                }
                 rows.push(ResultRow {
                     patient: patient.clone(),
                     stream,

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use aorta_gateway::source::mqtt::{MqttEvent, MqttSource};
-use aorta_gateway::source::{parse_paper_csv, RrSimulator, SimParams};
+use aorta_gateway::source::{RrSimulator, SimParams};
 use aorta_gateway::StreamSender;
 use aorta_spool::Spool;
 use aorta_transport::{PartitionId, Producer};
@@ -204,8 +204,19 @@ pub struct GatewayArgs {
     /// MQTT: stop after this many seconds.
     #[arg(long)]
     pub duration_s: Option<u64>,
-    #[arg(long, default_value_t = 0)]
-    pub partition: u32,
+    /// Partitions of the spool: each stream's envelopes go to the partition
+    /// its pseudonym maps to (workers are started with the same count).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub partitions: u32,
+    /// `--input`: samples dated outside a file's densest stretch of this
+    /// many hours are skipped and counted, and files that together span
+    /// more are refused (a stray date must not make a replay span a year).
+    #[arg(long, default_value_t = 168)]
+    pub max_span_hours: u32,
+    /// MQTT: samples dated more than this many seconds ahead of the
+    /// gateway's clock are refused (counted).
+    #[arg(long, default_value_t = 60)]
+    pub max_ahead_s: u32,
     /// The key broker (HOST:PORT): the fleet key comes from it, with the
     /// evidence of the worker that holds it.
     #[arg(long)]
@@ -273,7 +284,11 @@ pub fn gateway(a: GatewayArgs) -> Result<()> {
     for p in &patients {
         senders.push(ks.stream_sender(p, session, &fleet, epoch, &mut rng)?);
     }
-    let mut out = spool.ingest_appender(PartitionId(a.partition))?;
+    let mut out = aorta_gateway::route::Partitioned::new(
+        (0..a.partitions)
+            .map(|p| spool.ingest_appender(PartitionId(p)))
+            .collect::<Result<Vec<_>, _>>()?,
+    )?;
 
     if let Some(addr) = &a.mqtt {
         return gateway_mqtt(&a, addr, &ks, &patients, senders, &mut watch, &mut out);
@@ -321,27 +336,51 @@ pub fn gateway(a: GatewayArgs) -> Result<()> {
         }
         (start, end)
     } else if let Some(dir) = &a.input {
-        let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+        let max_span_us = i64::from(a.max_span_hours) * 3_600_000_000;
+        let mut spans = Vec::new();
         for (p, s) in patients.iter().zip(senders) {
             let path = dir.join(format!("{}.csv", p.name));
-            let text = std::fs::read_to_string(&path)
-                .with_context(|| format!("reading {}", path.display()))?;
-            let (mut samples, issues) = parse_paper_csv(&text);
-            for i in &issues {
-                eprintln!("{}: {i} (line skipped)", path.display());
+            // Messages name the stream's pseudonym, never the file (whose
+            // name is the patient's) nor a line's content.
+            let file = aorta_gateway::source::read_paper_file(&path, max_span_us)
+                .with_context(|| format!("reading the input file of stream {}", p.stream))?;
+            if !file.skipped.is_empty() {
+                eprintln!(
+                    "gateway: stream {}: {} lines skipped: {}",
+                    p.stream,
+                    file.skipped.total(),
+                    file.skipped
+                );
             }
-            samples.sort_by_key(|x| x.t_us);
-            if let (Some(f), Some(l)) = (samples.first(), samples.last()) {
-                lo = lo.min(f.t_us);
-                hi = hi.max(l.t_us);
+            if file.outside_span > 0 {
+                eprintln!(
+                    "gateway: stream {}: {} samples dated outside the recording's {} h span skipped (--max-span-hours)",
+                    p.stream, file.outside_span, a.max_span_hours
+                );
+            }
+            if let (Some(f), Some(l)) = (file.samples.first(), file.samples.last()) {
+                spans.push((f.t_us, l.t_us, p.stream));
             }
             streams.push(
-                ReplayStream::new(s, Box::new(samples.into_iter()))
+                ReplayStream::new(s, Box::new(file.samples.into_iter()))
                     .with_device(ks.device_secret(p.stream)?),
             );
         }
-        if lo > hi {
+        let lo = spans.iter().map(|x| x.0).min();
+        let hi = spans.iter().map(|x| x.1).max();
+        let (Some(lo), Some(hi)) = (lo, hi) else {
             bail!("no samples in the input files");
+        };
+        if hi - lo > max_span_us {
+            let earliest = spans.iter().min_by_key(|x| x.0).map(|x| x.2);
+            let latest = spans.iter().max_by_key(|x| x.1).map(|x| x.2);
+            bail!(
+                "the input files together span {:.1} h (stream {} starts earliest, stream {} ends latest), more than --max-span-hours {}: replay them in separate runs, or raise the limit",
+                (hi - lo) as f64 / 3.6e9,
+                earliest.map_or(String::new(), |s| s.to_string()),
+                latest.map_or(String::new(), |s| s.to_string()),
+                a.max_span_hours
+            );
         }
         (lo.div_euclid(10_000_000) * 10_000_000, hi + 1)
     } else {
@@ -469,6 +508,11 @@ pub(crate) fn gateway_wave(
 }
 
 /// Live MQTT ingestion: one envelope per stream every cadence of wall-clock time.
+///
+/// Hostile or broken devices cost only their own data: oversized, non-UTF-8
+/// and malformed messages, and samples dated too far ahead or too late, are
+/// refused and counted by reason (printed as counts, never values); a lost
+/// broker connection is re-established with back-off while the ticks go on.
 fn gateway_mqtt(
     a: &GatewayArgs,
     addr: &str,
@@ -478,11 +522,17 @@ fn gateway_mqtt(
     watch: &mut FleetWatch,
     out: &mut dyn Producer,
 ) -> Result<()> {
+    use aorta_gateway::source::mqtt::Recv;
     let mut rng = crate::tee::sys_rng();
     let mut tick = 0u64;
     let (host, port) = addr.rsplit_once(':').context("--mqtt takes HOST:PORT")?;
     let port: u16 = port.parse().context("--mqtt port")?;
     let devices: Vec<String> = patients.iter().map(|p| p.name.clone()).collect();
+    let index: std::collections::HashMap<&str, usize> = devices
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (d.as_str(), i))
+        .collect();
     let src = MqttSource::connect(
         host,
         port,
@@ -492,9 +542,14 @@ fn gateway_mqtt(
     let cadence = Duration::from_millis(u64::from(
         patients.first().map_or(10_000, |p| p.profile.cadence_ms),
     ));
+    let max_ahead_us = i64::from(a.max_ahead_s) * 1_000_000;
     let started = Instant::now();
     let mut next_tick = Instant::now() + cadence;
-    let (mut samples, mut bad, mut envelopes) = (0u64, 0u64, 0u64);
+    let (mut samples, mut envelopes) = (0u64, 0u64);
+    let mut refused: std::collections::BTreeMap<&'static str, u64> = Default::default();
+    let mut reported = refused.clone();
+    let mut disconnects = 0u64;
+    let mut subscribed_once = false;
     let stop = |samples: u64| {
         a.max_samples.is_some_and(|m| samples >= m)
             || a.duration_s
@@ -503,20 +558,36 @@ fn gateway_mqtt(
     loop {
         let wait = next_tick.saturating_duration_since(Instant::now());
         match src.recv_timeout(wait) {
-            Some(MqttEvent::Subscribed) => {
-                println!("subscribed to {} device topics on {addr}", devices.len());
-            }
-            Some(MqttEvent::Samples { device, samples: s }) => {
-                if let Some(i) = devices.iter().position(|d| *d == device) {
-                    samples += s.len() as u64;
-                    s.into_iter().for_each(|x| senders[i].push(x));
+            Recv::Event(MqttEvent::Subscribed) => {
+                if !subscribed_once {
+                    println!("subscribed to {} device topics on {addr}", devices.len());
+                    subscribed_once = true;
+                } else {
+                    eprintln!("gateway: MQTT subscription renewed after reconnecting");
                 }
             }
-            Some(MqttEvent::BadLine { device: _, reason }) => {
-                bad += 1;
-                eprintln!("mqtt: rejected line: {reason}");
+            Recv::Event(MqttEvent::Samples { device, samples: s }) => {
+                if let Some(sender) = index.get(device.as_str()).and_then(|i| senders.get_mut(*i)) {
+                    let now_us = tee::unix_now_ms() as i64 * 1000;
+                    for x in s {
+                        match sender.push_checked(x, now_us, max_ahead_us) {
+                            Ok(()) => samples += 1,
+                            Err(r) => *refused.entry(r.name()).or_insert(0) += 1,
+                        }
+                    }
+                }
             }
-            None => {}
+            Recv::Event(MqttEvent::BadLine { reason, .. }) => {
+                *refused.entry("malformed line").or_insert(0) += 1;
+                let _ = reason;
+            }
+            Recv::Event(MqttEvent::Refused(r)) => *refused.entry(r.name()).or_insert(0) += 1,
+            Recv::Event(MqttEvent::Disconnected { reason }) => {
+                disconnects += 1;
+                eprintln!("gateway: MQTT connection lost ({reason}); reconnecting");
+            }
+            Recv::Timeout => {}
+            Recv::Stopped => bail!("the MQTT reader stopped"),
         }
         let finishing = stop(samples);
         if Instant::now() >= next_tick || finishing {
@@ -546,14 +617,31 @@ fn gateway_mqtt(
             let refs: Vec<&[u8]> = batch.iter().map(Vec::as_slice).collect();
             out.append(&refs)?;
             next_tick += cadence;
+            if refused != reported {
+                eprintln!("gateway: refused so far: {}", counts(&refused));
+                reported = refused.clone();
+            }
         }
         if finishing {
             break;
         }
     }
     src.disconnect();
-    println!("gateway: {samples} samples, {bad} rejected lines, {envelopes} envelopes");
+    let total: u64 = refused.values().sum();
+    println!(
+        "gateway: {samples} samples, {total} refused, {envelopes} envelopes, {disconnects} MQTT reconnections"
+    );
+    if total > 0 {
+        println!("gateway: refused: {}", counts(&refused));
+    }
     Ok(())
+}
+
+fn counts(m: &std::collections::BTreeMap<&'static str, u64>) -> String {
+    m.iter()
+        .map(|(k, v)| format!("{v} × {k}"))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 #[derive(clap::Args)]
@@ -569,8 +657,13 @@ pub struct WorkerArgs {
     pub keys: PathBuf,
     #[arg(long)]
     pub spool: PathBuf,
+    /// The partition this worker processes (0 .. --partitions).
     #[arg(long, default_value_t = 0)]
     pub partition: u32,
+    /// Partitions in the deployment, as given to the gateways: envelopes
+    /// of streams that belong to another partition are rejected.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub partitions: u32,
     /// Commit results with a sealed checkpoint every N input envelopes.
     #[arg(long, default_value_t = 1024)]
     pub checkpoint_every: u64,
@@ -603,9 +696,18 @@ pub fn worker(a: WorkerArgs) -> Result<()> {
     if a.attest_only {
         return Ok(());
     }
+    if a.partition >= a.partitions {
+        bail!(
+            "--partition {} is not one of the {} partitions (0..{})",
+            a.partition,
+            a.partitions,
+            a.partitions
+        );
+    }
     let cfg = WorkerConfig {
         checkpoint_every: a.checkpoint_every,
         simulated_tee: simulated,
+        partitions: a.partitions,
         ..WorkerConfig::default()
     };
     let reattest = Duration::from_secs(release.reattest_after_secs);
@@ -617,11 +719,21 @@ pub fn worker(a: WorkerArgs) -> Result<()> {
         Some(Box::new(source.clone())),
         ks.controller_pub()?,
     )?;
+    let mut notices = NoticePrinter::default();
     if a.follow {
-        follow(&mut w, &source, &a.kbs, reattest)?;
+        follow(&mut w, &source, &a.kbs, reattest, &mut notices)?;
     } else {
-        w.drain(|_| {})?;
+        let mut n = 0u64;
+        while w.step()? {
+            n += 1;
+            if n % 256 == 0 {
+                notices.print(&mut w);
+            }
+        }
+        w.commit()?;
+        notices.print(&mut w);
     }
+    notices.flush();
     let r = w.report();
     println!(
         "worker: {} records, {} accepted, {} samples, {} windows, {} result envelopes, {} corrupt",
@@ -639,17 +751,64 @@ pub fn worker(a: WorkerArgs) -> Result<()> {
         "worker: {} missing envelopes (gaps), {} reordered, {} truncated sessions, {} late samples, {} out-of-range samples, {} lost ECG/PPG samples",
         r.missing_envelopes, r.reordered_envelopes, r.truncated_sessions, r.late_samples, r.out_of_range_samples, r.lost_wave_samples
     );
-    for x in &r.recent_rejections {
+    if r.counters.input_discontinuities + r.counters.control_discontinuities > 0 {
         println!(
-            "worker: rejected envelope at offset {} (stream {}): {}",
-            x.offset,
-            x.stream
-                .map(|s| s.to_hex())
-                .unwrap_or_else(|| "unknown".into()),
-            x.reason.name()
+            "worker: input log discontinuities {}, control log discontinuities {} (logs read again from the start)",
+            r.counters.input_discontinuities, r.counters.control_discontinuities
+        );
+    }
+    if r.rolled_back_enrolments > 0 {
+        println!(
+            "worker: {} streams' newest enrolment is missing from the control log (rolled back); their envelopes are rejected",
+            r.rolled_back_enrolments
         );
     }
     Ok(())
+}
+
+/// Prints the worker's notices (rejections, corruption, log
+/// discontinuities) as they happen, at most 20 lines a second; the rest are
+/// counted and the count printed. Offsets, pseudonyms and reasons only.
+#[derive(Default)]
+struct NoticePrinter {
+    window: Option<Instant>,
+    printed: u32,
+    held_back: u64,
+}
+
+impl NoticePrinter {
+    fn print<C, L, R>(&mut self, w: &mut aorta_worker::Worker<C, L, R>)
+    where
+        C: aorta_transport::Consumer,
+        L: aorta_transport::CommitLog,
+        R: rand_core::RngCore + rand_core::CryptoRng,
+    {
+        let (notices, dropped) = w.take_notices();
+        self.held_back += dropped;
+        for n in notices {
+            if self.window.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+                self.flush();
+                self.window = Some(Instant::now());
+                self.printed = 0;
+            }
+            if self.printed < 20 {
+                eprintln!("worker: {n}");
+                self.printed += 1;
+            } else {
+                self.held_back += 1;
+            }
+        }
+    }
+
+    fn flush(&mut self) {
+        if self.held_back > 0 {
+            eprintln!(
+                "worker: {} more notices not printed singly (see the totals)",
+                self.held_back
+            );
+            self.held_back = 0;
+        }
+    }
 }
 
 /// `--follow`: process input as it arrives, committing (making results
@@ -661,6 +820,7 @@ fn follow(
     keys: &KbsKeys,
     kbs: &str,
     reattest: Duration,
+    notices: &mut NoticePrinter,
 ) -> Result<()> {
     let client = aorta_kbs::Client::new(kbs.to_string());
     let mut last_attest = Instant::now();
@@ -668,9 +828,15 @@ fn follow(
     let mut last_commit = Instant::now();
     loop {
         let mut idle = true;
+        let mut n = 0u32;
         while w.step()? {
             idle = false;
+            n += 1;
+            if n % 256 == 0 {
+                notices.print(w);
+            }
         }
+        notices.print(w);
         // Caught up: make results visible, at most once a second.
         if w.uncommitted() > 0 && last_commit.elapsed() >= Duration::from_secs(1) {
             w.commit()?;
@@ -715,8 +881,17 @@ pub struct ResultsArgs {
 
 pub fn results(a: ResultsArgs) -> Result<()> {
     let ks = KeyStore::open(&a.keys)?;
-    let spool = Spool::open(&a.spool)?;
+    let spool = Spool::open_existing(&a.spool)
+        .with_context(|| format!("{} is not an Aorta spool", a.spool.display()))?;
     let (rows, stats) = pipeline::read_results(&ks, &spool)?;
+    if stats.envelopes > 0 && rows.is_empty() && stats.rejected == stats.envelopes {
+        bail!(
+            "none of the {} result envelopes in {} opens with the clinician key in {} (results of another deployment?)",
+            stats.envelopes,
+            a.spool.display(),
+            a.keys.display()
+        );
+    }
     print!("{}", pipeline::summary_table(&rows));
     println!(
         "{} result rows from {} envelopes ({} rejected, {} duplicates dropped, {} corrupt records)",

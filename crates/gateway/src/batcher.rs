@@ -49,6 +49,30 @@ enum Mode {
     },
 }
 
+/// How far before the last watermark sent a sample may still be dated
+/// (later, it is refused as [`SampleRefused::TooLate`]): keeps every batch
+/// well inside the 71 minutes an RR batch can span.
+pub const MAX_LATE_US: i64 = 10 * 60 * 1_000_000;
+
+/// Why [`StreamSender::push_checked`] refused a sample. The sample itself
+/// is never part of the reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SampleRefused {
+    /// Dated more than [`MAX_LATE_US`] before what the stream already sent.
+    TooLate,
+    /// Dated further ahead of the gateway's clock than allowed.
+    InFuture,
+}
+
+impl SampleRefused {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::TooLate => "dated before what the stream already sent (over 10 min late)",
+            Self::InFuture => "dated ahead of the gateway clock",
+        }
+    }
+}
+
 /// One stream's sender: buffers samples and emits one envelope per tick.
 pub struct StreamSender {
     stream: StreamId,
@@ -59,6 +83,8 @@ pub struct StreamSender {
     content: Vec<u8>,
     batch: Vec<RrSample>,
     backlog_ticks: u64,
+    /// The watermark of the last envelope sent.
+    last_watermark: Option<i64>,
 }
 
 impl std::fmt::Debug for StreamSender {
@@ -121,6 +147,7 @@ impl StreamSender {
             content: Vec::with_capacity(profile.bucket.content_capacity()),
             batch: Vec::with_capacity(profile.capacity()),
             backlog_ticks: 0,
+            last_watermark: None,
         }
     }
 
@@ -141,12 +168,52 @@ impl StreamSender {
         self.buffer.len()
     }
 
+    /// Buffers a sample whose time the caller has already checked (replay
+    /// of sorted files). Samples from live devices go through
+    /// [`StreamSender::push_checked`].
     pub fn push(&mut self, s: RrSample) {
-        self.buffer.push_back(s);
+        self.insert(s);
+    }
+
+    /// Buffers a sample from a device if its time is plausible: not more
+    /// than `max_ahead_us` after `now_us`, and not more than [`MAX_LATE_US`]
+    /// before the last watermark sent. A refused sample changes nothing, so
+    /// one device's wrong clock never holds back or breaks another sample
+    /// of the stream, let alone another stream.
+    pub fn push_checked(
+        &mut self,
+        s: RrSample,
+        now_us: i64,
+        max_ahead_us: i64,
+    ) -> Result<(), SampleRefused> {
+        if s.t_us > now_us.saturating_add(max_ahead_us) {
+            return Err(SampleRefused::InFuture);
+        }
+        let floor = self
+            .last_watermark
+            .unwrap_or(now_us)
+            .saturating_sub(MAX_LATE_US);
+        if s.t_us < floor {
+            return Err(SampleRefused::TooLate);
+        }
+        self.insert(s);
+        Ok(())
+    }
+
+    /// Keeps the buffer in time order (samples mostly arrive in order, so
+    /// the place is found from the back).
+    fn insert(&mut self, s: RrSample) {
+        let mut i = self.buffer.len();
+        while i > 0 && self.buffer.get(i - 1).is_some_and(|b| b.t_us > s.t_us) {
+            i -= 1;
+        }
+        self.buffer.insert(i, s);
     }
 
     pub fn extend(&mut self, s: &[RrSample]) {
-        self.buffer.extend(s.iter().copied());
+        for x in s {
+            self.insert(*x);
+        }
     }
 
     /// Seals the envelope for the tick ending at `tick_end_us`: the oldest
@@ -227,6 +294,7 @@ impl StreamSender {
             (true, Some(s)) => s.t_us,
             _ => tick_end_us,
         };
+        self.last_watermark = Some(watermark);
         self.content.clear();
         RrBatch::encode(&self.batch, watermark, &mut self.content)?;
         let flags = BodyFlags {

@@ -16,7 +16,9 @@ pub mod batcher;
 pub mod ecg;
 pub mod source;
 
-pub use batcher::{Profile, StreamSender};
+pub mod route;
+
+pub use batcher::{Profile, SampleRefused, StreamSender};
 pub use ecg::{Signal, WaveSender};
 
 /// Gateway failures.

@@ -1,14 +1,23 @@
 //! The paper's CSV format: one sample per line, `timestamp_seconds,rr_microseconds`,
 //! e.g. `1546300800.123,812345`. Timestamps are parsed as exact decimals (no
 //! float rounding); RR must be a whole number of microseconds.
+//!
+//! Input is decoded line by line: a line that is not UTF-8, too long or
+//! malformed is skipped and counted by reason, and the reasons never quote
+//! the line (it may hold patient data).
+
+use std::collections::BTreeMap;
 
 use aorta_wire::RrSample;
+
+/// Longest line considered (a sample line is about 25 bytes).
+pub const MAX_LINE: usize = 256;
 
 /// A line that was skipped, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CsvIssue {
     pub line: usize,
-    pub reason: String,
+    pub reason: &'static str,
 }
 
 impl std::fmt::Display for CsvIssue {
@@ -17,45 +26,85 @@ impl std::fmt::Display for CsvIssue {
     }
 }
 
+/// Lines skipped, counted by reason, with the first line of each.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Skipped {
+    pub by_reason: BTreeMap<&'static str, (u64, usize)>,
+}
+
+impl Skipped {
+    pub fn add(&mut self, line: usize, reason: &'static str) {
+        let e = self.by_reason.entry(reason).or_insert((0, line));
+        e.0 += 1;
+    }
+
+    pub fn total(&self) -> u64 {
+        self.by_reason.values().map(|(n, _)| n).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_reason.is_empty()
+    }
+
+    /// The issues, one per reason (its first line).
+    pub fn issues(&self) -> Vec<CsvIssue> {
+        self.by_reason
+            .iter()
+            .map(|(reason, (_, line))| CsvIssue {
+                line: *line,
+                reason,
+            })
+            .collect()
+    }
+}
+
+impl std::fmt::Display for Skipped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut first = true;
+        for (reason, (n, line)) in &self.by_reason {
+            if !first {
+                f.write_str("; ")?;
+            }
+            first = false;
+            write!(f, "{n} × {reason} (first at line {line})")?;
+        }
+        Ok(())
+    }
+}
+
 /// Parses `12345.678` seconds into microseconds exactly.
-fn parse_seconds(s: &str) -> Result<i64, String> {
+fn parse_seconds(s: &str) -> Result<i64, &'static str> {
     let (int, frac) = s.split_once('.').unwrap_or((s, ""));
     if int.is_empty() || !int.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!(
-            "timestamp '{s}' is not a non-negative decimal number of seconds"
-        ));
+        return Err("timestamp is not a non-negative decimal number of seconds");
     }
     if frac.len() > 6 || !frac.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!(
-            "timestamp '{s}' has more than 6 decimals or non-digits"
-        ));
+        return Err("timestamp has more than 6 decimals or non-digits");
     }
-    let secs: i64 = int
-        .parse()
-        .map_err(|_| format!("timestamp '{s}' is out of range"))?;
+    let secs: i64 = int.parse().map_err(|_| "timestamp is out of range")?;
     let mut micros = 0i64;
     for (i, d) in frac.bytes().enumerate() {
         micros += i64::from(d - b'0') * 10i64.pow(5 - i as u32);
     }
     secs.checked_mul(1_000_000)
         .and_then(|v| v.checked_add(micros))
-        .ok_or_else(|| format!("timestamp '{s}' is out of range"))
+        .ok_or("timestamp is out of range")
 }
 
 /// Parses one line; `Ok(None)` for blank lines.
-pub fn parse_line(line: &str) -> Result<Option<RrSample>, String> {
+pub fn parse_line(line: &str) -> Result<Option<RrSample>, &'static str> {
     let line = line.trim();
     if line.is_empty() {
         return Ok(None);
     }
     let (ts, rr) = line
         .split_once(',')
-        .ok_or_else(|| "expected 'timestamp_seconds,rr_microseconds'".to_string())?;
+        .ok_or("expected 'timestamp_seconds,rr_microseconds'")?;
     let t_us = parse_seconds(ts.trim())?;
-    let rr = rr.trim();
-    let rr_us: u32 = rr.parse().map_err(|_| {
-        format!("RR '{rr}' is not a whole number of microseconds in 0..=4294967295")
-    })?;
+    let rr_us: u32 = rr
+        .trim()
+        .parse()
+        .map_err(|_| "RR is not a whole number of microseconds in 0..=4294967295")?;
     Ok(Some(RrSample { t_us, rr_us }))
 }
 
@@ -114,25 +163,94 @@ fn fast_line(line: &[u8]) -> Option<RrSample> {
     })
 }
 
-/// Parses a whole file's text. Bad lines are skipped and reported, never fatal.
-pub fn parse_paper_csv(text: &str) -> (Vec<RrSample>, Vec<CsvIssue>) {
-    let mut out = Vec::with_capacity(text.len() / 22 + 1);
-    let mut issues = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        if let Some(s) = fast_line(line.as_bytes()) {
+/// Parses a whole file's text. Bad lines are skipped and counted, never fatal.
+pub fn parse_paper_csv(text: &str) -> (Vec<RrSample>, Skipped) {
+    parse_paper_csv_bytes(text.as_bytes())
+}
+
+/// Parses a whole file's bytes, decoding each line on its own: one bad
+/// byte costs one line, not the file.
+pub fn parse_paper_csv_bytes(bytes: &[u8]) -> (Vec<RrSample>, Skipped) {
+    let mut out = Vec::with_capacity(bytes.len() / 22 + 1);
+    let mut skipped = Skipped::default();
+    for (i, line) in bytes.split(|b| *b == b'\n').enumerate() {
+        if let Some(s) = fast_line(line) {
             out.push(s);
             continue;
         }
+        if line.len() > MAX_LINE {
+            skipped.add(i + 1, "line longer than 256 bytes");
+            continue;
+        }
+        let Ok(line) = std::str::from_utf8(line) else {
+            skipped.add(i + 1, "line is not UTF-8");
+            continue;
+        };
         match parse_line(line) {
             Ok(Some(s)) => out.push(s),
             Ok(None) => {}
-            Err(reason) => issues.push(CsvIssue {
-                line: i + 1,
-                reason,
-            }),
+            Err(reason) => skipped.add(i + 1, reason),
         }
     }
-    (out, issues)
+    (out, skipped)
+}
+
+/// One stream's recording read from a paper-format file.
+#[derive(Debug, Clone, Default)]
+pub struct PaperFile {
+    /// Samples in time order, inside the stream's densest `max_span`.
+    pub samples: Vec<RrSample>,
+    /// Lines that did not parse, by reason.
+    pub skipped: Skipped,
+    /// Samples dated outside the densest `max_span` of the file.
+    pub outside_span: u64,
+}
+
+/// Reads a paper-format CSV file: lines decoded one by one (bad ones
+/// skipped and counted), samples sorted, and samples dated outside the
+/// file's densest stretch of `max_span_us` left out and counted, so a
+/// single line dated a year away cannot make a replay span a year.
+pub fn read_paper_file(
+    path: &std::path::Path,
+    max_span_us: i64,
+) -> Result<PaperFile, crate::GatewayError> {
+    let bytes = std::fs::read(path).map_err(|source| crate::GatewayError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let (mut samples, skipped) = parse_paper_csv_bytes(&bytes);
+    drop(bytes);
+    samples.sort_by_key(|s| s.t_us);
+    let keep = densest_span(&samples, max_span_us);
+    let outside_span = (samples.len() - keep.len()) as u64;
+    samples.truncate(keep.end);
+    samples.drain(..keep.start);
+    Ok(PaperFile {
+        samples,
+        skipped,
+        outside_span,
+    })
+}
+
+/// The samples of `samples` (sorted by time) that fall in the densest
+/// stretch of at most `span_us`: a stream's recording, with stray lines
+/// dated far away (a wrong year, a clock reset) left out. Returns the kept
+/// range of indices.
+pub fn densest_span(samples: &[RrSample], span_us: i64) -> std::ops::Range<usize> {
+    let (mut best, mut lo) = (0..0, 0usize);
+    for hi in 0..samples.len() {
+        while samples
+            .get(lo)
+            .zip(samples.get(hi))
+            .is_some_and(|(a, b)| b.t_us.saturating_sub(a.t_us) > span_us)
+        {
+            lo += 1;
+        }
+        if hi + 1 - lo > best.len() {
+            best = lo..hi + 1;
+        }
+    }
+    best
 }
 
 #[cfg(test)]
@@ -165,9 +283,11 @@ mod tests {
 
     #[test]
     fn parses_exact_decimals_and_reports_bad_lines() {
-        let (s, bad) = parse_paper_csv(
+        let (s, skipped) = parse_paper_csv(
             "1546300800.123,812345\n\nx,1\n1546300801,900000\n1.5,-3\n1.1234567,5\n",
         );
+        let mut bad = skipped.issues();
+        bad.sort_by_key(|i| i.line);
         assert_eq!(
             s,
             vec![
@@ -185,6 +305,23 @@ mod tests {
             bad.iter().map(|b| b.line).collect::<Vec<_>>(),
             vec![3, 5, 6]
         );
-        assert!(bad[1].reason.contains("RR '-3'"));
+        assert!(bad[1].reason.starts_with("RR is not"));
+        assert!(!skipped.to_string().contains("-3"), "values are never quoted");
+    }
+
+    #[test]
+    fn bad_bytes_cost_one_line_and_strays_fall_outside_the_span() {
+        let mut bytes = b"10,800000\n11,800000\n".to_vec();
+        bytes.extend_from_slice(&[0xff, b'1', b',', b'2', b'\n']);
+        bytes.extend_from_slice(&vec![b'9'; 1000]);
+        bytes.extend_from_slice(b"\n12,800000\n99999999,800000\n13,800000\n");
+        let (mut s, skipped) = parse_paper_csv_bytes(&bytes);
+        assert_eq!(skipped.total(), 2, "{skipped}");
+        assert!(skipped.to_string().contains("not UTF-8"));
+        assert!(skipped.to_string().contains("longer than 256"));
+        s.sort_by_key(|x| x.t_us);
+        assert_eq!(s.len(), 5);
+        let keep = densest_span(&s, 3_600_000_000);
+        assert_eq!(keep, 0..4, "the one line dated years ahead is left out");
     }
 }

@@ -5,5 +5,5 @@ pub mod csv;
 pub mod mqtt;
 pub mod simulator;
 
-pub use csv::{parse_paper_csv, CsvIssue};
+pub use csv::{parse_paper_csv, read_paper_file, CsvIssue, PaperFile, Skipped};
 pub use simulator::{PaperLoad, RrSimulator, SimParams};

@@ -18,6 +18,37 @@ pub fn rr_topic(device: &str) -> String {
     format!("aorta/{device}/rr")
 }
 
+/// Largest message payload accepted (a device sends a few lines at a
+/// time); larger ones are refused with a counted reason.
+pub const MAX_MESSAGE: usize = 64 * 1024;
+/// Largest MQTT packet the client reads at all; a larger one resets the
+/// connection, which is then re-established with back-off.
+pub const MAX_PACKET: usize = 1 << 20;
+/// Events buffered between the MQTT thread and the gateway; when full, the
+/// thread waits (back-pressure on the broker) instead of growing memory.
+pub const EVENT_QUEUE: usize = 65_536;
+
+/// Why a whole message was refused. Carries no payload bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum MessageRefused {
+    /// Over [`MAX_MESSAGE`] bytes.
+    Oversized,
+    /// Not UTF-8 text.
+    NotUtf8,
+    /// On a topic of no device this gateway serves.
+    UnknownDevice,
+}
+
+impl MessageRefused {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Oversized => "message over 64 KiB",
+            Self::NotUtf8 => "payload is not UTF-8",
+            Self::UnknownDevice => "topic of no device this gateway serves",
+        }
+    }
+}
+
 /// What the MQTT source delivers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MqttEvent {
@@ -25,8 +56,16 @@ pub enum MqttEvent {
         device: String,
         samples: Vec<RrSample>,
     },
+    /// A line of a device's message that does not parse (the reason never
+    /// quotes the line).
     BadLine {
         device: String,
+        reason: String,
+    },
+    Refused(MessageRefused),
+    /// The connection to the broker failed; it is re-established with
+    /// back-off (`reason` names the failure, never a payload).
+    Disconnected {
         reason: String,
     },
     Subscribed,
@@ -44,8 +83,20 @@ impl std::fmt::Debug for MqttSource {
     }
 }
 
+/// The outcome of waiting for an event.
+#[derive(Debug)]
+pub enum Recv {
+    Event(MqttEvent),
+    Timeout,
+    /// The MQTT thread is gone (it only stops when the source is dropped).
+    Stopped,
+}
+
 impl MqttSource {
-    /// Connects to `host:port` and subscribes to `aorta/<device>/rr` for each device.
+    /// Connects to `host:port` and subscribes to `aorta/+/rr`, passing on
+    /// messages of the given devices. The subscription is renewed on every
+    /// reconnection; connection failures are reported and retried with
+    /// exponential back-off (0.1 s to 5 s), never fatal.
     pub fn connect(
         host: &str,
         port: u16,
@@ -55,31 +106,42 @@ impl MqttSource {
         let mut opts = MqttOptions::new(client_id, host, port);
         opts.set_keep_alive(Duration::from_secs(30));
         opts.set_clean_session(true);
+        opts.set_max_packet_size(MAX_PACKET, MAX_PACKET);
         let (client, mut connection) = Client::new(opts, 1024);
-        for d in devices {
-            client
-                .subscribe(rr_topic(d), QoS::AtLeastOnce)
-                .map_err(|e| GatewayError::Mqtt(e.to_string()))?;
-        }
-        let (tx, rx) = mpsc::channel();
-        let expected_acks = devices.len();
+        let (tx, rx) = mpsc::sync_channel(EVENT_QUEUE);
+        let known: std::collections::HashSet<String> = devices.iter().cloned().collect();
+        let sub = client.clone();
         std::thread::Builder::new()
             .name("aorta-mqtt".into())
             .spawn(move || {
-                let mut acks = 0;
+                let mut backoff = Duration::from_millis(100);
                 for ev in connection.iter() {
                     let events = match ev {
-                        Ok(Event::Incoming(Packet::SubAck(_))) => {
-                            acks += 1;
-                            if acks == expected_acks {
-                                vec![MqttEvent::Subscribed]
+                        Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                            backoff = Duration::from_millis(100);
+                            // Clean sessions lose subscriptions on reconnect.
+                            if let Err(e) = sub.try_subscribe(ALL_DEVICES, QoS::AtLeastOnce) {
+                                vec![MqttEvent::Disconnected {
+                                    reason: format!("subscribing: {e}"),
+                                }]
                             } else {
                                 Vec::new()
                             }
                         }
-                        Ok(Event::Incoming(Packet::Publish(p))) => decode(&p.topic, &p.payload),
+                        Ok(Event::Incoming(Packet::SubAck(_))) => vec![MqttEvent::Subscribed],
+                        Ok(Event::Incoming(Packet::Publish(p))) => {
+                            decode(&known, &p.topic, &p.payload)
+                        }
                         Ok(_) => Vec::new(),
-                        Err(_) => break,
+                        Err(e) => {
+                            let reason = e.to_string();
+                            if tx.send(MqttEvent::Disconnected { reason }).is_err() {
+                                break;
+                            }
+                            std::thread::sleep(backoff);
+                            backoff = (backoff * 2).min(Duration::from_secs(5));
+                            Vec::new()
+                        }
                     };
                     if events.into_iter().any(|e| tx.send(e).is_err()) {
                         break;
@@ -91,8 +153,12 @@ impl MqttSource {
     }
 
     /// Waits up to `timeout` for the next event.
-    pub fn recv_timeout(&self, timeout: Duration) -> Option<MqttEvent> {
-        self.rx.recv_timeout(timeout).ok()
+    pub fn recv_timeout(&self, timeout: Duration) -> Recv {
+        match self.rx.recv_timeout(timeout) {
+            Ok(e) => Recv::Event(e),
+            Err(mpsc::RecvTimeoutError::Timeout) => Recv::Timeout,
+            Err(mpsc::RecvTimeoutError::Disconnected) => Recv::Stopped,
+        }
     }
 
     pub fn disconnect(self) {
@@ -100,24 +166,36 @@ impl MqttSource {
     }
 }
 
-fn decode(topic: &str, payload: &[u8]) -> Vec<MqttEvent> {
-    let device = topic
+/// The subscription: every device's RR topic.
+pub const ALL_DEVICES: &str = "aorta/+/rr";
+
+/// The events of one message on `topic`, for the devices in `known`.
+pub fn decode(
+    known: &std::collections::HashSet<String>,
+    topic: &str,
+    payload: &[u8],
+) -> Vec<MqttEvent> {
+    let Some(device) = topic
         .strip_prefix("aorta/")
         .and_then(|t| t.strip_suffix("/rr"))
-        .unwrap_or(topic)
-        .to_string();
-    let Ok(text) = std::str::from_utf8(payload) else {
-        return vec![MqttEvent::BadLine {
-            device,
-            reason: "payload is not UTF-8".into(),
-        }];
+        .filter(|d| known.contains(*d))
+    else {
+        return vec![MqttEvent::Refused(MessageRefused::UnknownDevice)];
     };
+    if payload.len() > MAX_MESSAGE {
+        return vec![MqttEvent::Refused(MessageRefused::Oversized)];
+    }
+    let Ok(text) = std::str::from_utf8(payload) else {
+        return vec![MqttEvent::Refused(MessageRefused::NotUtf8)];
+    };
+    let device = device.to_string();
     let (samples, issues) = super::csv::parse_paper_csv(text);
     let mut out: Vec<MqttEvent> = issues
+        .issues()
         .into_iter()
         .map(|i| MqttEvent::BadLine {
             device: device.clone(),
-            reason: i.to_string(),
+            reason: i.reason.to_string(),
         })
         .collect();
     if !samples.is_empty() {
