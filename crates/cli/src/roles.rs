@@ -786,7 +786,10 @@ impl NoticePrinter {
         let (notices, dropped) = w.take_notices();
         self.held_back += dropped;
         for n in notices {
-            if self.window.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+            if self
+                .window
+                .is_none_or(|t| t.elapsed() >= Duration::from_secs(1))
+            {
                 self.flush();
                 self.window = Some(Instant::now());
                 self.printed = 0;

@@ -224,11 +224,12 @@ async fn read_line<'s, R>(
         let Some(data) = chunk.get(..n) else {
             return (Line::Closed, held);
         };
-        let new_len = buf.len() + n;
-        if new_len > s.limits.free_buffer {
-            // Bytes above the free allowance come from the shared budget,
-            // in KiB, taken as the request grows.
-            let want = (new_len - s.limits.free_buffer).div_ceil(1024) as u32;
+        buf.extend_from_slice(data);
+        if buf.capacity() > s.limits.free_buffer {
+            // Memory above the free allowance (the buffer's capacity, not
+            // just its length) comes from the shared budget, in KiB, taken
+            // as the request grows.
+            let want = (buf.capacity() - s.limits.free_buffer).div_ceil(1024) as u32;
             let have = held.as_ref().map_or(0, |p| p.num_permits() as u32);
             if want > have {
                 match s.memory.try_acquire_many(want - have) {
@@ -238,6 +239,8 @@ async fn read_line<'s, R>(
                     },
                     Err(_) => {
                         bump(&s.stats.busy_memory);
+                        buf.clear();
+                        buf.shrink_to_fit();
                         return (
                             Line::Refuse(
                                 "broker busy: request memory exhausted, retry later".into(),
@@ -248,7 +251,6 @@ async fn read_line<'s, R>(
                 }
             }
         }
-        buf.extend_from_slice(data);
     }
 }
 

@@ -109,6 +109,9 @@ pub struct StreamState {
     open: BTreeMap<i64, OpenBlock>,
     /// Flags for the next block that opens (events while none was open).
     pending: u32,
+    /// The latest stretch of event time no envelope covered (the watermark
+    /// jumped over it): empty blocks inside it close as `GAP`.
+    uncovered: Option<(i64, i64)>,
     pub counters: StreamCounters,
     /// The `clinical` operator's state, once a block with it enabled closed.
     clinical: Option<Box<crate::clinical::ClinicalState>>,
@@ -137,6 +140,7 @@ impl StreamState {
             closed_before: None,
             open: BTreeMap::new(),
             pending: 0,
+            uncovered: None,
             counters: StreamCounters::default(),
             clinical: None,
             ecg: None,
@@ -313,6 +317,16 @@ impl StreamState {
         if watermark_us <= self.watermark_us {
             return;
         }
+        // Envelopes come every tick, data or not: an empty block that lies
+        // wholly after the previous watermark and more than a block before
+        // this one was covered by no envelope at all (a deleted session, a
+        // gateway that was off) and is a gap, not a quiet block.
+        if self.watermark_us != i64::MIN
+            && watermark_us.saturating_sub(self.watermark_us) > BLOCK_US
+        {
+            self.uncovered = Some((self.watermark_us, watermark_us.saturating_sub(BLOCK_US)));
+        }
+        let uncovered = self.uncovered;
         self.watermark_us = watermark_us;
         // Close from the first unclosed block; before anything has closed,
         // from the earliest block holding data (none: nothing to close yet).
@@ -342,8 +356,16 @@ impl StreamState {
                         continue;
                     }
                     emitted_empty += 1;
+                    let lo = next.saturating_mul(BLOCK_US);
+                    let hole = uncovered
+                        .is_some_and(|(from, to)| lo >= from && lo.saturating_add(BLOCK_US) <= to);
                     let b = OpenBlock {
-                        quality: std::mem::take(&mut self.pending) | Quality::INSUFFICIENT,
+                        quality: std::mem::take(&mut self.pending)
+                            | if hole {
+                                Quality::GAP
+                            } else {
+                                Quality::INSUFFICIENT
+                            },
                         ..OpenBlock::default()
                     };
                     out.push(self.close(next, b));

@@ -73,6 +73,17 @@ impl Kbs {
     }
 }
 
+impl Kbs {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Whether the broker process is still running.
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
 impl Drop for Kbs {
     fn drop(&mut self) {
         let _ = self.child.kill();

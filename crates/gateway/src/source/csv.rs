@@ -306,7 +306,10 @@ mod tests {
             vec![3, 5, 6]
         );
         assert!(bad[1].reason.starts_with("RR is not"));
-        assert!(!skipped.to_string().contains("-3"), "values are never quoted");
+        assert!(
+            !skipped.to_string().contains("-3"),
+            "values are never quoted"
+        );
     }
 
     #[test]
