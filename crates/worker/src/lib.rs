@@ -45,3 +45,19 @@ pub enum WorkerError {
     #[error("the worker holds no fleet key")]
     NoKeys,
 }
+
+/// Entry points for the fuzz targets in `fuzz/`; not an API.
+#[doc(hidden)]
+pub mod fuzzing {
+    /// Decodes `plain` as a checkpoint's plaintext layout and walks the
+    /// state it holds. `true` when it decodes.
+    pub fn checkpoint_plaintext(plain: &[u8]) -> bool {
+        match postcard::from_bytes::<crate::checkpoint::Checkpoint>(plain) {
+            Ok(c) => {
+                let bytes: usize = c.streams.iter().map(|(_, s)| s.heap_bytes()).sum();
+                bytes < usize::MAX
+            }
+            Err(_) => false,
+        }
+    }
+}
