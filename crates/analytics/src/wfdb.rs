@@ -18,6 +18,10 @@ pub struct SignalSpec {
     pub description: String,
 }
 
+/// Most signals a record may declare (found by fuzzing: a header claiming
+/// 212,589,992 signals made the parser reserve 21 GB).
+pub const MAX_SIGNALS: usize = 256;
+
 /// A record header.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Header {
@@ -52,6 +56,11 @@ impl Header {
             .unwrap_or(250.0);
         if !(1.0..=100_000.0).contains(&fs) {
             return Err(bad(format!("sampling frequency {fs} out of range")));
+        }
+        if nsig > MAX_SIGNALS {
+            return Err(bad(format!(
+                "{nsig} signals (at most {MAX_SIGNALS} are read)"
+            )));
         }
         let samples: u64 = f.get(3).and_then(|s| s.parse().ok()).unwrap_or(0);
         let mut signals = Vec::with_capacity(nsig);
@@ -105,8 +114,8 @@ impl Header {
 /// Decodes interleaved samples of `nsig` signals in `format` (212 or 16)
 /// into one vector per signal (ADC units).
 pub fn decode(format: u32, nsig: usize, bytes: &[u8]) -> Result<Vec<Vec<i32>>, AnalyticsError> {
-    if nsig == 0 {
-        return Err(bad("no signals"));
+    if nsig == 0 || nsig > MAX_SIGNALS {
+        return Err(bad(format!("{nsig} signals (1 to {MAX_SIGNALS} are read)")));
     }
     let mut out = vec![Vec::new(); nsig];
     match format {

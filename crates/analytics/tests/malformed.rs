@@ -70,6 +70,15 @@ proptest! {
     }
 }
 
+/// Found by the `wfdb` fuzz target: a header declaring 212,589,992
+/// signals made the parser reserve 21 GB before reading any signal line.
+#[test]
+fn a_header_claiming_millions_of_signals_is_refused_without_allocating() {
+    let e = wfdb::Header::parse("10202.dat 212589992 1 V75\n1#\r F 1?").unwrap_err();
+    assert!(e.to_string().contains("212589992 signals"), "{e}");
+    assert!(wfdb::decode(16, 1 << 30, &[0; 4]).is_err());
+}
+
 #[test]
 fn flat_and_clipped_ecg_are_flagged() {
     let fs = 360.0;

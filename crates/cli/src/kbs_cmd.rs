@@ -85,7 +85,15 @@ pub fn run(cmd: KbsCmd) -> Result<()> {
             raise_fd_limit();
             // Tests and scripts wait for this line.
             println!("kbs: listening on {}", listener.local_addr()?);
-            aorta_kbs::server::serve(listener, Arc::new(broker), Arc::new(AtomicBool::new(false)))?;
+            let stats = Arc::new(aorta_kbs::server::Stats::default());
+            report_refusals(Arc::clone(&stats));
+            aorta_kbs::server::serve_with(
+                listener,
+                Arc::new(broker),
+                Arc::new(AtomicBool::new(false)),
+                aorta_kbs::server::Limits::default(),
+                stats,
+            )?;
         }
         KbsCmd::Rotate { keys } => {
             let store = KeyStore::open(&keys)?.store()?;
@@ -154,4 +162,33 @@ fn raise_fd_limit() {
         l.current = l.maximum;
         let _ = setrlimit(Resource::Nofile, l);
     }
+}
+
+/// Prints what the server turned away, by reason, every 10 s while it
+/// changes (counts only).
+fn report_refusals(stats: Arc<aorta_kbs::server::Stats>) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let _ = std::thread::Builder::new()
+        .name("kbs-report".into())
+        .spawn(move || {
+            let mut last = [0u64; 6];
+            loop {
+                std::thread::sleep(std::time::Duration::from_secs(10));
+                let now = [
+                    stats.busy_connections.load(Relaxed),
+                    stats.busy_memory.load(Relaxed),
+                    stats.timeouts.load(Relaxed),
+                    stats.oversized.load(Relaxed),
+                    stats.malformed.load(Relaxed),
+                    stats.accept_errors.load(Relaxed),
+                ];
+                if now != last {
+                    eprintln!(
+                        "kbs: turned away so far: {} connections over the cap, {} requests over the memory budget, {} timeouts, {} oversized and {} malformed requests, {} accept errors",
+                        now[0], now[1], now[2], now[3], now[4], now[5]
+                    );
+                    last = now;
+                }
+            }
+        });
 }
