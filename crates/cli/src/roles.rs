@@ -726,7 +726,7 @@ pub fn worker(a: WorkerArgs) -> Result<()> {
         let mut n = 0u64;
         while w.step()? {
             n += 1;
-            if n % 256 == 0 {
+            if n.is_multiple_of(256) {
                 notices.print(&mut w);
             }
         }
@@ -835,7 +835,7 @@ fn follow(
         while w.step()? {
             idle = false;
             n += 1;
-            if n % 256 == 0 {
+            if n.is_multiple_of(256) {
                 notices.print(w);
             }
         }
