@@ -176,6 +176,10 @@ pub struct GatewayArgs {
     /// Event time of the first simulated sample, Unix seconds.
     #[arg(long)]
     pub start: Option<i64>,
+    /// A simulated patient's condition, `NAME=af|brady|tachy|normal`
+    /// (repeatable; others are resting sinus rhythm).
+    #[arg(long, value_name = "NAME=CONDITION", requires = "simulate_minutes")]
+    pub simulate_condition: Vec<String>,
     /// Directory of `<patient>.csv` files in the paper's format.
     #[arg(long, conflicts_with = "mqtt")]
     pub input: Option<PathBuf>,
@@ -327,10 +331,28 @@ pub fn gateway(a: GatewayArgs) -> Result<()> {
             .div_euclid(10)
             * 10_000_000;
         let end = start + i64::from(minutes) * 60_000_000;
+        let mut conditions = std::collections::HashMap::new();
+        for c in &a.simulate_condition {
+            let (name, cond) = c
+                .split_once('=')
+                .context("--simulate-condition takes NAME=af|brady|tachy|normal")?;
+            let cond = aorta_gateway::source::Condition::parse(cond).with_context(|| {
+                format!("--simulate-condition: '{cond}' is not af, brady, tachy or normal")
+            })?;
+            if !patients.iter().any(|p| p.name == name) {
+                bail!("--simulate-condition: '{name}' is not a patient this gateway serves");
+            }
+            conditions.insert(name.to_string(), cond);
+        }
         for (i, (s, p)) in senders.into_iter().zip(&patients).enumerate() {
             let seed = i as u64 + 1;
-            let src = RrSimulator::new(SimParams::patient(seed), seed, start)
-                .take_while(move |x| x.t_us < end);
+            let params = SimParams::patient(seed).with_condition(
+                conditions
+                    .get(&p.name)
+                    .copied()
+                    .unwrap_or(aorta_gateway::source::Condition::Normal),
+            );
+            let src = RrSimulator::new(params, seed, start).take_while(move |x| x.t_us < end);
             streams
                 .push(ReplayStream::new(s, Box::new(src)).with_device(ks.device_secret(p.stream)?));
         }

@@ -6,4 +6,4 @@ pub mod mqtt;
 pub mod simulator;
 
 pub use csv::{parse_paper_csv, read_paper_file, CsvIssue, PaperFile, Skipped};
-pub use simulator::{PaperLoad, RrSimulator, SimParams};
+pub use simulator::{Condition, PaperLoad, RrSimulator, SimParams};

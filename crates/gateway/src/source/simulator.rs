@@ -26,6 +26,34 @@ pub struct SimParams {
     pub noise_ms: f64,
     /// Probability that a beat is premature.
     pub ectopic_prob: f64,
+    /// Atrial fibrillation: intervals irregularly irregular (independent
+    /// draws around the mean, ±35 %) instead of sinus rhythm.
+    pub af: bool,
+}
+
+/// A simulated patient's condition (`aorta gateway --simulate-condition`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Condition {
+    /// Resting sinus rhythm (the default).
+    Normal,
+    /// Atrial fibrillation at about 95 bpm.
+    Af,
+    /// Sinus bradycardia at about 36 bpm.
+    Bradycardia,
+    /// Sinus tachycardia at about 140 bpm.
+    Tachycardia,
+}
+
+impl Condition {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "normal" => Some(Self::Normal),
+            "af" => Some(Self::Af),
+            "brady" | "bradycardia" => Some(Self::Bradycardia),
+            "tachy" | "tachycardia" => Some(Self::Tachycardia),
+            _ => None,
+        }
+    }
 }
 
 impl SimParams {
@@ -40,6 +68,27 @@ impl SimParams {
             lf_hz: r.random_range(0.08..0.12),
             noise_ms: r.random_range(5.0..15.0),
             ectopic_prob: r.random_range(0.0..0.01),
+            af: false,
+        }
+    }
+
+    /// This patient with `condition`.
+    pub fn with_condition(self, condition: Condition) -> Self {
+        match condition {
+            Condition::Normal => self,
+            Condition::Af => Self {
+                af: true,
+                mean_hr_bpm: 95.0,
+                ..self
+            },
+            Condition::Bradycardia => Self {
+                mean_hr_bpm: 36.0,
+                ..self
+            },
+            Condition::Tachycardia => Self {
+                mean_hr_bpm: 140.0,
+                ..self
+            },
         }
     }
 
@@ -95,6 +144,9 @@ impl RrSimulator {
             + self.ar;
         if let Some(c) = self.compensate.take() {
             return c;
+        }
+        if self.p.af {
+            return mean * self.rng.random_range(0.65..1.35);
         }
         if self.rng.random_bool(self.p.ectopic_prob.clamp(0.0, 1.0)) {
             let short = base * self.rng.random_range(0.55..0.75);
