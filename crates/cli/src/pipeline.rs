@@ -2,18 +2,18 @@
 //! sources through gateway senders into a transport, running a worker until
 //! its input is exhausted, and decrypting results on the clinician's side.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use anyhow::{bail, Context, Result};
-use aorta_envelope::{KemPublic, KemSecret, ReceiverSession, VerifyingKey};
+use aorta_envelope::{KemSecret, VerifyingKey};
 use aorta_gateway::StreamSender;
 use aorta_spool::{LogReader, OwnedLog, Spool};
 use aorta_transport::{PartitionId, Producer};
 use aorta_wire::SessionId;
 use aorta_wire::{
-    Body, ContentType, Header, Quality, ResultBatch, ResultRecord, RrSample, StreamId,
+    Quality, RrSample,
 };
 use aorta_worker::{Worker, WorkerConfig};
 
@@ -236,140 +236,29 @@ pub fn run_until_done(
     }
 }
 
-/// One decrypted result, named for the clinician.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ResultRow {
-    pub patient: String,
-    pub stream: StreamId,
-    pub record: ResultRecord,
-}
-
-#[derive(Debug, Default, Clone, Copy)]
-pub struct ResultStats {
-    pub envelopes: u64,
-    pub rejected: u64,
-    pub duplicates: u64,
-    pub corrupt: u64,
-}
+pub use aorta_clinic::{ResultRow, ResultStats};
 
 /// Decrypts every committed result envelope in the spool with the
 /// clinician's key, authenticating the sender as the fleet (an attested worker).
 pub fn read_results(keys: &KeyStore, spool: &Spool) -> Result<(Vec<ResultRow>, ResultStats)> {
-    let clinician = keys.clinician_secret()?;
-    let fleet: HashMap<u32, KemPublic> = keys.fleet_publics()?.into_iter().collect();
-    let names: HashMap<StreamId, String> = keys
-        .patients()?
-        .into_iter()
-        .map(|p| (p.stream, p.name))
-        .collect();
-    read_results_with(&clinician, &fleet, &names, spool)
+    let mut d = decryptor(keys)?;
+    let mut source = aorta_clinic::SpoolResults::new(spool.clone());
+    let rows = aorta_clinic::feed::read_all(&mut source, &mut d)?;
+    let mut stats = d.stats;
+    stats.corrupt += source.corrupt;
+    Ok((rows, stats))
 }
 
-pub fn read_results_with(
-    clinician: &KemSecret,
-    fleet: &HashMap<u32, KemPublic>,
-    names: &HashMap<StreamId, String>,
-    spool: &Spool,
-) -> Result<(Vec<ResultRow>, ResultStats)> {
-    let mut stats = ResultStats::default();
-    let mut sessions: HashMap<(StreamId, u64), ReceiverSession> = HashMap::new();
-    // A replayed result envelope repeats (stream, session, seq). Results
-    // replayed under other sessions (input copied to another partition, a
-    // worker run twice on the same input) repeat a record's identity
-    // (stream, algorithm, metric, time, window) from another source
-    // (partition and result session): the first source to report an
-    // identity owns it, others' copies are dropped and counted. Within one
-    // source nothing is de-duplicated by value (two beats may share a
-    // timestamp).
-    let mut seen: HashSet<(StreamId, u64, u64)> = HashSet::new();
-    type Identity = (StreamId, u8, u8, i64, u32);
-    let mut owner: HashMap<Identity, (u32, u64)> = HashMap::new();
-    let mut rows = Vec::new();
-    for p in spool.result_partitions()? {
-        let mut reader = spool.results_reader(p)?;
-        let (envelopes, corrupt) = reader.read_committed()?;
-        stats.corrupt += corrupt;
-        for mut env in envelopes {
-            stats.envelopes += 1;
-            let Ok(h) = Header::parse_envelope(&env) else {
-                stats.rejected += 1;
-                continue;
-            };
-            if h.content != ContentType::Results {
-                stats.rejected += 1;
-                continue;
-            }
-            if !seen.insert((h.stream, h.session.0, h.seq)) {
-                stats.duplicates += 1;
-                continue;
-            }
-            let s = match sessions.entry((h.stream, h.session.0)) {
-                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                std::collections::hash_map::Entry::Vacant(v) => {
-                    // Results are authenticated by the fleet key of the epoch they name.
-                    let Some(fleet) = fleet.get(&h.epoch) else {
-                        stats.rejected += 1;
-                        continue;
-                    };
-                    match ReceiverSession::accept(&h, clinician, fleet) {
-                        Ok(s) => v.insert(s),
-                        Err(_) => {
-                            stats.rejected += 1;
-                            continue;
-                        }
-                    }
-                }
-            };
-            let Ok(body) = s.open(&h, &mut env) else {
-                stats.rejected += 1;
-                continue;
-            };
-            let Ok((stream, records)) =
-                Body::parse(body).and_then(|b| ResultBatch::decode(b.content))
-            else {
-                stats.rejected += 1;
-                continue;
-            };
-            let patient = names
-                .get(&stream)
-                .cloned()
-                .unwrap_or_else(|| stream.to_hex());
-            let source = (p.0, h.session.0);
-            for r in records {
-                let id = (
-                    stream,
-                    r.algorithm as u8,
-                    r.metric as u8,
-                    r.t_us,
-                    r.window_ms,
-                );
-                if *owner.entry(id).or_insert(source) != source {
-                    stats.duplicates += 1;
-                    continue;
-                }
-                rows.push(ResultRow {
-                    patient: patient.clone(),
-                    stream,
-                    record: r,
-                });
-            }
-        }
-    }
-    rows.sort_by(|a, b| {
-        (
-            &a.patient,
-            a.record.t_us,
-            a.record.algorithm,
-            a.record.metric,
-        )
-            .cmp(&(
-                &b.patient,
-                b.record.t_us,
-                b.record.algorithm,
-                b.record.metric,
-            ))
-    });
-    Ok((rows, stats))
+/// The clinician's decryptor for the deployment in `keys`.
+pub fn decryptor(keys: &KeyStore) -> Result<aorta_clinic::Decryptor> {
+    Ok(aorta_clinic::Decryptor::new(
+        keys.clinician_secret()?,
+        keys.fleet_publics()?.into_iter().collect(),
+        keys.patients()?
+            .into_iter()
+            .map(|p| (p.stream, p.name))
+            .collect(),
+    ))
 }
 
 fn fmt_time(t_us: i64) -> String {

@@ -902,6 +902,9 @@ pub struct ResultsArgs {
     /// Write an SVG of heart rate and SDNN traces (first 6 patients) here.
     #[arg(long)]
     pub plot: Option<PathBuf>,
+    /// Write the results as an HL7 FHIR R4 `Bundle` of `Observation`s here.
+    #[arg(long)]
+    pub fhir: Option<PathBuf>,
 }
 
 pub fn results(a: ResultsArgs) -> Result<()> {
@@ -933,6 +936,13 @@ pub fn results(a: ResultsArgs) -> Result<()> {
     if let Some(p) = a.plot {
         pipeline::write_trends_svg(&rows, &p, 6)?;
         println!("wrote {}", p.display());
+    }
+    if let Some(p) = a.fhir {
+        let bundle = aorta_clinic::fhir::bundle(&rows);
+        let n = bundle["entry"].as_array().map_or(0, Vec::len);
+        std::fs::write(&p, serde_json::to_vec_pretty(&bundle)?)
+            .with_context(|| format!("writing {}", p.display()))?;
+        println!("wrote {} ({n} FHIR R4 Observations)", p.display());
     }
     Ok(())
 }

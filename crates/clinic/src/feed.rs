@@ -1,0 +1,246 @@
+//! Committed results, followed and decrypted.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use aorta_envelope::{KemPublic, KemSecret, ReceiverSession};
+use aorta_spool::{Frame, LogReader, Spool, Step};
+use aorta_transport::{PartitionId, TransportError};
+use aorta_wire::{Body, ContentType, Header, ResultBatch, ResultRecord, StreamId};
+
+/// A transport's committed output: records become visible only with the
+/// commit that follows them, as the worker wrote them.
+pub trait CommittedRecords {
+    /// Appends to `out` every record committed since the last call, with
+    /// the partition it was read from. Returns how many were appended.
+    fn poll_committed(&mut self, out: &mut Vec<(u32, Vec<u8>)>) -> Result<usize, TransportError>;
+}
+
+/// The results logs of a spool, followed incrementally (new partitions are
+/// picked up as workers create them).
+#[derive(Debug)]
+pub struct SpoolResults {
+    spool: Spool,
+    logs: BTreeMap<u32, Follow>,
+    /// Corrupt regions skipped and discontinuities seen.
+    pub corrupt: u64,
+}
+
+#[derive(Debug)]
+struct Follow {
+    reader: LogReader,
+    pending: Vec<Vec<u8>>,
+}
+
+impl SpoolResults {
+    pub fn new(spool: Spool) -> Self {
+        Self {
+            spool,
+            logs: BTreeMap::new(),
+            corrupt: 0,
+        }
+    }
+}
+
+impl CommittedRecords for SpoolResults {
+    fn poll_committed(&mut self, out: &mut Vec<(u32, Vec<u8>)>) -> Result<usize, TransportError> {
+        for p in self.spool.result_partitions()? {
+            if let std::collections::btree_map::Entry::Vacant(v) = self.logs.entry(p.0) {
+                v.insert(Follow {
+                    reader: self.spool.results_reader(PartitionId(p.0))?,
+                    pending: Vec::new(),
+                });
+            }
+        }
+        let before = out.len();
+        for (p, f) in &mut self.logs {
+            loop {
+                match f.reader.step()? {
+                    Step::Frame {
+                        frame: Frame::Data(d),
+                        ..
+                    } => f.pending.push(d.to_vec()),
+                    Step::Frame {
+                        frame: Frame::Commit(_),
+                        ..
+                    } => out.extend(f.pending.drain(..).map(|r| (*p, r))),
+                    Step::Corrupt { .. } => self.corrupt += 1,
+                    Step::Discontinuity { .. } => {
+                        // Read again from the start: what was already
+                        // delivered is dropped as a replay by the decryptor.
+                        self.corrupt += 1;
+                        f.pending.clear();
+                    }
+                    Step::Idle => break,
+                }
+            }
+        }
+        Ok(out.len() - before)
+    }
+}
+
+/// One decrypted result, named for the clinician.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResultRow {
+    pub patient: String,
+    pub stream: StreamId,
+    pub record: ResultRecord,
+}
+
+/// What the decryptor saw.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ResultStats {
+    pub envelopes: u64,
+    pub rejected: u64,
+    pub duplicates: u64,
+    pub corrupt: u64,
+}
+
+/// Record identity: (stream, algorithm, metric, time, window).
+type Identity = (StreamId, u8, u8, i64, u32);
+
+/// Opens result envelopes with the clinician key, authenticating the
+/// sender as the fleet key of the epoch each names.
+///
+/// A replayed result envelope repeats (stream, session, seq) and is
+/// dropped. Results replayed under other sessions (input copied to another
+/// partition, a worker run twice on the same input) repeat a record's
+/// identity from another *source* (partition and result session): the
+/// first source to report an identity owns it, others' copies are dropped
+/// and counted. Within one source nothing is de-duplicated by value (two
+/// beats may share a timestamp).
+pub struct Decryptor {
+    clinician: KemSecret,
+    fleet: HashMap<u32, KemPublic>,
+    names: HashMap<StreamId, String>,
+    sessions: HashMap<(StreamId, u64), ReceiverSession>,
+    seen: HashSet<(StreamId, u64, u64)>,
+    owner: HashMap<Identity, (u32, u64)>,
+    pub stats: ResultStats,
+}
+
+impl std::fmt::Debug for Decryptor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Decryptor")
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Decryptor {
+    pub fn new(
+        clinician: KemSecret,
+        fleet: HashMap<u32, KemPublic>,
+        names: HashMap<StreamId, String>,
+    ) -> Self {
+        Self {
+            clinician,
+            fleet,
+            names,
+            sessions: HashMap::new(),
+            seen: HashSet::new(),
+            owner: HashMap::new(),
+            stats: ResultStats::default(),
+        }
+    }
+
+    /// Learns fleet keys and names added since (rotation, enrolment).
+    pub fn update(&mut self, fleet: HashMap<u32, KemPublic>, names: HashMap<StreamId, String>) {
+        self.fleet = fleet;
+        self.names = names;
+    }
+
+    /// Opens one committed envelope read from `partition`, appending its
+    /// rows to `out`.
+    pub fn open(&mut self, partition: u32, mut env: Vec<u8>, out: &mut Vec<ResultRow>) {
+        self.stats.envelopes += 1;
+        let Ok(h) = Header::parse_envelope(&env) else {
+            self.stats.rejected += 1;
+            return;
+        };
+        if h.content != ContentType::Results {
+            self.stats.rejected += 1;
+            return;
+        }
+        if !self.seen.insert((h.stream, h.session.0, h.seq)) {
+            self.stats.duplicates += 1;
+            return;
+        }
+        let s = match self.sessions.entry((h.stream, h.session.0)) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                let Some(fleet) = self.fleet.get(&h.epoch) else {
+                    self.stats.rejected += 1;
+                    return;
+                };
+                match ReceiverSession::accept(&h, &self.clinician, fleet) {
+                    Ok(s) => v.insert(s),
+                    Err(_) => {
+                        self.stats.rejected += 1;
+                        return;
+                    }
+                }
+            }
+        };
+        let Ok(body) = s.open(&h, &mut env) else {
+            self.stats.rejected += 1;
+            return;
+        };
+        let Ok((stream, records)) = Body::parse(body).and_then(|b| ResultBatch::decode(b.content))
+        else {
+            self.stats.rejected += 1;
+            return;
+        };
+        let patient = self
+            .names
+            .get(&stream)
+            .cloned()
+            .unwrap_or_else(|| stream.to_hex());
+        let source = (partition, h.session.0);
+        for r in records {
+            let id = (stream, r.algorithm as u8, r.metric as u8, r.t_us, r.window_ms);
+            if *self.owner.entry(id).or_insert(source) != source {
+                self.stats.duplicates += 1;
+                continue;
+            }
+            out.push(ResultRow {
+                patient: patient.clone(),
+                stream,
+                record: r,
+            });
+        }
+    }
+}
+
+/// Everything committed in `source`, decrypted and sorted by patient,
+/// time, algorithm and metric.
+pub fn read_all(
+    source: &mut impl CommittedRecords,
+    decryptor: &mut Decryptor,
+) -> Result<Vec<ResultRow>, TransportError> {
+    let mut envs = Vec::new();
+    source.poll_committed(&mut envs)?;
+    let mut rows = Vec::new();
+    for (p, e) in envs {
+        decryptor.open(p, e, &mut rows);
+    }
+    sort_rows(&mut rows);
+    Ok(rows)
+}
+
+/// Sorts rows by patient, time, algorithm and metric.
+pub fn sort_rows(rows: &mut [ResultRow]) {
+    rows.sort_by(|a, b| {
+        (
+            &a.patient,
+            a.record.t_us,
+            a.record.algorithm,
+            a.record.metric,
+        )
+            .cmp(&(
+                &b.patient,
+                b.record.t_us,
+                b.record.algorithm,
+                b.record.metric,
+            ))
+    });
+}
