@@ -1,0 +1,467 @@
+//! The ward's state, built from decrypted result rows: per patient the
+//! latest values, the rhythm, active alerts, data quality and trends.
+//!
+//! Memory: trends keep, per patient, heart rate, SDNN and RMSSD of every
+//! 10-s window and the clinical 5-minute SDNN, RMSSD and LF/HF of every
+//! minute, 12 bytes a point, for [`Ward::retention_us`] (default 7 days):
+//! about 360 KB per patient-day.
+
+use std::collections::BTreeMap;
+
+use aorta_wire::{Algorithm, Metric, Quality};
+use serde::Serialize;
+
+use crate::feed::ResultRow;
+
+/// A plotted series.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Series {
+    /// Heart rate of each 10-s window, bpm.
+    Hr,
+    /// SDNN of each 10-s window (the paper's), ms.
+    Sdnn,
+    /// RMSSD of each 10-s window, ms.
+    Rmssd,
+    /// Clinical SDNN of the last 5 minutes, every minute, ms.
+    ClinicalSdnn,
+    /// Clinical RMSSD of the last 5 minutes, every minute, ms.
+    ClinicalRmssd,
+    /// Clinical LF/HF of the last 5 minutes, every minute.
+    ClinicalLfHf,
+}
+
+impl Series {
+    pub const ALL: [Series; 6] = [
+        Self::Hr,
+        Self::Sdnn,
+        Self::Rmssd,
+        Self::ClinicalSdnn,
+        Self::ClinicalRmssd,
+        Self::ClinicalLfHf,
+    ];
+
+    fn of(a: Algorithm, m: Metric) -> Option<Self> {
+        Some(match (a, m) {
+            (Algorithm::HeartRate, Metric::Hr) => Self::Hr,
+            (Algorithm::Sdnn, Metric::Sdnn) => Self::Sdnn,
+            (Algorithm::Rmssd, Metric::Rmssd) => Self::Rmssd,
+            (Algorithm::Clinical, Metric::SdnnTf) => Self::ClinicalSdnn,
+            (Algorithm::Clinical, Metric::Rmssd) => Self::ClinicalRmssd,
+            (Algorithm::Clinical, Metric::LfHf) => Self::ClinicalLfHf,
+            _ => return None,
+        })
+    }
+}
+
+/// One point of a trend: seconds since the ward's epoch, value, quality.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Point {
+    t_s: u32,
+    value: f32,
+    quality: u32,
+}
+
+/// An alert or rhythm event kind shown on the ward.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Alert {
+    AtrialFibrillation,
+    Bradycardia,
+    Tachycardia,
+    Pause,
+    SignalLoss,
+}
+
+impl Alert {
+    fn of(m: Metric) -> Option<Self> {
+        Some(match m {
+            Metric::AfEvent => Self::AtrialFibrillation,
+            Metric::AlertBrady => Self::Bradycardia,
+            Metric::AlertTachy => Self::Tachycardia,
+            Metric::AlertPause => Self::Pause,
+            Metric::AlertSignalLoss => Self::SignalLoss,
+            _ => return None,
+        })
+    }
+}
+
+/// One alert episode.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Episode {
+    pub kind: Alert,
+    pub onset_us: i64,
+    pub offset_us: Option<i64>,
+}
+
+#[derive(Debug, Default)]
+struct Patient {
+    stream: String,
+    series: BTreeMap<Series, Vec<Point>>,
+    latest: BTreeMap<Series, (i64, f64, u32)>,
+    episodes: Vec<Episode>,
+    last_result_us: i64,
+    /// Quality flags of the newest window of each series, ORed.
+    latest_quality: u32,
+    /// Windows flagged `gap` / `rejected` in the last hour of results.
+    recent_flags: Vec<(i64, u32)>,
+}
+
+/// What the ward view shows of one patient.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    pub patient: String,
+    pub stream: String,
+    pub hr_bpm: Option<f64>,
+    pub hr_at_us: Option<i64>,
+    /// `af` while an AF episode is open, `sinus` otherwise (`unknown`
+    /// before any rhythm result).
+    pub rhythm: &'static str,
+    pub alerts: Vec<Alert>,
+    /// Quality flags of the latest windows and those seen in the last
+    /// hour (`gap`, `rejected`, `SIMULATED-TEE`, ...).
+    pub quality: Vec<String>,
+    pub last_result_us: i64,
+    /// Higher needs attention first.
+    pub attention: u32,
+}
+
+/// A patient's trends over a period, for the patient view.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Trends {
+    pub patient: String,
+    pub from_us: i64,
+    pub to_us: i64,
+    /// Per series: times (Unix s), values, and quality flags (names).
+    pub series: BTreeMap<Series, SeriesData>,
+    pub episodes: Vec<Episode>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SeriesData {
+    pub t: Vec<f64>,
+    pub v: Vec<Option<f64>>,
+    /// Indices into `t` of points whose window was flagged, with the flags.
+    pub flagged: Vec<(usize, String)>,
+}
+
+/// Everything the dashboard knows.
+#[derive(Debug)]
+pub struct Ward {
+    epoch_s: i64,
+    patients: BTreeMap<String, Patient>,
+    /// Trends older than this before the newest result are dropped.
+    pub retention_us: i64,
+    /// Bumped on every change.
+    pub version: u64,
+}
+
+impl Default for Ward {
+    fn default() -> Self {
+        Self {
+            epoch_s: 0,
+            patients: BTreeMap::new(),
+            retention_us: 7 * 86_400_000_000,
+            version: 0,
+        }
+    }
+}
+
+const FLAGS_SHOWN: u32 = Quality::GAP
+    | Quality::REJECTED
+    | Quality::LATE
+    | Quality::TRUNCATED
+    | Quality::OUT_OF_RANGE
+    | Quality::BACKLOG
+    | Quality::OVERFLOW
+    | Quality::SIMULATED_TEE;
+
+impl Ward {
+    /// Patients known before any result (every enrolled name), so the ward
+    /// lists them from the start.
+    pub fn enrol(&mut self, patient: &str, stream: &str) {
+        let p = self.patients.entry(patient.to_string()).or_default();
+        if p.stream.is_empty() {
+            p.stream = stream.to_string();
+            self.version += 1;
+        }
+    }
+
+    /// Adds decrypted rows (in commit order).
+    pub fn apply(&mut self, rows: &[ResultRow]) {
+        if rows.is_empty() {
+            return;
+        }
+        if self.epoch_s == 0 {
+            self.epoch_s = rows
+                .iter()
+                .map(|r| r.record.t_us.div_euclid(1_000_000))
+                .min()
+                .unwrap_or(0)
+                - 86_400 * 365;
+        }
+        for row in rows {
+            let r = &row.record;
+            let p = self.patients.entry(row.patient.clone()).or_default();
+            if p.stream.is_empty() {
+                p.stream = row.stream.to_hex();
+            }
+            let end = r.t_us.saturating_add(i64::from(r.window_ms) * 1000);
+            p.last_result_us = p.last_result_us.max(end);
+            if let Some(kind) = Alert::of(r.metric) {
+                if r.value >= 0.5 {
+                    if !p.episodes.iter().any(|e| e.kind == kind && e.offset_us.is_none()) {
+                        p.episodes.push(Episode {
+                            kind,
+                            onset_us: r.t_us,
+                            offset_us: None,
+                        });
+                    }
+                } else if let Some(e) = p
+                    .episodes
+                    .iter_mut()
+                    .rev()
+                    .find(|e| e.kind == kind && e.offset_us.is_none())
+                {
+                    e.offset_us = Some(r.t_us);
+                }
+                continue;
+            }
+            let q = r.quality.0 & FLAGS_SHOWN;
+            if q & !Quality::SIMULATED_TEE != 0 {
+                p.recent_flags.push((r.t_us, q));
+            }
+            let Some(s) = Series::of(r.algorithm, r.metric) else {
+                continue;
+            };
+            let newest = p.latest.get(&s).is_none_or(|(t, _, _)| r.t_us >= *t);
+            if newest {
+                p.latest.insert(s, (r.t_us, r.value, r.quality.0));
+                p.latest_quality = p.latest.values().fold(0, |a, (_, _, q)| a | q);
+            }
+            let t_s = (r.t_us.div_euclid(1_000_000) - self.epoch_s).clamp(0, i64::from(u32::MAX));
+            let pts = p.series.entry(s).or_default();
+            let point = Point {
+                t_s: t_s as u32,
+                value: r.value as f32,
+                quality: r.quality.0,
+            };
+            // Rows arrive in time order per stream; keep the vector sorted
+            // if one does not.
+            match pts.last() {
+                Some(last) if last.t_s > point.t_s => {
+                    let i = pts.partition_point(|x| x.t_s <= point.t_s);
+                    pts.insert(i, point);
+                }
+                _ => pts.push(point),
+            }
+        }
+        self.trim();
+        self.version += 1;
+    }
+
+    fn trim(&mut self) {
+        let retention_s = self.retention_us / 1_000_000;
+        for p in self.patients.values_mut() {
+            let newest = p.last_result_us;
+            p.recent_flags.retain(|(t, _)| newest - t <= 3_600_000_000);
+            let cutoff = (newest / 1_000_000 - retention_s - self.epoch_s).max(0);
+            for pts in p.series.values_mut() {
+                let k = pts.partition_point(|x| i64::from(x.t_s) < cutoff);
+                if k > 4096 {
+                    pts.drain(..k);
+                }
+            }
+        }
+    }
+
+    /// Every patient, those needing attention first.
+    pub fn summaries(&self) -> Vec<Summary> {
+        let newest = self
+            .patients
+            .values()
+            .map(|p| p.last_result_us)
+            .max()
+            .unwrap_or(0);
+        let mut out: Vec<Summary> = self
+            .patients
+            .iter()
+            .map(|(name, p)| {
+                let alerts: Vec<Alert> = {
+                    let mut a: Vec<Alert> = p
+                        .episodes
+                        .iter()
+                        .filter(|e| e.offset_us.is_none())
+                        .map(|e| e.kind)
+                        .collect();
+                    a.sort();
+                    a.dedup();
+                    a
+                };
+                let recent = p.recent_flags.iter().fold(0, |a, (_, q)| a | q);
+                let quality = Quality((p.latest_quality | recent) & FLAGS_SHOWN);
+                let mut qnames: Vec<String> = if quality.0 == 0 {
+                    Vec::new()
+                } else {
+                    quality.describe().split('|').map(str::to_string).collect()
+                };
+                let stale = p.last_result_us == 0 || newest - p.last_result_us > 120_000_000;
+                if stale {
+                    qnames.push("no recent results".into());
+                }
+                let rhythm = if alerts.contains(&Alert::AtrialFibrillation) {
+                    "af"
+                } else if p.episodes.is_empty() && !p.latest.contains_key(&Series::ClinicalSdnn) {
+                    "unknown"
+                } else {
+                    "sinus"
+                };
+                let hr = p.latest.get(&Series::Hr);
+                let attention = alerts.len() as u32 * 100
+                    + u32::from(alerts.contains(&Alert::AtrialFibrillation)) * 50
+                    + u32::from(quality.0 & (Quality::GAP | Quality::REJECTED) != 0) * 10
+                    + u32::from(stale) * 5;
+                Summary {
+                    patient: name.clone(),
+                    stream: p.stream.clone(),
+                    hr_bpm: hr.map(|h| h.1).filter(|v| v.is_finite()),
+                    hr_at_us: hr.map(|h| h.0),
+                    rhythm,
+                    alerts,
+                    quality: qnames,
+                    last_result_us: p.last_result_us,
+                    attention,
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| {
+            b.attention
+                .cmp(&a.attention)
+                .then_with(|| a.patient.cmp(&b.patient))
+        });
+        out
+    }
+
+    pub fn knows(&self, patient: &str) -> bool {
+        self.patients.contains_key(patient)
+    }
+
+    /// The patient's trends over the `period_us` before their newest
+    /// result, at most `max_points` per series (averaged buckets; a
+    /// bucket's flags are the union of its windows').
+    pub fn trends(&self, patient: &str, period_us: i64, max_points: usize) -> Option<Trends> {
+        let p = self.patients.get(patient)?;
+        let to_us = p.last_result_us;
+        let from_us = to_us - period_us;
+        let from_s = (from_us / 1_000_000 - self.epoch_s).max(0);
+        let mut series = BTreeMap::new();
+        for (s, pts) in &p.series {
+            let lo = pts.partition_point(|x| i64::from(x.t_s) < from_s);
+            let pts = pts.get(lo..).unwrap_or_default();
+            let per = pts.len().div_ceil(max_points.max(1)).max(1);
+            let mut d = SeriesData {
+                t: Vec::new(),
+                v: Vec::new(),
+                flagged: Vec::new(),
+            };
+            for chunk in pts.chunks(per) {
+                let finite: Vec<f64> = chunk
+                    .iter()
+                    .map(|x| f64::from(x.value))
+                    .filter(|v| v.is_finite())
+                    .collect();
+                let t = chunk.first().map_or(0, |x| i64::from(x.t_s)) + self.epoch_s;
+                d.t.push(t as f64);
+                d.v.push(
+                    (!finite.is_empty()).then(|| finite.iter().sum::<f64>() / finite.len() as f64),
+                );
+                let q = chunk.iter().fold(0, |a, x| a | x.quality)
+                    & (FLAGS_SHOWN | Quality::INSUFFICIENT)
+                    & !Quality::SIMULATED_TEE;
+                if q != 0 {
+                    d.flagged.push((d.t.len() - 1, Quality(q).describe()));
+                }
+            }
+            series.insert(*s, d);
+        }
+        let episodes = p
+            .episodes
+            .iter()
+            .filter(|e| e.offset_us.is_none_or(|o| o >= from_us))
+            .cloned()
+            .collect();
+        Some(Trends {
+            patient: patient.to_string(),
+            from_us,
+            to_us,
+            series,
+            episodes,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aorta_wire::{ResultRecord, StreamId};
+
+    fn row(p: &str, t_s: i64, a: Algorithm, m: Metric, v: f64, q: u32) -> ResultRow {
+        ResultRow {
+            patient: p.into(),
+            stream: StreamId([p.len() as u8; 16]),
+            record: ResultRecord {
+                t_us: t_s * 1_000_000,
+                window_ms: 10_000,
+                algorithm: a,
+                metric: m,
+                value: v,
+                quality: Quality(q),
+                n: 10,
+            },
+        }
+    }
+
+    #[test]
+    fn alerts_and_af_come_first_and_episodes_close() {
+        let mut w = Ward::default();
+        w.enrol("carol", "cc");
+        w.apply(&[
+            row("alice", 1000, Algorithm::HeartRate, Metric::Hr, 96.0, 0),
+            row("alice", 1005, Algorithm::Clinical, Metric::AfEvent, 1.0, 0),
+            row("bob", 1000, Algorithm::HeartRate, Metric::Hr, 36.0, 0),
+            row("bob", 1003, Algorithm::Clinical, Metric::AlertBrady, 1.0, 0),
+            row("carol", 1000, Algorithm::HeartRate, Metric::Hr, 70.0, Quality::GAP),
+            row("dave", 1000, Algorithm::HeartRate, Metric::Hr, 65.0, 0),
+        ]);
+        let s = w.summaries();
+        let order: Vec<&str> = s.iter().map(|x| x.patient.as_str()).collect();
+        assert_eq!(order, ["alice", "bob", "carol", "dave"]);
+        assert_eq!(s[0].rhythm, "af");
+        assert_eq!(s[1].alerts, vec![Alert::Bradycardia]);
+        assert_eq!(s[1].hr_bpm, Some(36.0));
+        assert_eq!(s[2].quality, vec!["gap".to_string()]);
+        w.apply(&[row("alice", 1100, Algorithm::Clinical, Metric::AfEvent, 0.0, 0)]);
+        let a = w.summaries().into_iter().find(|x| x.patient == "alice").unwrap();
+        assert!(a.alerts.is_empty());
+        let t = w.trends("alice", 3_600_000_000, 100).unwrap();
+        assert_eq!(t.episodes[0].offset_us, Some(1_100_000_000));
+        assert_eq!(t.series[&Series::Hr].v, vec![Some(96.0)]);
+    }
+
+    #[test]
+    fn trends_are_bucketed_to_the_point_limit_with_flags_kept() {
+        let mut w = Ward::default();
+        let rows: Vec<ResultRow> = (0..1000)
+            .map(|i| {
+                let q = if i == 500 { Quality::GAP } else { 0 };
+                row("p", 10 * i, Algorithm::HeartRate, Metric::Hr, i as f64, q)
+            })
+            .collect();
+        w.apply(&rows);
+        let t = w.trends("p", 86_400_000_000, 100).unwrap();
+        let hr = &t.series[&Series::Hr];
+        assert_eq!(hr.t.len(), 100);
+        assert_eq!(hr.v[0], Some(4.5));
+        assert_eq!(hr.flagged, vec![(50, "gap".to_string())]);
+    }
+}
