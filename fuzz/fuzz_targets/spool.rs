@@ -31,7 +31,9 @@ fuzz_target!(|data: &[u8]| {
     std::fs::File::create(&path).unwrap().write_all(data).unwrap();
     let _ = read_all(&path);
     let file = std::fs::File::open(&path).unwrap();
-    let got = aorta_spool::valid_frames(&file, &path, 0, data.len() as u64).unwrap();
+    let ix = aorta_spool::valid_frames(&file, &path, 0, data.len() as u64, 1 << 20).unwrap();
+    assert_eq!(ix.covered_to, data.len() as u64);
+    let got = ix.valid;
     if data.len() <= 4096 {
         let want: Vec<u64> = (0..data.len())
             .filter(|&a| {

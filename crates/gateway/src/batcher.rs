@@ -54,21 +54,32 @@ enum Mode {
 /// well inside the 71 minutes an RR batch can span.
 pub const MAX_LATE_US: i64 = 10 * 60 * 1_000_000;
 
+/// Ticks' worth of samples a stream buffers at most from a live source;
+/// more are refused ([`SampleRefused::BufferFull`]).
+pub const MAX_BUFFERED_TICKS: usize = 64;
+/// Longest stretch of event time one batch spans (an RR batch can span at
+/// most 71 minutes); later samples wait for the next envelope.
+pub const MAX_BATCH_SPAN_US: i64 = 60 * 60 * 1_000_000;
+
 /// Why [`StreamSender::push_checked`] refused a sample. The sample itself
 /// is never part of the reason.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum SampleRefused {
-    /// Dated more than [`MAX_LATE_US`] before what the stream already sent.
+    /// Dated more than [`MAX_LATE_US`] before the gateway's clock or the
+    /// newest watermark the stream sent.
     TooLate,
     /// Dated further ahead of the gateway's clock than allowed.
     InFuture,
+    /// The stream already buffers [`MAX_BUFFERED_TICKS`] ticks' worth.
+    BufferFull,
 }
 
 impl SampleRefused {
     pub fn name(self) -> &'static str {
         match self {
-            Self::TooLate => "dated before what the stream already sent (over 10 min late)",
+            Self::TooLate => "dated over 10 min before the gateway clock or what the stream sent",
             Self::InFuture => "dated ahead of the gateway clock",
+            Self::BufferFull => "the stream's buffer is full",
         }
     }
 }
@@ -83,8 +94,8 @@ pub struct StreamSender {
     content: Vec<u8>,
     batch: Vec<RrSample>,
     backlog_ticks: u64,
-    /// The watermark of the last envelope sent.
-    last_watermark: Option<i64>,
+    /// The highest watermark sent.
+    high_watermark: Option<i64>,
 }
 
 impl std::fmt::Debug for StreamSender {
@@ -147,7 +158,7 @@ impl StreamSender {
             content: Vec::with_capacity(profile.bucket.content_capacity()),
             batch: Vec::with_capacity(profile.capacity()),
             backlog_ticks: 0,
-            last_watermark: None,
+            high_watermark: None,
         }
     }
 
@@ -177,9 +188,11 @@ impl StreamSender {
 
     /// Buffers a sample from a device if its time is plausible: not more
     /// than `max_ahead_us` after `now_us`, and not more than [`MAX_LATE_US`]
-    /// before the last watermark sent. A refused sample changes nothing, so
-    /// one device's wrong clock never holds back or breaks another sample
-    /// of the stream, let alone another stream.
+    /// before the later of `now_us` and the highest watermark sent (so
+    /// backdated samples cannot walk the stream back), while the buffer
+    /// holds less than [`MAX_BUFFERED_TICKS`] ticks' worth. A refused sample
+    /// changes nothing, so one device's wrong clock never holds back or
+    /// breaks another sample of the stream, let alone another stream.
     pub fn push_checked(
         &mut self,
         s: RrSample,
@@ -190,11 +203,14 @@ impl StreamSender {
             return Err(SampleRefused::InFuture);
         }
         let floor = self
-            .last_watermark
-            .unwrap_or(now_us)
+            .high_watermark
+            .map_or(now_us, |w| w.max(now_us))
             .saturating_sub(MAX_LATE_US);
         if s.t_us < floor {
             return Err(SampleRefused::TooLate);
+        }
+        if self.buffer.len() >= self.profile.capacity().saturating_mul(MAX_BUFFERED_TICKS) {
+            return Err(SampleRefused::BufferFull);
         }
         self.insert(s);
         Ok(())
@@ -265,10 +281,17 @@ impl StreamSender {
     /// envelopes, then one with the final flag.
     pub fn finish(&mut self, end_us: i64) -> Result<Vec<Vec<u8>>, GatewayError> {
         let mut out = Vec::new();
+        // Everything buffered goes, samples dated after `end_us` too (live
+        // sources accept a little clock skew): every envelope takes at
+        // least one sample, so this ends.
+        let end = self
+            .buffer
+            .back()
+            .map_or(end_us, |s| end_us.max(s.t_us.saturating_add(1)));
         while self.buffer.len() > self.profile.capacity() {
-            out.push(self.emit(end_us, Ending::No)?);
+            out.push(self.emit(end, Ending::No)?);
         }
-        out.push(self.emit(end_us, Ending::Final)?);
+        out.push(self.emit(end, Ending::Final)?);
         Ok(out)
     }
 
@@ -276,9 +299,13 @@ impl StreamSender {
         let final_ = ending == Ending::Final;
         let cap = self.profile.capacity();
         self.batch.clear();
+        let span_end = self
+            .buffer
+            .front()
+            .map_or(i64::MAX, |s| s.t_us.saturating_add(MAX_BATCH_SPAN_US));
         while self.batch.len() < cap {
             match self.buffer.front() {
-                Some(s) if final_ || s.t_us < tick_end_us => {
+                Some(s) if (final_ || s.t_us < tick_end_us) && s.t_us < span_end => {
                     self.batch.push(*s);
                     self.buffer.pop_front();
                 }
@@ -294,7 +321,7 @@ impl StreamSender {
             (true, Some(s)) => s.t_us,
             _ => tick_end_us,
         };
-        self.last_watermark = Some(watermark);
+        self.high_watermark = Some(self.high_watermark.map_or(watermark, |w| w.max(watermark)));
         self.content.clear();
         RrBatch::encode(&self.batch, watermark, &mut self.content)?;
         let flags = BodyFlags {
@@ -357,4 +384,63 @@ pub(crate) fn next_session<R: RngCore + CryptoRng>(
     Ok(SenderSession::start(
         content, epoch, stream, session, fleet, device, rng,
     )?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aorta_envelope::KemKeypair;
+    use rand_chacha::rand_core::SeedableRng;
+
+    fn sender() -> StreamSender {
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(1);
+        let fleet = KemKeypair::generate(&mut rng);
+        let device = KemKeypair::generate(&mut rng);
+        StreamSender::new(
+            StreamId([1; 16]),
+            SessionId(1),
+            Profile::rr_default(),
+            &fleet.public,
+            1,
+            &device.secret,
+            &mut rng,
+        )
+        .unwrap()
+    }
+
+    /// Review finding: backdated samples published every tick used to walk
+    /// the "too late" floor back until a batch spanned over 71 minutes and
+    /// the gateway exited. The floor follows the gateway clock and the
+    /// highest watermark sent; batches never fail.
+    #[test]
+    fn backdated_samples_cannot_walk_a_stream_back_or_break_it() {
+        let mut s = sender();
+        let cap = s.profile().capacity();
+        let mut now = 1_800_000_000_000_000i64;
+        let mut refused = 0;
+        for tick in 0..20 {
+            for k in 0..=cap {
+                let back = 9 * 60_000_000 + tick * 60_000_000 + k as i64;
+                let x = RrSample { t_us: now - back, rr_us: 800_000 };
+                refused += usize::from(s.push_checked(x, now, 60_000_000).is_err());
+            }
+            let ok = RrSample { t_us: now - 1000, rr_us: 800_000 };
+            s.push_checked(ok, now, 60_000_000).unwrap();
+            now += 10_000_000;
+            s.tick(now).unwrap();
+        }
+        assert!(refused > 15 * cap, "{refused}");
+        assert_eq!(
+            s.push_checked(RrSample { t_us: now + 61_000_000, rr_us: 1 }, now, 60_000_000),
+            Err(SampleRefused::InFuture)
+        );
+        for _ in 0..cap * MAX_BUFFERED_TICKS {
+            let _ = s.push_checked(RrSample { t_us: now, rr_us: 1 }, now, 60_000_000);
+        }
+        assert_eq!(
+            s.push_checked(RrSample { t_us: now, rr_us: 1 }, now, 60_000_000),
+            Err(SampleRefused::BufferFull)
+        );
+        assert_eq!(s.finish(now).unwrap().len(), MAX_BUFFERED_TICKS);
+    }
 }

@@ -24,7 +24,12 @@
 pub mod frame;
 mod log;
 
-pub use log::{valid_frames, Appender, Frame, LogReader, OwnedLog, Step};
+pub use log::{valid_frames, Appender, Frame, FrameIndex, LogReader, OwnedLog, Step};
+
+/// Largest record of the ingest and control logs: an envelope of the
+/// largest bucket (4 MiB) with room to spare. Frames claiming more there
+/// are corrupt, which also bounds resynchronisation's look-ahead.
+pub const MAX_RECORD: usize = (4 << 20) + 4096;
 
 use std::path::{Path, PathBuf};
 
@@ -101,11 +106,11 @@ impl Spool {
 
     /// An appender for an ingest partition (shared by any number of processes).
     pub fn ingest_appender(&self, p: PartitionId) -> Result<Appender, TransportError> {
-        Appender::open(self.ingest_path(p))
+        Appender::open_limited(self.ingest_path(p), MAX_RECORD)
     }
 
     pub fn ingest_reader(&self, p: PartitionId) -> Result<LogReader, TransportError> {
-        LogReader::open(self.ingest_path(p))
+        LogReader::open_limited(self.ingest_path(p), MAX_RECORD)
     }
 
     /// The results log of the worker that owns partition `p`. Fails with
@@ -125,11 +130,11 @@ impl Spool {
 
     /// Appender for signed enrolment records.
     pub fn control_appender(&self) -> Result<Appender, TransportError> {
-        Appender::open(self.control_path())
+        Appender::open_limited(self.control_path(), MAX_RECORD)
     }
 
     pub fn control_reader(&self) -> Result<LogReader, TransportError> {
-        LogReader::open(self.control_path())
+        LogReader::open_limited(self.control_path(), MAX_RECORD)
     }
 
     /// Every results partition present in the spool.

@@ -111,12 +111,24 @@ fn reason_at(file: &File, path: &Path, at: u64, file_len: u64) -> CorruptReason 
     }
 }
 
-/// Candidate frames kept pending at most while indexing (bounds memory
-/// under a flood of fake headers; see [`valid_frames`]).
+/// Candidate frames kept pending at most while indexing, and valid frame
+/// starts kept at most per index: past either, indexing stops discovering
+/// and the index covers only the region before that point (the reader
+/// indexes on from there when it gets there). Bounds memory under a flood
+/// of fake headers or of tiny valid frames without dropping a candidate.
 const MAX_PENDING: usize = 1 << 20;
+const MAX_VALID: usize = 1 << 16;
 
-/// Every offset in `[from, len)` where a complete frame with a valid
-/// checksum starts, ascending.
+/// The valid frames of a region of a log: every offset in
+/// `[from, covered_to)` where a complete frame with a valid checksum and a
+/// payload of at most `max_payload` bytes starts, ascending.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrameIndex {
+    pub valid: Vec<u64>,
+    pub covered_to: u64,
+}
+
+/// Indexes the valid frames from `from` up to `len` (see [`FrameIndex`]).
 ///
 /// Linear in `len - from` however many fake headers the bytes hold: a
 /// frame's CRC-32C covers its 8 header bytes and its payload, and the
@@ -125,14 +137,16 @@ const MAX_PENDING: usize = 1 << 20;
 /// `from` to `x`, a payload `[s, e)` has `crc = Q(e) ⊕ shift(Q(s), e − s)`
 /// (CRC linearity, as in zlib's `crc32_combine`). One pass reads the region
 /// to find header candidates and one computes `Q` up to each candidate's
-/// start and end, in position order. At most [`MAX_PENDING`] candidates
-/// wait for their end at once; further ones are ignored until some resolve.
+/// start and end, in position order. Headers claiming more than
+/// `max_payload` are not candidates, which bounds how long one waits for
+/// its end.
 pub fn valid_frames(
     file: &File,
     path: &Path,
     from: u64,
     len: u64,
-) -> Result<Vec<u64>, TransportError> {
+    max_payload: u64,
+) -> Result<FrameIndex, TransportError> {
     use std::cmp::Reverse;
     use std::collections::{BinaryHeap, HashMap};
     const CHUNK: u64 = 1 << 16;
@@ -150,7 +164,39 @@ pub fn valid_frames(
     let mut crc_buf = vec![0u8; CHUNK as usize];
     let (mut q, mut cur) = (0u32, from);
     let mut p = from;
-    while p < len {
+    let mut covered_to = len;
+    // Moves the running CRC through the events up to `upto`, in order.
+    let mut resolve = |upto: u64,
+                       events: &mut BinaryHeap<Reverse<(u64, u8, u64)>>,
+                       cands: &mut HashMap<u64, Cand>,
+                       valid: &mut Vec<u64>|
+     -> Result<(), TransportError> {
+        while let Some(&Reverse((at, kind, a))) = events.peek() {
+            if at > upto {
+                break;
+            }
+            events.pop();
+            while cur < at {
+                let k = (at - cur).min(CHUNK) as usize;
+                let b = crc_buf.get_mut(..k).unwrap_or_default();
+                read_at(file, path, b, cur)?;
+                q = crc32c::crc32c_append(q, b);
+                cur += k as u64;
+            }
+            if kind == 0 {
+                if let Some(c) = cands.get_mut(&a) {
+                    c.q_start = q;
+                }
+            } else if let Some(c) = cands.remove(&a) {
+                let payload_crc = q ^ crc32c::crc32c_combine(c.q_start, 0, c.len as usize);
+                if crc32c::crc32c_combine(c.meta_crc, payload_crc, c.len as usize) == c.stored {
+                    valid.push(a);
+                }
+            }
+        }
+        Ok(())
+    };
+    'scan: while p < len {
         let end = (p + CHUNK).min(len);
         let n = (end - p + HEADER_LEN as u64).min(len - p) as usize;
         let window = buf.get_mut(..n).unwrap_or_default();
@@ -175,8 +221,13 @@ pub fn valid_frames(
             let Ok(fh) = frame::parse_header(&h) else {
                 continue;
             };
-            if a + fh.frame_len() > len || cands.len() >= MAX_PENDING {
+            if a + fh.frame_len() > len || u64::from(fh.len) > max_payload {
                 continue;
+            }
+            if cands.len() >= MAX_PENDING || valid.len() >= MAX_VALID {
+                // Stop discovering here; what was found is resolved below.
+                covered_to = a;
+                break 'scan;
             }
             let meta: [u8; 8] = [h[4], h[5], h[6], h[7], h[8], h[9], h[10], h[11]];
             cands.insert(
@@ -192,35 +243,14 @@ pub fn valid_frames(
             events.push(Reverse((s, 0, a)));
             events.push(Reverse((s + u64::from(fh.len), 1, a)));
         }
-        // Every candidate starting before `end` is known: move the running
-        // CRC through the events up to `end`, in order.
-        while let Some(&Reverse((at, kind, a))) = events.peek() {
-            if at > end {
-                break;
-            }
-            events.pop();
-            while cur < at {
-                let k = (at - cur).min(CHUNK) as usize;
-                let b = crc_buf.get_mut(..k).unwrap_or_default();
-                read_at(file, path, b, cur)?;
-                q = crc32c::crc32c_append(q, b);
-                cur += k as u64;
-            }
-            if kind == 0 {
-                if let Some(c) = cands.get_mut(&a) {
-                    c.q_start = q;
-                }
-            } else if let Some(c) = cands.remove(&a) {
-                let payload_crc = q ^ crc32c::crc32c_combine(c.q_start, 0, c.len as usize);
-                if crc32c::crc32c_combine(c.meta_crc, payload_crc, c.len as usize) == c.stored {
-                    valid.push(a);
-                }
-            }
-        }
+        // Every candidate starting before `end` is known.
+        resolve(end, &mut events, &mut cands, &mut valid)?;
         p = end;
     }
+    // Candidates found before stopping wait for their ends.
+    resolve(len, &mut events, &mut cands, &mut valid)?;
     valid.sort_unstable();
-    Ok(valid)
+    Ok(FrameIndex { valid, covered_to })
 }
 
 /// The valid frame starts of a region of a log, found once and used until
@@ -229,22 +259,28 @@ pub fn valid_frames(
 struct Index {
     from: u64,
     len: u64,
-    valid: Vec<u64>,
+    ix: FrameIndex,
 }
 
 impl Index {
-    fn build(file: &File, path: &Path, from: u64, len: u64) -> Result<Self, TransportError> {
+    fn build(
+        file: &File,
+        path: &Path,
+        from: u64,
+        len: u64,
+        max_payload: u64,
+    ) -> Result<Self, TransportError> {
         Ok(Self {
             from,
             len,
-            valid: valid_frames(file, path, from, len)?,
+            ix: valid_frames(file, path, from, len, max_payload)?,
         })
     }
 
-    /// The first valid frame at or after `at`.
+    /// The first valid frame at or after `at` in the covered region.
     fn next(&self, at: u64) -> Option<u64> {
-        let i = self.valid.partition_point(|v| *v < at);
-        self.valid.get(i).copied()
+        let i = self.ix.valid.partition_point(|v| *v < at);
+        self.ix.valid.get(i).copied()
     }
 }
 
@@ -265,6 +301,7 @@ pub struct Appender {
     durable: bool,
     /// Times the log was found replaced or deleted and reopened.
     reopened: u64,
+    max_payload: u64,
 }
 
 fn open_append(path: &Path) -> Result<File, TransportError> {
@@ -275,7 +312,14 @@ fn open_append(path: &Path) -> Result<File, TransportError> {
 }
 
 impl Appender {
+    /// An appender for records of up to [`MAX_PAYLOAD`] bytes.
     pub fn open(path: impl Into<PathBuf>) -> Result<Self, TransportError> {
+        Self::open_limited(path, MAX_PAYLOAD)
+    }
+
+    /// An appender for records of up to `max_payload` bytes; frames
+    /// claiming more are not frames of this log.
+    pub fn open_limited(path: impl Into<PathBuf>, max_payload: usize) -> Result<Self, TransportError> {
         let path = path.into();
         let file = open_append(&path)?;
         Ok(Self {
@@ -286,6 +330,7 @@ impl Appender {
             buf: Vec::new(),
             durable: true,
             reopened: 0,
+            max_payload: max_payload.min(MAX_PAYLOAD) as u64,
         })
     }
 
@@ -308,23 +353,29 @@ impl Appender {
     fn repair_tail(&mut self) -> Result<u64, TransportError> {
         let len = self.file.metadata().map_err(io_err(&self.path))?.len();
         let mut at = self.checked_end.min(len);
-        let mut h = [0u8; HEADER_LEN];
+        let mut payload = Vec::new();
         while at < len {
-            if len - at >= HEADER_LEN as u64 {
-                read_at(&self.file, &self.path, &mut h, at)?;
-                if let Ok(fh) = frame::parse_header(&h) {
-                    if at + fh.frame_len() <= len {
-                        at += fh.frame_len();
-                        continue;
-                    }
-                }
+            // The readers' rule exactly: a frame counts only with its CRC.
+            if let Probe::Valid(fh) = probe(&self.file, &self.path, at, len, &mut payload)? {
+                at += fh.frame_len();
+                continue;
             }
             // Not a clean frame boundary. Keep everything if a valid frame
             // follows (mid-log corruption: readers skip it); otherwise the
             // tail is torn and is cut.
-            let next = valid_frames(&self.file, &self.path, at + 1, len)?;
-            match next.first() {
-                Some(next) => at = *next,
+            let mut from = at + 1;
+            let next = loop {
+                let fi = valid_frames(&self.file, &self.path, from, len, self.max_payload)?;
+                if let Some(n) = fi.valid.first() {
+                    break Some(*n);
+                }
+                if fi.covered_to >= len {
+                    break None;
+                }
+                from = fi.covered_to;
+            };
+            match next {
+                Some(next) => at = next,
                 None => {
                     self.file.set_len(at).map_err(io_err(&self.path))?;
                     self.file.sync_data().map_err(io_err(&self.path))?;
@@ -357,22 +408,24 @@ impl Producer for Appender {
     fn append(&mut self, records: &[&[u8]]) -> Result<Offset, TransportError> {
         self.buf.clear();
         for r in records {
-            if r.len() > MAX_PAYLOAD {
+            if r.len() as u64 > self.max_payload {
                 return Err(TransportError::TooLarge {
                     len: r.len(),
-                    max: MAX_PAYLOAD,
+                    max: self.max_payload as usize,
                 });
             }
             frame::encode(Kind::Data, r, &mut self.buf);
         }
         self.lock_current()?;
         let result = (|| {
-            let end = self.repair_tail()?;
+            self.repair_tail()?;
             self.file.write_all(&self.buf).map_err(io_err(&self.path))?;
             if self.durable {
                 self.file.sync_data().map_err(io_err(&self.path))?;
             }
-            Ok(end + self.buf.len() as u64)
+            // Where the write really ended: bytes appended by someone who
+            // ignores the lock between the repair and the write move it.
+            self.file.stream_position().map_err(io_err(&self.path))
         })();
         let unlock = self.file.unlock().map_err(io_err(&self.path));
         let end = result?;
@@ -409,6 +462,7 @@ pub struct LogReader {
     index: Option<Index>,
     payload: Vec<u8>,
     create: bool,
+    max_payload: u64,
 }
 
 /// One step of a [`LogReader`].
@@ -441,16 +495,22 @@ fn fingerprint_of(pos: u64, last: Option<(u64, u32)>) -> u64 {
 impl LogReader {
     /// Opens (creating it empty if missing) the log at `path`.
     pub fn open(path: impl Into<PathBuf>) -> Result<Self, TransportError> {
-        Self::open_with(path.into(), true)
+        Self::open_with(path.into(), true, MAX_PAYLOAD)
+    }
+
+    /// Opens (creating it empty if missing) a log whose records are at most
+    /// `max_payload` bytes: frames claiming more are corrupt.
+    pub fn open_limited(path: impl Into<PathBuf>, max_payload: usize) -> Result<Self, TransportError> {
+        Self::open_with(path.into(), true, max_payload)
     }
 
     /// Opens the log at `path` only if it exists (readers that must not
     /// create files, such as the clinician's).
     pub fn open_existing(path: impl Into<PathBuf>) -> Result<Self, TransportError> {
-        Self::open_with(path.into(), false)
+        Self::open_with(path.into(), false, MAX_PAYLOAD)
     }
 
-    fn open_with(path: PathBuf, create: bool) -> Result<Self, TransportError> {
+    fn open_with(path: PathBuf, create: bool, max_payload: usize) -> Result<Self, TransportError> {
         let mut opts = OpenOptions::new();
         opts.read(true);
         if create {
@@ -466,6 +526,7 @@ impl LogReader {
             index: None,
             payload: Vec::new(),
             create,
+            max_payload: max_payload.min(MAX_PAYLOAD) as u64,
         })
     }
 
@@ -484,7 +545,13 @@ impl LogReader {
 
     /// Starts over at the beginning of whatever log is at the path now.
     fn restart(&mut self, at: u64, reason: Discontinuity) -> Result<Step<'static>, TransportError> {
-        if identity_at(&self.path)?.is_some() || self.create {
+        if !self.create && identity_at(&self.path)?.is_none() {
+            return Err(TransportError::Layout(format!(
+                "{} was deleted while being read",
+                self.path.display()
+            )));
+        }
+        {
             let mut opts = OpenOptions::new();
             opts.read(true);
             if self.create {
@@ -538,12 +605,19 @@ impl LogReader {
             if self
                 .index
                 .as_ref()
-                .is_some_and(|ix| ix.len != len || at < ix.from || at >= ix.len)
+                .is_some_and(|ix| ix.len != len || at < ix.from || at >= ix.ix.covered_to)
             {
                 self.index = None;
             }
-            if let Some(ix) = &self.index {
-                match ix.next(at) {
+            if let Some(ix) = &mut self.index {
+                let mut next = ix.next(at);
+                while next.is_none() && ix.ix.covered_to < len {
+                    // The index stopped early (a flood of headers): nothing
+                    // valid in [at, covered_to); index on from there.
+                    ix.ix = valid_frames(&self.file, &self.path, ix.ix.covered_to, len, self.max_payload)?;
+                    next = ix.next(at);
+                }
+                match next {
                     Some(n) if n == at => {}
                     Some(n) => {
                         self.pos = n;
@@ -593,7 +667,13 @@ impl LogReader {
                         // changed since it was built: look again next time.
                         return Ok(Step::Idle);
                     }
-                    self.index = Some(Index::build(&self.file, &self.path, at, len)?);
+                    self.index = Some(Index::build(
+                        &self.file,
+                        &self.path,
+                        at,
+                        len,
+                        self.max_payload,
+                    )?);
                 }
             }
         }
@@ -703,7 +783,12 @@ impl Consumer for LogReader {
 pub struct OwnedLog {
     path: PathBuf,
     file: File,
+    ident: (u64, u64),
     last_commit: Option<Vec<u8>>,
+    /// (start, end) of every commit frame, oldest first: the log can be
+    /// cut back to an earlier one when the last does not open
+    /// ([`CommitLog::rewind_commit`]).
+    commits: Vec<(u64, u64)>,
     pending: Vec<u8>,
 }
 
@@ -729,32 +814,35 @@ impl OwnedLog {
         }
         let mut reader = LogReader::open(&path)?;
         let mut last_commit = None;
-        let mut commit_end = 0;
+        let mut commits = Vec::new();
         loop {
             match reader.step()? {
                 Step::Frame {
+                    offset,
                     next,
                     frame: Frame::Commit(p),
-                    ..
                 } => {
                     last_commit = Some(p.to_vec());
-                    commit_end = next;
+                    commits.push((offset, next));
                 }
                 Step::Frame { .. } | Step::Corrupt { .. } => {}
                 Step::Discontinuity { .. } => {
                     last_commit = None;
-                    commit_end = 0;
+                    commits.clear();
                 }
                 Step::Idle => break,
             }
         }
+        let commit_end = commits.last().map_or(0, |c| c.1);
         file.set_len(commit_end).map_err(io_err(&path))?;
         file.sync_data().map_err(io_err(&path))?;
         file.seek(SeekFrom::End(0)).map_err(io_err(&path))?;
         Ok(Self {
+            ident: identity(&file, &path)?,
             path,
             file,
             last_commit,
+            commits,
             pending: Vec::new(),
         })
     }
@@ -771,6 +859,32 @@ impl OwnedLog {
 impl CommitLog for OwnedLog {
     fn last_commit(&self) -> Option<&[u8]> {
         self.last_commit.as_deref()
+    }
+
+    /// Cuts the log back to the end of the commit before the last one (or
+    /// to empty) and makes that the last commit: a commit frame the host
+    /// forged (the frame checksum has no key) or one sealed under a key no
+    /// longer released must not stop the worker for good.
+    fn rewind_commit(&mut self) -> Result<bool, TransportError> {
+        if self.commits.pop().is_none() {
+            return Ok(false);
+        }
+        self.pending.clear();
+        let end = self.commits.last().map_or(0, |c| c.1);
+        self.last_commit = match self.commits.last() {
+            Some(&(start, end)) => {
+                let mut p = vec![0u8; (end - start) as usize - HEADER_LEN];
+                read_at(&self.file, &self.path, &mut p, start + HEADER_LEN as u64)?;
+                Some(p)
+            }
+            None => None,
+        };
+        self.file.set_len(end).map_err(io_err(&self.path))?;
+        self.file.sync_data().map_err(io_err(&self.path))?;
+        self.file
+            .seek(SeekFrom::End(0))
+            .map_err(io_err(&self.path))?;
+        Ok(true)
     }
 
     fn append(&mut self, records: &[&[u8]]) -> Result<(), TransportError> {
@@ -796,9 +910,22 @@ impl CommitLog for OwnedLog {
                 max: MAX_PAYLOAD,
             });
         }
+        // Committing into a file that is no longer at the log's path would
+        // make results invisible: refuse, so the worker restarts on the log
+        // that is there.
+        if identity_at(&self.path)? != Some(self.ident) {
+            return Err(TransportError::Layout(format!(
+                "{} was replaced or deleted while this worker owned it",
+                self.path.display()
+            )));
+        }
+        let start = self.file.stream_position().map_err(io_err(&self.path))?
+            + self.pending.len() as u64;
         frame::encode(Kind::Commit, checkpoint, &mut self.pending);
         self.flush_pending()?;
         self.file.sync_data().map_err(io_err(&self.path))?;
+        let end = self.file.stream_position().map_err(io_err(&self.path))?;
+        self.commits.push((start, end));
         self.last_commit = Some(checkpoint.to_vec());
         Ok(())
     }

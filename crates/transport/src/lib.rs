@@ -168,4 +168,11 @@ pub trait CommitLog {
     /// Makes everything appended so far visible, with `checkpoint` as the
     /// recovery point. Durable on `Ok`.
     fn commit(&mut self, checkpoint: &[u8]) -> Result<(), TransportError>;
+    /// Drops the last commit (and what follows it), making the one before
+    /// it the last: for a last commit that does not open (forged by the
+    /// host, or sealed under a key no longer released). `Ok(false)` when
+    /// there is no commit to drop.
+    fn rewind_commit(&mut self) -> Result<bool, TransportError> {
+        Ok(false)
+    }
 }

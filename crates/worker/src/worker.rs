@@ -95,6 +95,9 @@ pub struct Counters {
     pub input_discontinuities: u64,
     /// The same for the control (enrolment) log.
     pub control_discontinuities: u64,
+    /// Commits found on restart that did not open as this partition's
+    /// checkpoint (forged or foreign) and were cut off.
+    pub unusable_checkpoints: u64,
 }
 
 /// Something an operator should hear about as it happens: counts, offsets,
@@ -112,6 +115,9 @@ pub enum Notice {
         at: Offset,
         reason: aorta_transport::Discontinuity,
     },
+    /// A commit that did not open as this partition's checkpoint was cut
+    /// off on restart; the worker resumed from the one before it.
+    UnusableCheckpoint { reason: String },
 }
 
 impl std::fmt::Display for Notice {
@@ -124,6 +130,10 @@ impl std::fmt::Display for Notice {
             Self::Corrupt { offset, next, reason } => {
                 write!(f, "corrupt input bytes {offset}..{next} skipped: {reason}")
             }
+            Self::UnusableCheckpoint { reason } => write!(
+                f,
+                "the last commit of the results log is not a checkpoint of this partition ({reason}); cut off, resuming from the one before"
+            ),
             Self::Discontinuity { log, at, reason } => write!(
                 f,
                 "{log} log discontinuity at offset {at}: {reason}; reading it again from the start (replayed envelopes are rejected)"
@@ -263,19 +273,25 @@ impl<C: Consumer, L: CommitLog, R: RngCore + CryptoRng> Worker<C, L, R> {
             content: Vec::new(),
             now_ms,
         };
-        if let Some(sealed) = w.output.last_commit().map(<[u8]>::to_vec) {
-            let epoch = crate::checkpoint::sealed_epoch(&sealed)?;
-            w.ensure_epoch(epoch)?;
-            let key = w
-                .keyring
-                .sealing(epoch)
-                .ok_or(WorkerError::KeyUnavailable {
-                    epoch,
-                    reason:
-                        "the checkpoint is sealed under an epoch the key broker no longer releases"
-                            .into(),
-                })?;
-            let c = Checkpoint::open(key, w.cfg.partition, &sealed)?;
+        // The newest commit that opens as this partition's checkpoint: the
+        // host can append a forged commit frame (the spool's checksum has no
+        // key), and that must not stop the worker for good.
+        let mut unusable = Vec::new();
+        let restored = loop {
+            let Some(sealed) = w.output.last_commit().map(<[u8]>::to_vec) else {
+                break None;
+            };
+            match w.open_checkpoint(&sealed)? {
+                Ok(c) => break Some(c),
+                Err(reason) => {
+                    unusable.push(reason);
+                    if !w.output.rewind_commit()? {
+                        break None;
+                    }
+                }
+            }
+        };
+        if let Some(c) = restored {
             w.streams = c
                 .streams
                 .into_iter()
@@ -306,8 +322,32 @@ impl<C: Consumer, L: CommitLog, R: RngCore + CryptoRng> Worker<C, L, R> {
             // highest serial, so the result is the same.
             let _ = c.control_offset;
         }
+        w.counters.unusable_checkpoints += unusable.len() as u64;
+        for reason in unusable {
+            w.notice(Notice::UnusableCheckpoint { reason });
+        }
         w.poll_control()?;
         Ok(w)
+    }
+
+    /// Opens a sealed checkpoint. `Ok(Err(reason))`: it is not a checkpoint
+    /// of this partition that this worker can open (forged, another
+    /// partition's, or sealed under an epoch no longer released);
+    /// `Err`: the worker's environment failed (key broker unreachable).
+    fn open_checkpoint(&mut self, sealed: &[u8]) -> Result<Result<Checkpoint, String>, WorkerError> {
+        let epoch = match crate::checkpoint::sealed_epoch(sealed) {
+            Ok(e) => e,
+            Err(e) => return Ok(Err(e.to_string())),
+        };
+        if !self.ensure_epoch(epoch)? {
+            return Ok(Err(format!(
+                "sealed under fleet key epoch {epoch}, which the key broker does not release"
+            )));
+        }
+        let Some(key) = self.keyring.sealing(epoch) else {
+            return Ok(Err(format!("no sealing key for epoch {epoch}")));
+        };
+        Ok(Checkpoint::open(key, self.cfg.partition, sealed).map_err(|e| e.to_string()))
     }
 
     /// Reads new signed enrolment records.

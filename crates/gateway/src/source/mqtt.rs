@@ -24,9 +24,10 @@ pub const MAX_MESSAGE: usize = 64 * 1024;
 /// Largest MQTT packet the client reads at all; a larger one resets the
 /// connection, which is then re-established with back-off.
 pub const MAX_PACKET: usize = 1 << 20;
-/// Events buffered between the MQTT thread and the gateway; when full, the
-/// thread waits (back-pressure on the broker) instead of growing memory.
-pub const EVENT_QUEUE: usize = 65_536;
+/// Events buffered between the MQTT thread and the gateway (each at most
+/// one 64-KiB message's samples); when full, the thread waits
+/// (back-pressure on the broker) instead of growing memory.
+pub const EVENT_QUEUE: usize = 1024;
 
 /// Why a whole message was refused. Carries no payload bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
