@@ -63,8 +63,7 @@ fn load_inputs(dir: &PathBuf) -> Result<Vec<Input>> {
     let mut out = Vec::new();
     for (k, f) in files.iter().enumerate() {
         // A week at most per recording; a stray date is skipped, counted.
-        let file = read_paper_file(f, 168 * 3_600_000_000)
-            .with_context(|| format!("reading input file #{}", k + 1))?;
+        let file = read_paper_file(f, &format!("input file #{}", k + 1), 168 * 3_600_000_000)?;
         // Input files are named after patients: messages give the file's
         // number in the sorted listing and never quote a line.
         if !file.skipped.is_empty() {

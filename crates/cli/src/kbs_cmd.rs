@@ -24,6 +24,10 @@ pub enum KbsCmd {
         /// Accept the SIMULATED TEE if the policy lists it (development only).
         #[arg(long)]
         allow_simulated: bool,
+        /// Connections held at most (kept below the open-file limit); when
+        /// full, the connection idle longest is closed to make room.
+        #[arg(long, default_value_t = 4096)]
+        max_connections: usize,
     },
     /// Start a new fleet key epoch; gateways and workers follow without stopping.
     Rotate {
@@ -58,6 +62,7 @@ pub fn run(cmd: KbsCmd) -> Result<()> {
             keys,
             listen,
             allow_simulated,
+            max_connections,
         } => {
             let ks = KeyStore::open(&keys)?;
             let store = ks.store()?;
@@ -82,7 +87,9 @@ pub fn run(cmd: KbsCmd) -> Result<()> {
                 store.current()?,
                 broker.audit().path().display()
             );
-            raise_fd_limit();
+            let fds = raise_fd_limit();
+            // Room for the broker's own files (keys, policy, audit log).
+            let max_connections = max_connections.min(fds.saturating_sub(64) as usize).max(1);
             // Tests and scripts wait for this line.
             println!("kbs: listening on {}", listener.local_addr()?);
             let stats = Arc::new(aorta_kbs::server::Stats::default());
@@ -91,7 +98,10 @@ pub fn run(cmd: KbsCmd) -> Result<()> {
                 listener,
                 Arc::new(broker),
                 Arc::new(AtomicBool::new(false)),
-                aorta_kbs::server::Limits::default(),
+                aorta_kbs::server::Limits {
+                    max_connections,
+                    ..aorta_kbs::server::Limits::default()
+                },
                 stats,
             )?;
         }
@@ -155,13 +165,15 @@ pub fn run(cmd: KbsCmd) -> Result<()> {
 /// Raises the soft limit on open files to the hard limit, so the broker's
 /// connection cap, not the default of 1024 descriptors, decides how many
 /// peers it holds.
-fn raise_fd_limit() {
+/// Returns the soft limit in force.
+fn raise_fd_limit() -> u64 {
     use rustix::process::{getrlimit, setrlimit, Resource};
     let mut l = getrlimit(Resource::Nofile);
     if l.current < l.maximum {
         l.current = l.maximum;
         let _ = setrlimit(Resource::Nofile, l);
     }
+    getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX)
 }
 
 /// Prints what the server turned away, by reason, every 10 s while it

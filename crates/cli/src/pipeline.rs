@@ -12,9 +12,7 @@ use aorta_gateway::StreamSender;
 use aorta_spool::{LogReader, OwnedLog, Spool};
 use aorta_transport::{PartitionId, Producer};
 use aorta_wire::SessionId;
-use aorta_wire::{
-    Quality, RrSample,
-};
+use aorta_wire::{Quality, RrSample};
 use aorta_worker::{Worker, WorkerConfig};
 
 use crate::keystore::KeyStore;

@@ -364,8 +364,15 @@ pub fn gateway(a: GatewayArgs) -> Result<()> {
             let path = dir.join(format!("{}.csv", p.name));
             // Messages name the stream's pseudonym, never the file (whose
             // name is the patient's) nor a line's content.
-            let file = aorta_gateway::source::read_paper_file(&path, max_span_us)
-                .with_context(|| format!("reading the input file of stream {}", p.stream))?;
+            let label = format!("stream {}", p.stream);
+            let file = match aorta_gateway::source::read_paper_file(&path, &label, max_span_us) {
+                Ok(f) => f,
+                Err(e) => {
+                    // One unusable file costs only its stream.
+                    eprintln!("gateway: {e}; the stream sends no samples");
+                    aorta_gateway::source::PaperFile::default()
+                }
+            };
             if !file.skipped.is_empty() {
                 eprintln!(
                     "gateway: stream {}: {} lines skipped: {}",

@@ -300,6 +300,32 @@ fn key_broker_serves_a_worker_during_a_connection_flood() {
     attest_simulated_worker(&d.keys, &d.spool, &d.kbs);
 }
 
+/// Review of finding 2: a client holding every connection slot (idle
+/// sockets, or malformed requests that kept the socket open) locked
+/// workers out. Past the cap the connection idle longest is closed.
+#[test]
+fn idle_connections_cannot_hold_every_slot() {
+    raise_fd_limit();
+    let mut d = deploy(&["alice"]);
+    drop(std::mem::replace(
+        &mut d.kbs,
+        Kbs::start_with(&d.keys, true, &["--max-connections", "200"]),
+    ));
+    let mut held = Vec::new();
+    for _ in 0..600 {
+        held.push(TcpStream::connect(&d.kbs.addr).unwrap());
+    }
+    // Malformed requests are answered once, then the connection closes.
+    let mut m = TcpStream::connect(&d.kbs.addr).unwrap();
+    m.write_all(b"{}\n").unwrap();
+    let mut all = String::new();
+    m.read_to_string(&mut all).unwrap();
+    assert!(all.contains("not a key broker request"), "{all}");
+    attest_simulated_worker(&d.keys, &d.spool, &d.kbs);
+    assert!(d.kbs.alive());
+    drop(held);
+}
+
 /// Findings 3: an oversized publish killed the MQTT thread (no more samples
 /// for anyone, a busy loop, no reconnect), a sample dated 2001 ended the
 /// gateway and one dated tomorrow blocked its patient for good. Now each is
@@ -452,9 +478,16 @@ fn mqtt_gateway_survives_oversized_and_misdated_messages() {
 /// were echoed with the file (patient) name.
 #[test]
 fn csv_input_with_strays_and_bad_bytes_costs_only_those_lines() {
-    let d = deploy(&["alice", "bob"]);
+    let d = deploy(&["alice", "bob", "carol"]);
     let input = d.dir.path().join("input");
     std::fs::create_dir(&input).unwrap();
+    // carol's "file" is a FIFO nobody writes to: it must not hang the
+    // gateway or cost anyone else their data.
+    let st = Command::new("mkfifo")
+        .arg(input.join("carol.csv"))
+        .status()
+        .unwrap();
+    assert!(st.success());
     let lines = |from: i64| -> Vec<u8> {
         (0..90)
             .map(|i| format!("{}.{:03},800000\n", from + i * 8 / 10, (i * 800) % 1000))
@@ -471,7 +504,11 @@ fn csv_input_with_strays_and_bad_bytes_costs_only_those_lines() {
     std::fs::write(input.join("bob.csv"), lines(T0)).unwrap();
     let out = run_ok(d.gateway(&d.keys).arg("--input").arg(&input));
     let all = text(&out);
-    assert!(!all.contains("alice"), "no file or patient name: {all}");
+    assert!(
+        !all.contains("alice") && !all.contains("carol"),
+        "no file or patient name: {all}"
+    );
+    assert!(all.contains("not a regular file"), "{all}");
     assert!(
         !all.contains("812345") && !all.contains("99999"),
         "no values: {all}"
@@ -633,6 +670,33 @@ fn spool_corruption_and_rollback_lose_no_honest_data() {
         let q = got.get(&b).map_or("missing", String::as_str);
         assert!(q.contains("gap"), "deleted session block {b}: {q}");
     }
+}
+
+/// Review of finding 7: the host appends a commit frame of its own making
+/// to a worker's results log (the spool's checksum has no key). The worker
+/// used to refuse to start for good; it cuts the forged commit off and
+/// resumes from the last real one, and no window is lost or doubled.
+#[test]
+fn a_forged_commit_frame_does_not_stop_the_worker() {
+    let d = deploy(&["alice"]);
+    d.simulate(T0, 1);
+    run_ok(&mut d.worker());
+    let results = d.spool.join("results").join("w0000.log");
+    let mut forged = Vec::new();
+    aorta_spool::frame::encode(aorta_spool::frame::Kind::Commit, &[7; 20], &mut forged);
+    append(&results, &forged);
+    d.simulate(T0 + 60, 1);
+    let out = run_ok(&mut d.worker());
+    assert!(
+        text(&out).contains("not a checkpoint of this partition"),
+        "{}",
+        text(&out)
+    );
+    let got = &d.hr_windows()["alice"];
+    assert!(
+        blocks(T0, 2).is_subset(&got.keys().copied().collect()),
+        "{got:?}"
+    );
 }
 
 /// Finding 8: copying one partition's log over another's made the second

@@ -197,7 +197,13 @@ impl Decryptor {
             .unwrap_or_else(|| stream.to_hex());
         let source = (partition, h.session.0);
         for r in records {
-            let id = (stream, r.algorithm as u8, r.metric as u8, r.t_us, r.window_ms);
+            let id = (
+                stream,
+                r.algorithm as u8,
+                r.metric as u8,
+                r.t_us,
+                r.window_ms,
+            );
             if *self.owner.entry(id).or_insert(source) != source {
                 self.stats.duplicates += 1;
                 continue;

@@ -260,7 +260,11 @@ fn episodes(rows: &[&ResultRow]) -> Vec<Value> {
     let mut out = Vec::new();
     let mut emit = |start: &ResultRow, end: Option<i64>| {
         let r = &start.record;
-        let id = uuid(&[&start.stream.0, &[r.metric as u8, 0xEE], &r.t_us.to_le_bytes()]);
+        let id = uuid(&[
+            &start.stream.0,
+            &[r.metric as u8, 0xEE],
+            &r.t_us.to_le_bytes(),
+        ]);
         let mut period = json!({"start": instant(r.t_us)});
         if let Some(e) = end {
             period["end"] = json!(instant(e));

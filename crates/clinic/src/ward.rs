@@ -210,7 +210,11 @@ impl Ward {
             p.last_result_us = p.last_result_us.max(end);
             if let Some(kind) = Alert::of(r.metric) {
                 if r.value >= 0.5 {
-                    if !p.episodes.iter().any(|e| e.kind == kind && e.offset_us.is_none()) {
+                    if !p
+                        .episodes
+                        .iter()
+                        .any(|e| e.kind == kind && e.offset_us.is_none())
+                    {
                         p.episodes.push(Episode {
                             kind,
                             onset_us: r.t_us,
@@ -430,7 +434,14 @@ mod tests {
             row("alice", 1005, Algorithm::Clinical, Metric::AfEvent, 1.0, 0),
             row("bob", 1000, Algorithm::HeartRate, Metric::Hr, 36.0, 0),
             row("bob", 1003, Algorithm::Clinical, Metric::AlertBrady, 1.0, 0),
-            row("carol", 1000, Algorithm::HeartRate, Metric::Hr, 70.0, Quality::GAP),
+            row(
+                "carol",
+                1000,
+                Algorithm::HeartRate,
+                Metric::Hr,
+                70.0,
+                Quality::GAP,
+            ),
             row("dave", 1000, Algorithm::HeartRate, Metric::Hr, 65.0, 0),
         ]);
         let s = w.summaries();
@@ -440,8 +451,19 @@ mod tests {
         assert_eq!(s[1].alerts, vec![Alert::Bradycardia]);
         assert_eq!(s[1].hr_bpm, Some(36.0));
         assert_eq!(s[2].quality, vec!["gap".to_string()]);
-        w.apply(&[row("alice", 1100, Algorithm::Clinical, Metric::AfEvent, 0.0, 0)]);
-        let a = w.summaries().into_iter().find(|x| x.patient == "alice").unwrap();
+        w.apply(&[row(
+            "alice",
+            1100,
+            Algorithm::Clinical,
+            Metric::AfEvent,
+            0.0,
+            0,
+        )]);
+        let a = w
+            .summaries()
+            .into_iter()
+            .find(|x| x.patient == "alice")
+            .unwrap();
         assert!(a.alerts.is_empty());
         let t = w.trends("alice", 3_600_000_000, 100).unwrap();
         assert_eq!(t.episodes[0].offset_us, Some(1_100_000_000));

@@ -421,24 +421,51 @@ mod tests {
         for tick in 0..20 {
             for k in 0..=cap {
                 let back = 9 * 60_000_000 + tick * 60_000_000 + k as i64;
-                let x = RrSample { t_us: now - back, rr_us: 800_000 };
+                let x = RrSample {
+                    t_us: now - back,
+                    rr_us: 800_000,
+                };
                 refused += usize::from(s.push_checked(x, now, 60_000_000).is_err());
             }
-            let ok = RrSample { t_us: now - 1000, rr_us: 800_000 };
+            let ok = RrSample {
+                t_us: now - 1000,
+                rr_us: 800_000,
+            };
             s.push_checked(ok, now, 60_000_000).unwrap();
             now += 10_000_000;
             s.tick(now).unwrap();
         }
         assert!(refused > 15 * cap, "{refused}");
         assert_eq!(
-            s.push_checked(RrSample { t_us: now + 61_000_000, rr_us: 1 }, now, 60_000_000),
+            s.push_checked(
+                RrSample {
+                    t_us: now + 61_000_000,
+                    rr_us: 1
+                },
+                now,
+                60_000_000
+            ),
             Err(SampleRefused::InFuture)
         );
         for _ in 0..cap * MAX_BUFFERED_TICKS {
-            let _ = s.push_checked(RrSample { t_us: now, rr_us: 1 }, now, 60_000_000);
+            let _ = s.push_checked(
+                RrSample {
+                    t_us: now,
+                    rr_us: 1,
+                },
+                now,
+                60_000_000,
+            );
         }
         assert_eq!(
-            s.push_checked(RrSample { t_us: now, rr_us: 1 }, now, 60_000_000),
+            s.push_checked(
+                RrSample {
+                    t_us: now,
+                    rr_us: 1
+                },
+                now,
+                60_000_000
+            ),
             Err(SampleRefused::BufferFull)
         );
         assert_eq!(s.finish(now).unwrap().len(), MAX_BUFFERED_TICKS);

@@ -39,6 +39,10 @@ pub enum GatewayError {
     },
     #[error("MQTT: {0}")]
     Mqtt(String),
+    /// An input source of one stream that cannot be used (named by a
+    /// label such as the stream's pseudonym, never by a patient's name).
+    #[error("{what}: {reason}")]
+    Input { what: String, reason: String },
     #[error(
         "a new session must have a larger id than the current one ({current}), got {proposed}"
     )]

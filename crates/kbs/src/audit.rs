@@ -151,6 +151,7 @@ impl AuditLog {
             .map_err(|e| self.err(e))?;
         f.lock().map_err(|e| self.err(e))?;
         let r = (|| {
+            cut_torn_tail(&mut f).map_err(|e| self.err(e))?;
             let (mut seq, mut prev) = last_link(&mut f).map_err(|e| self.err(e))?;
             let events = op()?;
             let mut out = Vec::with_capacity(events.len());
@@ -185,6 +186,38 @@ impl AuditLog {
             Err(e) => return Err(self.err(e)),
         };
         verify_chain(&text)
+    }
+}
+
+/// Cuts an unterminated last line: a record whose write a crash
+/// interrupted before its fsync, so its decision never took effect.
+fn cut_torn_tail(f: &mut File) -> std::io::Result<()> {
+    const CHUNK: u64 = 64 * 1024;
+    let len = f.seek(SeekFrom::End(0))?;
+    if len == 0 {
+        return Ok(());
+    }
+    let mut last = [0u8; 1];
+    f.seek(SeekFrom::Start(len - 1))?;
+    f.read_exact(&mut last)?;
+    if last[0] == b'\n' {
+        return Ok(());
+    }
+    let mut end = len;
+    loop {
+        let from = end.saturating_sub(CHUNK);
+        let mut chunk = vec![0u8; (end - from) as usize];
+        f.seek(SeekFrom::Start(from))?;
+        f.read_exact(&mut chunk)?;
+        if let Some(nl) = chunk.iter().rposition(|b| *b == b'\n') {
+            f.set_len(from + nl as u64 + 1)?;
+            return f.sync_data();
+        }
+        if from == 0 {
+            f.set_len(0)?;
+            return f.sync_data();
+        }
+        end = from;
     }
 }
 
@@ -245,6 +278,33 @@ pub fn verify_chain(text: &str) -> Result<Vec<Record>, KbsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_torn_last_line_is_cut_and_appends_go_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = AuditLog::new(dir.path().join("audit.log"));
+        log.append(
+            Event {
+                event: "start".into(),
+                ..Event::default()
+            },
+            1,
+        )
+        .unwrap();
+        let mut f = OpenOptions::new().append(true).open(log.path()).unwrap();
+        f.write_all(b"{\"seq\":1,\"time\":2,\"prev\":\"ab").unwrap();
+        log.append(
+            Event {
+                event: "rotate".into(),
+                ..Event::default()
+            },
+            3,
+        )
+        .unwrap();
+        let recs = log.read().unwrap();
+        assert_eq!(recs.len(), 2);
+        assert_eq!(recs[1].event.event, "rotate");
+    }
 
     #[test]
     fn chain_detects_edit_removal_and_reorder() {

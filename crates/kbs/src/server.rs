@@ -97,6 +97,27 @@ struct Shared<R> {
     stats: Arc<Stats>,
     memory: Semaphore,
     handlers: Semaphore,
+    /// Connections waiting for their next request, oldest first: when the
+    /// connection cap is reached, the oldest idle one is closed to make
+    /// room, so idle sockets cannot lock clients out.
+    idle: std::sync::Mutex<
+        std::collections::BTreeMap<(tokio::time::Instant, u64), Arc<tokio::sync::Notify>>,
+    >,
+    next_id: AtomicU64,
+}
+
+impl<R> Shared<R> {
+    /// Closes the connection that has been idle longest. `false`: none is idle.
+    fn evict_oldest_idle(&self) -> bool {
+        let oldest = self.idle.lock().ok().and_then(|mut m| m.pop_first());
+        match oldest {
+            Some((_, n)) => {
+                n.notify_one();
+                true
+            }
+            None => false,
+        }
+    }
 }
 
 /// Serves until `stop` is set (checked every 100 ms).
@@ -119,6 +140,8 @@ pub fn serve_with<R: RngCore + CryptoRng + Send + 'static>(
         let shared = Arc::new(Shared {
             memory: Semaphore::new(limits.shared_buffer / 1024),
             handlers: Semaphore::new(limits.handlers.max(1)),
+            idle: std::sync::Mutex::new(std::collections::BTreeMap::new()),
+            next_id: AtomicU64::new(0),
             broker,
             limits,
             stats,
@@ -137,10 +160,29 @@ pub fn serve_with<R: RngCore + CryptoRng + Send + 'static>(
                     Ok((stream, _)) => {
                         backoff = Duration::from_millis(10);
                         bump(&shared.stats.connections);
-                        let Ok(permit) = Arc::clone(&conns).try_acquire_owned() else {
-                            bump(&shared.stats.busy_connections);
-                            drop(stream);
-                            continue;
+                        let permit = match Arc::clone(&conns).try_acquire_owned() {
+                            Ok(p) => p,
+                            Err(_) => {
+                                // Full: make room by closing the connection
+                                // idle longest; refuse only if none is idle.
+                                bump(&shared.stats.busy_connections);
+                                if !shared.evict_oldest_idle() {
+                                    drop(stream);
+                                    continue;
+                                }
+                                let freed = tokio::time::timeout(
+                                    Duration::from_millis(200),
+                                    Arc::clone(&conns).acquire_owned(),
+                                )
+                                .await;
+                                match freed {
+                                    Ok(Ok(p)) => p,
+                                    _ => {
+                                        drop(stream);
+                                        continue;
+                                    }
+                                }
+                            }
                         };
                         let s = Arc::clone(&shared);
                         tokio::spawn(async move {
@@ -200,7 +242,29 @@ async fn read_line<'s, R>(
                 tokio::time::Instant::saturating_duration_since(&d, tokio::time::Instant::now())
             }
         };
-        let n = match tokio::time::timeout(wait, stream.read(&mut chunk)).await {
+        let read = if deadline.is_none() {
+            // Idle: may be closed to make room for a new connection.
+            let id = s.next_id.fetch_add(1, Ordering::Relaxed);
+            let key = (tokio::time::Instant::now(), id);
+            let notify = Arc::new(tokio::sync::Notify::new());
+            if let Ok(mut m) = s.idle.lock() {
+                m.insert(key, Arc::clone(&notify));
+            }
+            let r = tokio::select! {
+                r = tokio::time::timeout(wait, stream.read(&mut chunk)) => Some(r),
+                _ = notify.notified() => None,
+            };
+            if let Ok(mut m) = s.idle.lock() {
+                m.remove(&key);
+            }
+            match r {
+                Some(r) => r,
+                None => return (Line::Closed, held),
+            }
+        } else {
+            tokio::time::timeout(wait, stream.read(&mut chunk)).await
+        };
+        let n = match read {
             Err(_) => {
                 bump(&s.stats.timeouts);
                 return if buf.is_empty() {
@@ -285,28 +349,40 @@ async fn connection<R: RngCore + CryptoRng + Send + 'static>(
                 bump(&s.stats.requests);
                 let req = serde_json::from_slice::<Request>(&line);
                 drop(line);
-                drop(permit);
                 match req {
                     Ok(req) => {
+                        // The request's memory stays charged to the shared
+                        // budget until it is answered.
                         let Ok(_slot) = s.handlers.acquire().await else {
                             return;
                         };
                         let broker = Arc::clone(&s.broker);
-                        match tokio::task::spawn_blocking(move || broker.handle(req)).await {
+                        let r = match tokio::task::spawn_blocking(move || broker.handle(req)).await
+                        {
                             Ok(r) => r,
                             Err(_) => Response::Error {
                                 error: "internal error".into(),
                             },
-                        }
+                        };
+                        drop(permit);
+                        r
                     }
                     Err(e) => {
+                        // Not a broker client: answer once and close.
+                        drop(permit);
                         bump(&s.stats.malformed);
-                        Response::Error {
-                            error: crate::audit::sanitize(
-                                &format!("not a key broker request: {e}"),
-                                crate::audit::MAX_REASON,
-                            ),
-                        }
+                        let _ = write(
+                            &mut stream,
+                            &Response::Error {
+                                error: crate::audit::sanitize(
+                                    &format!("not a key broker request: {e}"),
+                                    crate::audit::MAX_REASON,
+                                ),
+                            },
+                            s,
+                        )
+                        .await;
+                        return;
                     }
                 }
             }

@@ -112,6 +112,8 @@ pub struct StreamState {
     /// The latest stretch of event time no envelope covered (the watermark
     /// jumped over it): empty blocks inside it close as `GAP`.
     uncovered: Option<(i64, i64)>,
+    /// The sender's cadence (0: unknown, taken as one block).
+    cadence_us: i64,
     pub counters: StreamCounters,
     /// The `clinical` operator's state, once a block with it enabled closed.
     clinical: Option<Box<crate::clinical::ClinicalState>>,
@@ -141,10 +143,17 @@ impl StreamState {
             open: BTreeMap::new(),
             pending: 0,
             uncovered: None,
+            cadence_us: 0,
             counters: StreamCounters::default(),
             clinical: None,
             ecg: None,
         }
+    }
+
+    /// The sender's cadence, from the enrolment: a watermark step of more
+    /// than one cadence (or block) means envelopes are missing.
+    pub fn set_cadence(&mut self, cadence_ms: u32) {
+        self.cadence_us = i64::from(cadence_ms) * 1000;
     }
 
     /// Changes the algorithm set for blocks starting at or after `from_us`
@@ -321,10 +330,9 @@ impl StreamState {
         // wholly after the previous watermark and more than a block before
         // this one was covered by no envelope at all (a deleted session, a
         // gateway that was off) and is a gap, not a quiet block.
-        if self.watermark_us != i64::MIN
-            && watermark_us.saturating_sub(self.watermark_us) > BLOCK_US
-        {
-            self.uncovered = Some((self.watermark_us, watermark_us.saturating_sub(BLOCK_US)));
+        let tick = self.cadence_us.max(BLOCK_US);
+        if self.watermark_us != i64::MIN && watermark_us.saturating_sub(self.watermark_us) > tick {
+            self.uncovered = Some((self.watermark_us, watermark_us.saturating_sub(tick)));
         }
         let uncovered = self.uncovered;
         self.watermark_us = watermark_us;

@@ -319,7 +319,10 @@ impl Appender {
 
     /// An appender for records of up to `max_payload` bytes; frames
     /// claiming more are not frames of this log.
-    pub fn open_limited(path: impl Into<PathBuf>, max_payload: usize) -> Result<Self, TransportError> {
+    pub fn open_limited(
+        path: impl Into<PathBuf>,
+        max_payload: usize,
+    ) -> Result<Self, TransportError> {
         let path = path.into();
         let file = open_append(&path)?;
         Ok(Self {
@@ -500,7 +503,10 @@ impl LogReader {
 
     /// Opens (creating it empty if missing) a log whose records are at most
     /// `max_payload` bytes: frames claiming more are corrupt.
-    pub fn open_limited(path: impl Into<PathBuf>, max_payload: usize) -> Result<Self, TransportError> {
+    pub fn open_limited(
+        path: impl Into<PathBuf>,
+        max_payload: usize,
+    ) -> Result<Self, TransportError> {
         Self::open_with(path.into(), true, max_payload)
     }
 
@@ -614,7 +620,13 @@ impl LogReader {
                 while next.is_none() && ix.ix.covered_to < len {
                     // The index stopped early (a flood of headers): nothing
                     // valid in [at, covered_to); index on from there.
-                    ix.ix = valid_frames(&self.file, &self.path, ix.ix.covered_to, len, self.max_payload)?;
+                    ix.ix = valid_frames(
+                        &self.file,
+                        &self.path,
+                        ix.ix.covered_to,
+                        len,
+                        self.max_payload,
+                    )?;
                     next = ix.next(at);
                 }
                 match next {
@@ -919,8 +931,8 @@ impl CommitLog for OwnedLog {
                 self.path.display()
             )));
         }
-        let start = self.file.stream_position().map_err(io_err(&self.path))?
-            + self.pending.len() as u64;
+        let start =
+            self.file.stream_position().map_err(io_err(&self.path))? + self.pending.len() as u64;
         frame::encode(Kind::Commit, checkpoint, &mut self.pending);
         self.flush_pending()?;
         self.file.sync_data().map_err(io_err(&self.path))?;

@@ -448,7 +448,8 @@ fn frame_index_agrees_with_the_naive_scan() {
         std::fs::write(&path, &bytes).unwrap();
         let file = std::fs::File::open(&path).unwrap();
         let from = rng.random_range(0..100u64);
-        let ix = aorta_spool::valid_frames(&file, &path, from, bytes.len() as u64, 1 << 20).unwrap();
+        let ix =
+            aorta_spool::valid_frames(&file, &path, from, bytes.len() as u64, 1 << 20).unwrap();
         assert_eq!(ix.covered_to, bytes.len() as u64);
         let got = ix.valid;
         let mut want = Vec::new();
@@ -468,4 +469,27 @@ fn frame_index_agrees_with_the_naive_scan() {
         }
         assert_eq!(got, want, "round {round}");
     }
+}
+
+/// A corrupt byte followed by more valid frames than one index holds: the
+/// reader indexes on in steps and reads every frame.
+#[test]
+fn more_frames_than_one_index_holds_are_all_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p0000.log");
+    let mut bytes = vec![0xee];
+    let n = 70_000;
+    for i in 0..n {
+        aorta_spool::frame::encode(
+            aorta_spool::frame::Kind::Data,
+            &(i as u32).to_le_bytes(),
+            &mut bytes,
+        );
+    }
+    std::fs::write(&path, &bytes).unwrap();
+    let mut r = LogReader::open(&path).unwrap();
+    let (recs, bad) = drain(&mut r);
+    assert_eq!(bad.len(), 1);
+    assert_eq!(recs.len(), n);
+    assert_eq!(recs[n - 1], ((n - 1) as u32).to_le_bytes());
 }

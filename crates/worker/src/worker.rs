@@ -117,7 +117,9 @@ pub enum Notice {
     },
     /// A commit that did not open as this partition's checkpoint was cut
     /// off on restart; the worker resumed from the one before it.
-    UnusableCheckpoint { reason: String },
+    UnusableCheckpoint {
+        reason: String,
+    },
 }
 
 impl std::fmt::Display for Notice {
@@ -141,6 +143,10 @@ impl std::fmt::Display for Notice {
         }
     }
 }
+
+/// Input records between two reads of the control log while input keeps
+/// coming.
+pub const CONTROL_EVERY: u64 = 1024;
 
 /// Notices kept for [`Worker::take_notices`] at most; beyond, only counted.
 pub const MAX_NOTICES: usize = 10_000;
@@ -210,6 +216,8 @@ pub struct Worker<C, L, R> {
     bands: HrvBands,
     since_commit: u64,
     bytes_since_commit: u64,
+    /// Input records since the control log was last read.
+    since_control: u64,
     buf: Vec<u8>,
     samples: Vec<RrSample>,
     closed: Vec<ClosedWindow>,
@@ -266,6 +274,7 @@ impl<C: Consumer, L: CommitLog, R: RngCore + CryptoRng> Worker<C, L, R> {
             bands: HrvBands::new(),
             since_commit: 0,
             bytes_since_commit: 0,
+            since_control: 0,
             buf: Vec::new(),
             samples: Vec::new(),
             closed: Vec::new(),
@@ -334,7 +343,10 @@ impl<C: Consumer, L: CommitLog, R: RngCore + CryptoRng> Worker<C, L, R> {
     /// of this partition that this worker can open (forged, another
     /// partition's, or sealed under an epoch no longer released);
     /// `Err`: the worker's environment failed (key broker unreachable).
-    fn open_checkpoint(&mut self, sealed: &[u8]) -> Result<Result<Checkpoint, String>, WorkerError> {
+    fn open_checkpoint(
+        &mut self,
+        sealed: &[u8],
+    ) -> Result<Result<Checkpoint, String>, WorkerError> {
         let epoch = match crate::checkpoint::sealed_epoch(sealed) {
             Ok(e) => e,
             Err(e) => return Ok(Err(e.to_string())),
@@ -425,7 +437,15 @@ impl<C: Consumer, L: CommitLog, R: RngCore + CryptoRng> Worker<C, L, R> {
     }
 
     /// Handles one input record. `Ok(false)` when there is nothing to read.
+    /// Reads new enrolment records every [`CONTROL_EVERY`] input records,
+    /// so a busy input (a backlog, or a flood of forged envelopes) never
+    /// holds back a revocation.
     pub fn step(&mut self) -> Result<bool, WorkerError> {
+        self.since_control += 1;
+        if self.since_control >= CONTROL_EVERY {
+            self.since_control = 0;
+            self.poll_control()?;
+        }
         let mut buf = std::mem::take(&mut self.buf);
         let offset;
         match self.input.poll()? {
@@ -575,6 +595,7 @@ impl<C: Consumer, L: CommitLog, R: RngCore + CryptoRng> Worker<C, L, R> {
             for (from, algos) in history {
                 st.set_algorithms(*algos, *from);
             }
+            st.set_cadence(enrolment.cadence_ms);
             st
         });
         if let Verdict::Reject(r) = state.precheck(header.session.0, header.seq) {

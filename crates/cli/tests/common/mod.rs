@@ -49,10 +49,15 @@ pub struct Kbs {
 
 impl Kbs {
     pub fn start(keys: &Path, allow_simulated: bool) -> Self {
+        Self::start_with(keys, allow_simulated, &[])
+    }
+
+    pub fn start_with(keys: &Path, allow_simulated: bool, extra: &[&str]) -> Self {
         use std::io::BufRead;
         let mut cmd = aorta();
         cmd.args(["kbs", "serve", "--listen", "127.0.0.1:0", "--keys"])
             .arg(keys)
+            .args(extra)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null());
         if allow_simulated {

@@ -10,6 +10,9 @@ use std::collections::BTreeMap;
 
 use aorta_wire::RrSample;
 
+/// Largest input file read (a week of beats at 4 a second is about 60 MB).
+pub const MAX_FILE: u64 = 1 << 30;
+
 /// Longest line considered (a sample line is about 25 bytes).
 pub const MAX_LINE: usize = 256;
 
@@ -210,14 +213,44 @@ pub struct PaperFile {
 /// skipped and counted), samples sorted, and samples dated outside the
 /// file's densest stretch of `max_span_us` left out and counted, so a
 /// single line dated a year away cannot make a replay span a year.
+///
+/// The file is opened without following a symbolic link or blocking on a
+/// FIFO, must be a regular file of at most [`MAX_FILE`] bytes, and errors
+/// name it by `label` (a pseudonym), never by its path (input files are
+/// named after patients).
 pub fn read_paper_file(
     path: &std::path::Path,
+    label: &str,
     max_span_us: i64,
 ) -> Result<PaperFile, crate::GatewayError> {
-    let bytes = std::fs::read(path).map_err(|source| crate::GatewayError::Io {
-        path: path.display().to_string(),
-        source,
-    })?;
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let err = |reason: String| crate::GatewayError::Input {
+        what: label.to_string(),
+        reason,
+    };
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| err(format!("cannot open its input file ({})", e.kind())))?;
+    let meta = f
+        .metadata()
+        .map_err(|e| err(format!("cannot read its input file ({})", e.kind())))?;
+    if !meta.file_type().is_file() {
+        return Err(err("its input file is not a regular file".into()));
+    }
+    if meta.len() > MAX_FILE {
+        return Err(err(format!(
+            "its input file has {} bytes, more than {MAX_FILE}",
+            meta.len()
+        )));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    f.by_ref()
+        .take(MAX_FILE)
+        .read_to_end(&mut bytes)
+        .map_err(|e| err(format!("cannot read its input file ({})", e.kind())))?;
     let (mut samples, skipped) = parse_paper_csv_bytes(&bytes);
     drop(bytes);
     samples.sort_by_key(|s| s.t_us);
