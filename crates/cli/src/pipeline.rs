@@ -259,19 +259,6 @@ pub fn decryptor(keys: &KeyStore) -> Result<aorta_clinic::Decryptor> {
     ))
 }
 
-fn fmt_time(t_us: i64) -> String {
-    if t_us % 1_000_000 == 0 {
-        format!("{}", t_us / 1_000_000)
-    } else {
-        let s = format!(
-            "{}.{:06}",
-            t_us.div_euclid(1_000_000),
-            t_us.rem_euclid(1_000_000)
-        );
-        s.trim_end_matches('0').to_string()
-    }
-}
-
 /// Writes the tidy CSV: `patient,window_start,algorithm,metric,value,quality`.
 pub fn write_csv(rows: &[ResultRow], path: &Path) -> Result<()> {
     use std::io::Write;
@@ -280,20 +267,7 @@ pub fn write_csv(rows: &[ResultRow], path: &Path) -> Result<()> {
     );
     writeln!(f, "patient,window_start,algorithm,metric,value,quality")?;
     for r in rows {
-        let name = if r.patient.contains([',', '"']) {
-            format!("\"{}\"", r.patient.replace('"', "\"\""))
-        } else {
-            r.patient.clone()
-        };
-        writeln!(
-            f,
-            "{name},{},{},{},{},{}",
-            fmt_time(r.record.t_us),
-            r.record.algorithm.name(),
-            r.record.metric.name(),
-            r.record.value,
-            r.record.quality.describe()
-        )?;
+        f.write_all(aorta_clinic::feed::csv_line(r).as_bytes())?;
     }
     f.flush()?;
     Ok(())

@@ -898,11 +898,14 @@ fn follow(
 }
 
 #[derive(clap::Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct ResultsArgs {
-    #[arg(long)]
-    pub keys: PathBuf,
-    #[arg(long)]
-    pub spool: PathBuf,
+    #[command(subcommand)]
+    pub cmd: Option<ResultsCmd>,
+    #[arg(long, required = true)]
+    pub keys: Option<PathBuf>,
+    #[arg(long, required = true)]
+    pub spool: Option<PathBuf>,
     /// Write the tidy CSV here.
     #[arg(long)]
     pub csv: Option<PathBuf>,
@@ -914,17 +917,165 @@ pub struct ResultsArgs {
     pub fhir: Option<PathBuf>,
 }
 
-pub fn results(a: ResultsArgs) -> Result<()> {
+#[derive(clap::Subcommand)]
+pub enum ResultsCmd {
+    /// Serve the ward dashboard: follows committed results, decrypts them
+    /// here with the clinician key, and shows them to signed-in users.
+    Serve(ServeArgs),
+    /// Add or change a dashboard user: reads the password from standard
+    /// input and stores only its Argon2id hash (file mode 0600).
+    Passwd {
+        #[arg(long)]
+        users: PathBuf,
+        #[arg(long)]
+        user: String,
+    },
+}
+
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    #[arg(long)]
+    pub keys: PathBuf,
+    #[arg(long)]
+    pub spool: PathBuf,
+    /// Users and password hashes (`aorta results passwd`).
+    #[arg(long)]
+    pub users: PathBuf,
+    /// Address to serve on (loopback by default; put a TLS proxy in front
+    /// of anything else, see docs/dashboard.md). Port 0 picks a free one.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// Sessions expire this many seconds after sign-in.
+    #[arg(long, default_value_t = 8 * 3600)]
+    pub session_secs: u64,
+    /// Mark the session cookie `Secure` (served through a TLS proxy).
+    #[arg(long)]
+    pub secure_cookies: bool,
+}
+
+/// Names and fleet keys from the controller's directory, re-read while the
+/// dashboard runs.
+struct KeyDirectory(KeyStore);
+
+impl aorta_clinic::web::Directory for KeyDirectory {
+    fn refresh(&mut self) -> Option<aorta_clinic::web::DirectoryUpdate> {
+        let fleet = self.0.fleet_publics().ok()?.into_iter().collect();
+        let names = self
+            .0
+            .patients()
+            .ok()?
+            .into_iter()
+            .map(|p| (p.stream, p.name))
+            .collect();
+        Some((fleet, names))
+    }
+}
+
+/// Writes `users` to `path`, mode 0600, atomically.
+pub fn save_users(path: &std::path::Path, users: &aorta_clinic::web::Users) -> Result<()> {
+    aorta_kbs::store::write_atomic(path, users.to_text().as_bytes(), 0o600)?;
+    Ok(())
+}
+
+pub fn results_passwd(users: &std::path::Path, user: &str) -> Result<()> {
+    if user.is_empty() || user.contains([':', '\n']) {
+        bail!("a user name must be non-empty and hold no ':' or newline");
+    }
+    let mut u = if users.exists() {
+        aorta_clinic::web::Users::load(users).unwrap_or_default()
+    } else {
+        aorta_clinic::web::Users::default()
+    };
+    let mut password = zeroize::Zeroizing::new(String::new());
+    std::io::stdin()
+        .read_line(&mut password)
+        .context("reading the password from standard input")?;
+    let pw = password.trim_end_matches(['\n', '\r']);
+    if pw.chars().count() < 8 {
+        bail!("the password must have at least 8 characters");
+    }
+    u.set(user, pw)?;
+    save_users(users, &u)?;
+    println!("user '{user}' saved in {} (Argon2id hash only)", users.display());
+    Ok(())
+}
+
+/// Starts the dashboard; prints its address once it listens.
+pub fn results_serve(a: ServeArgs) -> Result<()> {
     let ks = KeyStore::open(&a.keys)?;
     let spool = Spool::open_existing(&a.spool)
         .with_context(|| format!("{} is not an Aorta spool", a.spool.display()))?;
+    let users = aorta_clinic::web::Users::load(&a.users)?;
+    serve_dashboard(ks, spool, users, &a.listen, a.session_secs, a.secure_cookies, None)
+}
+
+/// Serves the dashboard over `spool` for the deployment in `ks`.
+pub fn serve_dashboard(
+    ks: KeyStore,
+    spool: Spool,
+    users: aorta_clinic::web::Users,
+    listen: &str,
+    session_secs: u64,
+    secure_cookies: bool,
+    credential: Option<(&str, &str)>,
+) -> Result<()> {
+    let listener = std::net::TcpListener::bind(listen)
+        .with_context(|| format!("listening on {listen}"))?;
+    let addr = listener.local_addr()?;
+    if !addr.ip().is_loopback() {
+        eprintln!(
+            "dashboard: WARNING: serving on {addr}, not loopback, without TLS: put a TLS proxy in front (docs/dashboard.md)"
+        );
+    }
+    let enrolled = ks
+        .patients()?
+        .into_iter()
+        .map(|p| (p.name, p.stream.to_hex()))
+        .collect();
+    let decryptor = pipeline::decryptor(&ks)?;
+    let cfg = aorta_clinic::web::Config {
+        users,
+        session_ttl: Duration::from_secs(session_secs.max(1)),
+        secure_cookies,
+        ..Default::default()
+    };
+    // Tests and scripts wait for this line.
+    println!("dashboard: http://{addr}/");
+    if let Some((user, password)) = credential {
+        println!("dashboard: sign in as '{user}' with the one-time password {password}");
+    }
+    use std::io::Write;
+    std::io::stdout().flush()?;
+    aorta_clinic::web::serve(
+        cfg,
+        aorta_clinic::SpoolResults::new(spool),
+        decryptor,
+        Box::new(KeyDirectory(ks)),
+        enrolled,
+        listener,
+    )?;
+    Ok(())
+}
+
+pub fn results(a: ResultsArgs) -> Result<()> {
+    match a.cmd {
+        Some(ResultsCmd::Serve(s)) => return results_serve(s),
+        Some(ResultsCmd::Passwd { users, user }) => return results_passwd(&users, &user),
+        None => {}
+    }
+    let (Some(keys), Some(spool_dir)) = (a.keys, a.spool) else {
+        bail!("give --keys K --spool S (or a subcommand: serve, passwd)");
+    };
+    let ks = KeyStore::open(&keys)?;
+    let spool = Spool::open_existing(&spool_dir)
+        .with_context(|| format!("{} is not an Aorta spool", spool_dir.display()))?;
     let (rows, stats) = pipeline::read_results(&ks, &spool)?;
     if stats.envelopes > 0 && rows.is_empty() && stats.rejected == stats.envelopes {
         bail!(
             "none of the {} result envelopes in {} opens with the clinician key in {} (results of another deployment?)",
             stats.envelopes,
-            a.spool.display(),
-            a.keys.display()
+            spool_dir.display(),
+            keys.display()
         );
     }
     print!("{}", pipeline::summary_table(&rows));

@@ -250,3 +250,36 @@ pub fn sort_rows(rows: &mut [ResultRow]) {
             ))
     });
 }
+
+/// Seconds with up to 6 decimals, trailing zeros trimmed.
+pub fn fmt_time(t_us: i64) -> String {
+    if t_us % 1_000_000 == 0 {
+        format!("{}", t_us / 1_000_000)
+    } else {
+        let s = format!(
+            "{}.{:06}",
+            t_us.div_euclid(1_000_000),
+            t_us.rem_euclid(1_000_000)
+        );
+        s.trim_end_matches('0').to_string()
+    }
+}
+
+/// One line of the tidy CSV
+/// (`patient,window_start,algorithm,metric,value,quality`), newline
+/// included; names with commas or quotes are quoted.
+pub fn csv_line(r: &ResultRow) -> String {
+    let name = if r.patient.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", r.patient.replace('"', "\"\""))
+    } else {
+        r.patient.clone()
+    };
+    format!(
+        "{name},{},{},{},{},{}\n",
+        fmt_time(r.record.t_us),
+        r.record.algorithm.name(),
+        r.record.metric.name(),
+        r.record.value,
+        r.record.quality.describe()
+    )
+}

@@ -41,6 +41,18 @@ impl Series {
         Self::ClinicalLfHf,
     ];
 
+    /// The result kind a series holds: algorithm, metric, window (ms).
+    fn kind(self) -> (Algorithm, Metric, u32) {
+        match self {
+            Self::Hr => (Algorithm::HeartRate, Metric::Hr, 10_000),
+            Self::Sdnn => (Algorithm::Sdnn, Metric::Sdnn, 10_000),
+            Self::Rmssd => (Algorithm::Rmssd, Metric::Rmssd, 10_000),
+            Self::ClinicalSdnn => (Algorithm::Clinical, Metric::SdnnTf, 300_000),
+            Self::ClinicalRmssd => (Algorithm::Clinical, Metric::Rmssd, 300_000),
+            Self::ClinicalLfHf => (Algorithm::Clinical, Metric::LfHf, 300_000),
+        }
+    }
+
     fn of(a: Algorithm, m: Metric) -> Option<Self> {
         Some(match (a, m) {
             (Algorithm::HeartRate, Metric::Hr) => Self::Hr,
@@ -401,6 +413,60 @@ impl Ward {
             series,
             episodes,
         })
+    }
+}
+
+impl Ward {
+    /// The rows behind what the patient view shows over the `period_us`
+    /// before the patient's newest result (the plotted series at full
+    /// resolution, values as stored in 32 bits, and the alert episodes as
+    /// onset/offset events), in time order. For the dashboard's downloads;
+    /// `aorta results` writes every result.
+    pub fn rows(&self, patient: &str, period_us: i64) -> Option<Vec<ResultRow>> {
+        let p = self.patients.get(patient)?;
+        let stream = aorta_wire::StreamId::from_hex(&p.stream).unwrap_or(aorta_wire::StreamId([0; 16]));
+        let from_us = p.last_result_us - period_us;
+        let from_s = (from_us / 1_000_000 - self.epoch_s).max(0);
+        let mut out = Vec::new();
+        let row = |t_us: i64, a, m, window_ms, value: f64, q: u32| ResultRow {
+            patient: patient.to_string(),
+            stream,
+            record: aorta_wire::ResultRecord {
+                t_us,
+                window_ms,
+                algorithm: a,
+                metric: m,
+                value,
+                quality: Quality(q),
+                n: 0,
+            },
+        };
+        for (s, pts) in &p.series {
+            let (a, m, window_ms) = s.kind();
+            let lo = pts.partition_point(|x| i64::from(x.t_s) < from_s);
+            for x in pts.get(lo..).unwrap_or_default() {
+                let t_us = (i64::from(x.t_s) + self.epoch_s) * 1_000_000;
+                out.push(row(t_us, a, m, window_ms, f64::from(x.value), x.quality));
+            }
+        }
+        for e in &p.episodes {
+            if e.offset_us.is_some_and(|o| o < from_us) {
+                continue;
+            }
+            let m = match e.kind {
+                Alert::AtrialFibrillation => Metric::AfEvent,
+                Alert::Bradycardia => Metric::AlertBrady,
+                Alert::Tachycardia => Metric::AlertTachy,
+                Alert::Pause => Metric::AlertPause,
+                Alert::SignalLoss => Metric::AlertSignalLoss,
+            };
+            out.push(row(e.onset_us, Algorithm::Clinical, m, 0, 1.0, 0));
+            if let Some(o) = e.offset_us {
+                out.push(row(o, Algorithm::Clinical, m, 0, 0.0, 0));
+            }
+        }
+        crate::feed::sort_rows(&mut out);
+        Some(out)
     }
 }
 

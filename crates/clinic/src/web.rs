@@ -1,1 +1,667 @@
+//! The ward dashboard (`aorta results serve`).
+//!
+//! Security model: the server runs on the hospital side and holds the
+//! clinician key; results are decrypted only here. Nobody reads patient
+//! data without signing in:
+//! * users and Argon2id password hashes (PHC strings) come from a file
+//!   ([`Users`]); a sign-in runs the hash whether or not the user exists,
+//!   at most two at a time, and a failure costs 300 ms;
+//! * a session is a random 256-bit token in an `HttpOnly`,
+//!   `SameSite=Strict` cookie (`Secure` behind TLS), stored server-side as
+//!   its SHA-256 and expiring after [`Config::session_ttl`];
+//! * state-changing requests (sign-out) need the session's CSRF token in a
+//!   header, and sign-in refuses cross-origin posts (`Origin`);
+//! * every `/api/*` and `/fhir/*` answer needs a live session; without one
+//!   the answer is 401 with no patient data, and the page redirects to the
+//!   sign-in form; responses carry a strict Content-Security-Policy (no
+//!   inline script), `no-store`, `nosniff` and `DENY` framing.
+//!
+//! TLS: bind to loopback (the default) and put a TLS-terminating reverse
+//! proxy in front (`docs/dashboard.md`); the cookie is then marked
+//! `Secure` with [`Config::secure_cookies`].
 
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Form, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use rand_core::{OsRng, TryRngCore};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use tokio::sync::watch;
+
+use crate::feed::{CommittedRecords, Decryptor, ResultRow};
+use crate::ward::Ward;
+use crate::ClinicError;
+
+/// Sign-in credentials: user name → Argon2id PHC string.
+#[derive(Clone, Default)]
+pub struct Users {
+    map: HashMap<String, String>,
+}
+
+impl std::fmt::Debug for Users {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Users({} users)", self.map.len())
+    }
+}
+
+/// A hash that never verifies, run for unknown users so that a sign-in
+/// takes as long whether or not the user exists.
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$YWFhYWFhYWFhYWFhYWFhYQ$Y0m2J2Yx5m0aQm4fQk0l2k1aW8yq0G4Jm3p3aB0wV1c";
+
+impl Users {
+    /// Reads `name:$argon2id$...` lines (`#` comments and blank lines
+    /// ignored).
+    pub fn load(path: &std::path::Path) -> Result<Self, ClinicError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ClinicError::Io {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        let mut map = HashMap::new();
+        for (i, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let bad = |reason: &str| ClinicError::Credentials {
+                path: path.display().to_string(),
+                line: i + 1,
+                reason: reason.into(),
+            };
+            let (name, hash) = line.split_once(':').ok_or_else(|| bad("expected NAME:HASH"))?;
+            argon2::PasswordHash::new(hash).map_err(|_| bad("not a PHC password hash"))?;
+            map.insert(name.to_string(), hash.to_string());
+        }
+        if map.is_empty() {
+            return Err(ClinicError::Credentials {
+                path: path.display().to_string(),
+                line: 0,
+                reason: "no users (add one with `aorta results passwd`)".into(),
+            });
+        }
+        Ok(Self { map })
+    }
+
+    /// Adds or replaces a user.
+    pub fn set(&mut self, name: &str, password: &str) -> Result<(), ClinicError> {
+        self.map.insert(name.to_string(), hash_password(password)?);
+        Ok(())
+    }
+
+    /// The file's text (`name:hash` lines).
+    pub fn to_text(&self) -> String {
+        let mut names: Vec<&String> = self.map.keys().collect();
+        names.sort();
+        names
+            .into_iter()
+            .map(|n| format!("{n}:{}\n", self.map[n]))
+            .collect()
+    }
+
+    fn verify(&self, name: &str, password: &str) -> bool {
+        use argon2::PasswordVerifier;
+        let (hash, known) = match self.map.get(name) {
+            Some(h) => (h.as_str(), true),
+            None => (DUMMY_HASH, false),
+        };
+        let ok = argon2::PasswordHash::new(hash).is_ok_and(|h| {
+            argon2::Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        });
+        ok && known
+    }
+}
+
+/// An Argon2id hash (PHC string) of `password` with a random salt.
+pub fn hash_password(password: &str) -> Result<String, ClinicError> {
+    use argon2::password_hash::SaltString;
+    use argon2::PasswordHasher;
+    let mut salt = [0u8; 16];
+    OsRng
+        .try_fill_bytes(&mut salt)
+        .map_err(|e| ClinicError::Password(e.to_string()))?;
+    let salt = SaltString::encode_b64(&salt).map_err(|e| ClinicError::Password(e.to_string()))?;
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| ClinicError::Password(e.to_string()))
+}
+
+/// How the dashboard runs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub users: Users,
+    pub session_ttl: Duration,
+    /// Mark the session cookie `Secure` (served behind TLS).
+    pub secure_cookies: bool,
+    /// How often committed results are looked for.
+    pub poll: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            users: Users::default(),
+            session_ttl: Duration::from_secs(8 * 3600),
+            secure_cookies: false,
+            poll: Duration::from_millis(500),
+        }
+    }
+}
+
+/// Fleet public keys by epoch and patient names by pseudonym.
+pub type DirectoryUpdate = (
+    HashMap<u32, aorta_envelope::KemPublic>,
+    HashMap<aorta_wire::StreamId, String>,
+);
+
+/// Names and fleet keys, re-read while serving (new enrolments, rotation).
+pub trait Directory: Send {
+    /// `None`: it cannot be read now.
+    fn refresh(&mut self) -> Option<DirectoryUpdate>;
+}
+
+struct Session {
+    user: String,
+    expires: Instant,
+    csrf: String,
+}
+
+struct App {
+    cfg: Config,
+    ward: RwLock<Ward>,
+    sessions: Mutex<HashMap<[u8; 32], Session>>,
+    logins: tokio::sync::Semaphore,
+    version: watch::Receiver<u64>,
+}
+
+const COOKIE: &str = "aorta_session";
+
+fn token() -> Option<String> {
+    let mut b = [0u8; 32];
+    OsRng.try_fill_bytes(&mut b).ok()?;
+    Some(hex::encode(b))
+}
+
+fn token_key(t: &str) -> [u8; 32] {
+    Sha256::digest(t.as_bytes()).into()
+}
+
+impl App {
+    fn session(&self, headers: &HeaderMap) -> Option<(String, String)> {
+        let cookies = headers.get(header::COOKIE)?.to_str().ok()?;
+        let t = cookies
+            .split(';')
+            .filter_map(|c| c.trim().split_once('='))
+            .find(|(k, _)| *k == COOKIE)?
+            .1;
+        let key = token_key(t);
+        let mut s = self.sessions.lock().ok()?;
+        let now = Instant::now();
+        s.retain(|_, v| v.expires > now);
+        s.get(&key).map(|v| (v.user.clone(), v.csrf.clone()))
+    }
+}
+
+fn secure_headers(mut r: Response) -> Response {
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'",
+        ),
+    );
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    r
+}
+
+fn unauthorized() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        [(header::CONTENT_TYPE, "application/json")],
+        r#"{"error":"sign in first"}"#,
+    )
+        .into_response()
+}
+
+fn asset(body: &'static str, ty: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, ty),
+            (header::CACHE_CONTROL, "private, max-age=300"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+async fn index(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    if app.session(&headers).is_none() {
+        return Redirect::to("/login").into_response();
+    }
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], INDEX_HTML).into_response()
+}
+
+async fn login_page() -> Response {
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], LOGIN_HTML).into_response()
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    user: String,
+    password: String,
+}
+
+/// Same-origin check for sign-in posts: a browser sends `Origin` on POST;
+/// it must name this host.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) else {
+        return true; // non-browser clients
+    };
+    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
+        return false;
+    };
+    origin == format!("http://{host}") || origin == format!("https://{host}")
+}
+
+async fn login(State(app): State<Arc<App>>, headers: HeaderMap, Form(f): Form<LoginForm>) -> Response {
+    if !same_origin(&headers) {
+        return (StatusCode::FORBIDDEN, "cross-origin sign-in refused").into_response();
+    }
+    if f.user.len() > 256 || f.password.len() > 1024 {
+        return Redirect::to("/login?failed=1").into_response();
+    }
+    let Ok(_slot) = app.logins.acquire().await else {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    };
+    let users = app.cfg.users.clone();
+    let (user, password) = (f.user.clone(), f.password);
+    let ok = tokio::task::spawn_blocking(move || users.verify(&user, &password))
+        .await
+        .unwrap_or(false);
+    if !ok {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        return Redirect::to("/login?failed=1").into_response();
+    }
+    let (Some(t), Some(csrf)) = (token(), token()) else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    if let Ok(mut s) = app.sessions.lock() {
+        s.insert(
+            token_key(&t),
+            Session {
+                user: f.user,
+                expires: Instant::now() + app.cfg.session_ttl,
+                csrf,
+            },
+        );
+    }
+    let secure = if app.cfg.secure_cookies { "; Secure" } else { "" };
+    let cookie = format!(
+        "{COOKIE}={t}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{secure}",
+        app.cfg.session_ttl.as_secs()
+    );
+    let mut r = Redirect::to("/").into_response();
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    r
+}
+
+async fn logout(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    let Some((_, csrf)) = app.session(&headers) else {
+        return unauthorized();
+    };
+    let sent = headers
+        .get("x-csrf-token")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !bool::from(sent.as_bytes().ct_eq(csrf.as_bytes())) {
+        return (StatusCode::FORBIDDEN, "missing or wrong CSRF token").into_response();
+    }
+    let cookies = headers
+        .get(header::COOKIE)
+        .and_then(|c| c.to_str().ok())
+        .unwrap_or("");
+    if let Some((_, t)) = cookies
+        .split(';')
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == COOKIE)
+    {
+        if let Ok(mut s) = app.sessions.lock() {
+            s.remove(&token_key(t));
+        }
+    }
+    let mut r = StatusCode::NO_CONTENT.into_response();
+    r.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static("aorta_session=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"),
+    );
+    r
+}
+
+fn json(v: &impl serde::Serialize) -> Response {
+    match serde_json::to_vec(v) {
+        Ok(b) => ([(header::CONTENT_TYPE, "application/json")], b).into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+async fn api_session(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    match app.session(&headers) {
+        Some((user, csrf)) => json(&serde_json::json!({"user": user, "csrf": csrf})),
+        None => unauthorized(),
+    }
+}
+
+async fn api_ward(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    if app.session(&headers).is_none() {
+        return unauthorized();
+    }
+    let Ok(w) = app.ward.read() else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    json(&serde_json::json!({"version": w.version, "patients": w.summaries()}))
+}
+
+#[derive(Deserialize)]
+struct PatientQuery {
+    name: String,
+    #[serde(default = "default_hours")]
+    hours: f64,
+}
+
+fn default_hours() -> f64 {
+    1.0
+}
+
+fn period_us(hours: f64) -> i64 {
+    (hours.clamp(0.05, 24.0 * 31.0) * 3.6e9) as i64
+}
+
+async fn api_patient(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Query(q): Query<PatientQuery>,
+) -> Response {
+    if app.session(&headers).is_none() {
+        return unauthorized();
+    }
+    let Ok(w) = app.ward.read() else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    match w.trends(&q.name, period_us(q.hours), 2000) {
+        Some(t) => json(&t),
+        None => (StatusCode::NOT_FOUND, "no such patient").into_response(),
+    }
+}
+
+/// The rows behind a patient's trends (what the patient view shows), for
+/// downloads.
+fn patient_rows(w: &Ward, name: &str, hours: f64) -> Option<Vec<ResultRow>> {
+    w.rows(name, period_us(hours))
+}
+
+async fn patient_csv(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Query(q): Query<PatientQuery>,
+) -> Response {
+    if app.session(&headers).is_none() {
+        return unauthorized();
+    }
+    let rows = match app.ward.read() {
+        Ok(w) => patient_rows(&w, &q.name, q.hours),
+        Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    };
+    let Some(rows) = rows else {
+        return (StatusCode::NOT_FOUND, "no such patient").into_response();
+    };
+    let mut out = String::from("patient,window_start,algorithm,metric,value,quality\n");
+    for r in &rows {
+        out.push_str(&crate::feed::csv_line(r));
+    }
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"patient.csv\"",
+            ),
+        ],
+        out,
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+struct FhirQuery {
+    patient: String,
+    #[serde(default = "default_fhir_hours")]
+    hours: f64,
+}
+
+fn default_fhir_hours() -> f64 {
+    24.0
+}
+
+async fn fhir_observations(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Query(q): Query<FhirQuery>,
+) -> Response {
+    if app.session(&headers).is_none() {
+        return unauthorized();
+    }
+    let rows = match app.ward.read() {
+        Ok(w) => patient_rows(&w, &q.patient, q.hours),
+        Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    };
+    let Some(rows) = rows else {
+        return (StatusCode::NOT_FOUND, "no such patient").into_response();
+    };
+    let b = crate::fhir::bundle(&rows);
+    match serde_json::to_vec(&b) {
+        Ok(body) => ([(header::CONTENT_TYPE, "application/fhir+json")], body).into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+/// Server-sent events: `update` with the ward's version whenever committed
+/// results change it (checked every poll), and a comment every 15 s to
+/// keep proxies from closing the stream.
+async fn events(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    if app.session(&headers).is_none() {
+        return unauthorized();
+    }
+    let mut rx = app.version.clone();
+    let stream = async_stream(move |tx| async move {
+        let mut last = *rx.borrow_and_update();
+        if tx.send(format!("event: update\ndata: {last}\n\n")).await.is_err() {
+            return;
+        }
+        loop {
+            let changed = tokio::time::timeout(Duration::from_secs(15), rx.changed()).await;
+            let msg = match changed {
+                Ok(Ok(())) => {
+                    let v = *rx.borrow_and_update();
+                    if v == last {
+                        continue;
+                    }
+                    last = v;
+                    format!("event: update\ndata: {v}\n\n")
+                }
+                Ok(Err(_)) => return,
+                Err(_) => ": keep-alive\n\n".to_string(),
+            };
+            if tx.send(msg).await.is_err() {
+                return;
+            }
+        }
+    });
+    (
+        [
+            (header::CONTENT_TYPE, "text/event-stream"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        axum::body::Body::from_stream(stream),
+    )
+        .into_response()
+}
+
+/// A stream fed by a task through a small channel.
+fn async_stream<F, Fut>(f: F) -> impl futures_util::Stream<Item = Result<String, std::convert::Infallible>>
+where
+    F: FnOnce(tokio::sync::mpsc::Sender<String>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    tokio::spawn(f(tx));
+    futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|m| (Ok(m), rx))
+    })
+}
+
+const INDEX_HTML: &str = include_str!("../assets/index.html");
+const LOGIN_HTML: &str = include_str!("../assets/login.html");
+const APP_JS: &str = include_str!("../assets/app.js");
+const STYLE_CSS: &str = include_str!("../assets/style.css");
+const UPLOT_JS: &str = include_str!("../assets/uPlot.iife.min.js");
+const UPLOT_CSS: &str = include_str!("../assets/uPlot.min.css");
+const UPLOT_LICENSE: &str = include_str!("../assets/uPlot.LICENSE");
+
+fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/", get(index))
+        .route("/login", get(login_page).post(login))
+        .route("/logout", post(logout))
+        .route("/api/session", get(api_session))
+        .route("/api/ward", get(api_ward))
+        .route("/api/patient", get(api_patient))
+        .route("/api/patient.csv", get(patient_csv))
+        .route("/api/events", get(events))
+        .route("/fhir/Observation", get(fhir_observations))
+        .route("/assets/app.js", get(|| async { asset(APP_JS, "text/javascript") }))
+        .route("/assets/style.css", get(|| async { asset(STYLE_CSS, "text/css") }))
+        .route("/assets/uPlot.iife.min.js", get(|| async { asset(UPLOT_JS, "text/javascript") }))
+        .route("/assets/uPlot.min.css", get(|| async { asset(UPLOT_CSS, "text/css") }))
+        .route("/assets/uPlot.LICENSE", get(|| async { asset(UPLOT_LICENSE, "text/plain") }))
+        .layer(axum::middleware::map_response(|r: Response| async { secure_headers(r) }))
+        .layer(axum::extract::DefaultBodyLimit::max(16 * 1024))
+        .with_state(app)
+}
+
+/// Serves the dashboard on `listener` until the process ends, following
+/// `source` every [`Config::poll`]. `enrolled` lists every patient (name,
+/// pseudonym hex) so the ward shows them before their first result.
+pub fn serve<S: CommittedRecords + Send + 'static>(
+    cfg: Config,
+    mut source: S,
+    mut decryptor: Decryptor,
+    mut directory: Box<dyn Directory>,
+    enrolled: Vec<(String, String)>,
+    listener: std::net::TcpListener,
+) -> Result<(), ClinicError> {
+    let io = |e: std::io::Error| ClinicError::Io {
+        path: "dashboard".into(),
+        reason: e.to_string(),
+    };
+    listener.set_nonblocking(true).map_err(io)?;
+    let mut ward = Ward::default();
+    for (name, stream) in &enrolled {
+        ward.enrol(name, stream);
+    }
+    let (vtx, vrx) = watch::channel(ward.version);
+    let poll = cfg.poll;
+    let app = Arc::new(App {
+        cfg,
+        ward: RwLock::new(ward),
+        sessions: Mutex::new(HashMap::new()),
+        logins: tokio::sync::Semaphore::new(2),
+        version: vrx,
+    });
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(io)?;
+    let follower = Arc::clone(&app);
+    std::thread::Builder::new()
+        .name("aorta-results-feed".into())
+        .spawn(move || {
+            let mut envs = Vec::new();
+            let mut rows = Vec::new();
+            let mut last_refresh = Instant::now();
+            loop {
+                if last_refresh.elapsed() >= Duration::from_secs(5) {
+                    last_refresh = Instant::now();
+                    if let Some((fleet, names)) = directory.refresh() {
+                        if let Ok(mut w) = follower.ward.write() {
+                            for (s, n) in &names {
+                                w.enrol(n, &s.to_hex());
+                            }
+                        }
+                        decryptor.update(fleet, names);
+                    }
+                }
+                envs.clear();
+                if let Err(e) = source.poll_committed(&mut envs) {
+                    eprintln!("dashboard: reading committed results: {e}");
+                }
+                rows.clear();
+                for (p, e) in envs.drain(..) {
+                    decryptor.open(p, e, &mut rows);
+                }
+                if !rows.is_empty() {
+                    if let Ok(mut w) = follower.ward.write() {
+                        w.apply(&rows);
+                        let _ = vtx.send(w.version);
+                    }
+                }
+                std::thread::sleep(poll);
+            }
+        })
+        .map_err(io)?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::from_std(listener).map_err(io)?;
+        axum::serve(
+            listener,
+            router(app).into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .map_err(io)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_verify_and_unknown_users_fail() {
+        let mut u = Users::default();
+        u.set("nurse", "correct horse").unwrap();
+        assert!(u.verify("nurse", "correct horse"));
+        assert!(!u.verify("nurse", "wrong"));
+        assert!(!u.verify("doctor", "correct horse"));
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("users");
+        std::fs::write(&p, u.to_text()).unwrap();
+        let back = Users::load(&p).unwrap();
+        assert!(back.verify("nurse", "correct horse"));
+        assert!(!u.to_text().contains("correct horse"));
+    }
+}

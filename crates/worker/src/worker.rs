@@ -351,6 +351,13 @@ impl<C: Consumer, L: CommitLog, R: RngCore + CryptoRng> Worker<C, L, R> {
             Ok(e) => e,
             Err(e) => return Ok(Err(e.to_string())),
         };
+        if self.keyring.get(epoch).is_none() && self.source.is_none() {
+            // Nobody to ask: the environment's failure, not the commit's.
+            return Err(WorkerError::KeyUnavailable {
+                epoch,
+                reason: "the checkpoint is sealed under an epoch this worker does not hold".into(),
+            });
+        }
         if !self.ensure_epoch(epoch)? {
             return Ok(Err(format!(
                 "sealed under fleet key epoch {epoch}, which the key broker does not release"
