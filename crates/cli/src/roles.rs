@@ -996,7 +996,10 @@ pub fn results_passwd(users: &std::path::Path, user: &str) -> Result<()> {
     }
     u.set(user, pw)?;
     save_users(users, &u)?;
-    println!("user '{user}' saved in {} (Argon2id hash only)", users.display());
+    println!(
+        "user '{user}' saved in {} (Argon2id hash only)",
+        users.display()
+    );
     Ok(())
 }
 
@@ -1006,7 +1009,15 @@ pub fn results_serve(a: ServeArgs) -> Result<()> {
     let spool = Spool::open_existing(&a.spool)
         .with_context(|| format!("{} is not an Aorta spool", a.spool.display()))?;
     let users = aorta_clinic::web::Users::load(&a.users)?;
-    serve_dashboard(ks, spool, users, &a.listen, a.session_secs, a.secure_cookies, None)
+    serve_dashboard(
+        ks,
+        spool,
+        users,
+        &a.listen,
+        a.session_secs,
+        a.secure_cookies,
+        None,
+    )
 }
 
 /// Serves the dashboard over `spool` for the deployment in `ks`.
@@ -1019,8 +1030,8 @@ pub fn serve_dashboard(
     secure_cookies: bool,
     credential: Option<(&str, &str)>,
 ) -> Result<()> {
-    let listener = std::net::TcpListener::bind(listen)
-        .with_context(|| format!("listening on {listen}"))?;
+    let listener =
+        std::net::TcpListener::bind(listen).with_context(|| format!("listening on {listen}"))?;
     let addr = listener.local_addr()?;
     if !addr.ip().is_loopback() {
         eprintln!(

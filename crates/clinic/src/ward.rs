@@ -424,7 +424,8 @@ impl Ward {
     /// `aorta results` writes every result.
     pub fn rows(&self, patient: &str, period_us: i64) -> Option<Vec<ResultRow>> {
         let p = self.patients.get(patient)?;
-        let stream = aorta_wire::StreamId::from_hex(&p.stream).unwrap_or(aorta_wire::StreamId([0; 16]));
+        let stream =
+            aorta_wire::StreamId::from_hex(&p.stream).unwrap_or(aorta_wire::StreamId([0; 16]));
         let from_us = p.last_result_us - period_us;
         let from_s = (from_us / 1_000_000 - self.epoch_s).max(0);
         let mut out = Vec::new();

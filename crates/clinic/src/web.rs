@@ -76,7 +76,9 @@ impl Users {
                 line: i + 1,
                 reason: reason.into(),
             };
-            let (name, hash) = line.split_once(':').ok_or_else(|| bad("expected NAME:HASH"))?;
+            let (name, hash) = line
+                .split_once(':')
+                .ok_or_else(|| bad("expected NAME:HASH"))?;
             argon2::PasswordHash::new(hash).map_err(|_| bad("not a PHC password hash"))?;
             map.insert(name.to_string(), hash.to_string());
         }
@@ -220,9 +222,15 @@ fn secure_headers(mut r: Response) -> Response {
             "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'",
         ),
     );
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
     h.entry(header::CACHE_CONTROL)
         .or_insert(HeaderValue::from_static("no-store"));
     r
@@ -252,11 +260,19 @@ async fn index(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     if app.session(&headers).is_none() {
         return Redirect::to("/login").into_response();
     }
-    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], INDEX_HTML).into_response()
+    (
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        INDEX_HTML,
+    )
+        .into_response()
 }
 
 async fn login_page() -> Response {
-    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], LOGIN_HTML).into_response()
+    (
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        LOGIN_HTML,
+    )
+        .into_response()
 }
 
 #[derive(Deserialize)]
@@ -268,6 +284,10 @@ struct LoginForm {
 /// Same-origin check for sign-in posts: a browser sends `Origin` on POST;
 /// it must name this host.
 fn same_origin(headers: &HeaderMap) -> bool {
+    // Browsers say where a request comes from in Sec-Fetch-Site.
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|o| o.to_str().ok()) {
+        return site == "same-origin" || site == "none";
+    }
     let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) else {
         return true; // non-browser clients
     };
@@ -277,7 +297,11 @@ fn same_origin(headers: &HeaderMap) -> bool {
     origin == format!("http://{host}") || origin == format!("https://{host}")
 }
 
-async fn login(State(app): State<Arc<App>>, headers: HeaderMap, Form(f): Form<LoginForm>) -> Response {
+async fn login(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Form(f): Form<LoginForm>,
+) -> Response {
     if !same_origin(&headers) {
         return (StatusCode::FORBIDDEN, "cross-origin sign-in refused").into_response();
     }
@@ -309,7 +333,11 @@ async fn login(State(app): State<Arc<App>>, headers: HeaderMap, Form(f): Form<Lo
             },
         );
     }
-    let secure = if app.cfg.secure_cookies { "; Secure" } else { "" };
+    let secure = if app.cfg.secure_cookies {
+        "; Secure"
+    } else {
+        ""
+    };
     let cookie = format!(
         "{COOKIE}={t}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{secure}",
         app.cfg.session_ttl.as_secs()
@@ -490,7 +518,11 @@ async fn events(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     let mut rx = app.version.clone();
     let stream = async_stream(move |tx| async move {
         let mut last = *rx.borrow_and_update();
-        if tx.send(format!("event: update\ndata: {last}\n\n")).await.is_err() {
+        if tx
+            .send(format!("event: update\ndata: {last}\n\n"))
+            .await
+            .is_err()
+        {
             return;
         }
         loop {
@@ -523,16 +555,19 @@ async fn events(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
 }
 
 /// A stream fed by a task through a small channel.
-fn async_stream<F, Fut>(f: F) -> impl futures_util::Stream<Item = Result<String, std::convert::Infallible>>
+fn async_stream<F, Fut>(
+    f: F,
+) -> impl futures_util::Stream<Item = Result<String, std::convert::Infallible>>
 where
     F: FnOnce(tokio::sync::mpsc::Sender<String>) -> Fut,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
     let (tx, rx) = tokio::sync::mpsc::channel(4);
     tokio::spawn(f(tx));
-    futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|m| (Ok(m), rx))
-    })
+    futures_util::stream::unfold(
+        rx,
+        |mut rx| async move { rx.recv().await.map(|m| (Ok(m), rx)) },
+    )
 }
 
 const INDEX_HTML: &str = include_str!("../assets/index.html");
@@ -554,12 +589,29 @@ fn router(app: Arc<App>) -> Router {
         .route("/api/patient.csv", get(patient_csv))
         .route("/api/events", get(events))
         .route("/fhir/Observation", get(fhir_observations))
-        .route("/assets/app.js", get(|| async { asset(APP_JS, "text/javascript") }))
-        .route("/assets/style.css", get(|| async { asset(STYLE_CSS, "text/css") }))
-        .route("/assets/uPlot.iife.min.js", get(|| async { asset(UPLOT_JS, "text/javascript") }))
-        .route("/assets/uPlot.min.css", get(|| async { asset(UPLOT_CSS, "text/css") }))
-        .route("/assets/uPlot.LICENSE", get(|| async { asset(UPLOT_LICENSE, "text/plain") }))
-        .layer(axum::middleware::map_response(|r: Response| async { secure_headers(r) }))
+        .route(
+            "/assets/app.js",
+            get(|| async { asset(APP_JS, "text/javascript") }),
+        )
+        .route(
+            "/assets/style.css",
+            get(|| async { asset(STYLE_CSS, "text/css") }),
+        )
+        .route(
+            "/assets/uPlot.iife.min.js",
+            get(|| async { asset(UPLOT_JS, "text/javascript") }),
+        )
+        .route(
+            "/assets/uPlot.min.css",
+            get(|| async { asset(UPLOT_CSS, "text/css") }),
+        )
+        .route(
+            "/assets/uPlot.LICENSE",
+            get(|| async { asset(UPLOT_LICENSE, "text/plain") }),
+        )
+        .layer(axum::middleware::map_response(|r: Response| async {
+            secure_headers(r)
+        }))
         .layer(axum::extract::DefaultBodyLimit::max(16 * 1024))
         .with_state(app)
 }

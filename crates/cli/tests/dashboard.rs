@@ -1,0 +1,369 @@
+//! Issue 10, acceptance 1: the ward dashboard in a real browser (Debian's
+//! chromium through chromedriver, over WebDriver) against a real
+//! deployment: key broker, simulated-TEE worker, a gateway with four
+//! simulated patients (one in atrial fibrillation, one bradycardic), and
+//! `aorta results serve`.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use aorta_testkit::webdriver::{Browser, Chromedriver};
+use common::*;
+use serde_json::json;
+
+const PATIENTS: [&str; 4] = ["alice", "bob", "carol", "dave"];
+const PASSWORD: &str = "correct horse battery";
+
+/// One HTTP/1.1 request: (status, response headers, body).
+fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    cookie: Option<&str>,
+    body: &str,
+) -> (u16, String, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    let cookie = cookie.map_or(String::new(), |c| format!("Cookie: {c}\r\n"));
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{cookie}Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    let (head, body) = resp.split_once("\r\n\r\n").unwrap_or((&resp, ""));
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (status, head.to_string(), body.to_string())
+}
+
+fn session_cookie(addr: &str, user: &str, password: &str) -> Option<String> {
+    let (status, head, _) = http(
+        addr,
+        "POST",
+        "/login",
+        None,
+        &format!("user={user}&password={}", password.replace(' ', "+")),
+    );
+    assert_eq!(status, 303);
+    head.lines()
+        .find_map(|l| l.strip_prefix("set-cookie: "))
+        .and_then(|c| c.split(';').next())
+        .map(str::to_string)
+}
+
+struct Serve {
+    child: Child,
+    url: String,
+    addr: String,
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(keys: &Path, spool: &Path, users: &Path, extra: &[&str]) -> Serve {
+    let mut child = aorta()
+        .args(["results", "serve", "--listen", "127.0.0.1:0", "--keys"])
+        .arg(keys)
+        .arg("--spool")
+        .arg(spool)
+        .arg("--users")
+        .arg(users)
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("dashboard: ")
+        .unwrap_or_else(|| panic!("dashboard did not start: {line:?}"))
+        .to_string();
+    let addr = url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    Serve { child, url, addr }
+}
+
+fn gateway(keys: &Path, spool: &Path, kbs: &Kbs, start: i64, minutes: u32) {
+    run_ok(
+        aorta()
+            .args(["gateway", "--kbs", &kbs.addr, "--allow-simulated"])
+            .args([
+                "--simulate-minutes",
+                &minutes.to_string(),
+                "--start",
+                &start.to_string(),
+            ])
+            .args([
+                "--simulate-condition",
+                "alice=af",
+                "--simulate-condition",
+                "bob=brady",
+            ])
+            .arg("--keys")
+            .arg(keys)
+            .arg("--spool")
+            .arg(spool),
+    );
+}
+
+fn worker(keys: &Path, spool: &Path, kbs: &Kbs) {
+    run_ok(
+        aorta()
+            .args(["worker", "--tee", "simulated", "--kbs", &kbs.addr, "--keys"])
+            .arg(keys)
+            .arg("--spool")
+            .arg(spool),
+    );
+}
+
+/// The newest `hr` value per patient in a results CSV.
+fn latest_hr(csv: &str) -> std::collections::BTreeMap<String, f64> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut when = std::collections::BTreeMap::new();
+    for l in csv.lines().filter(|l| l.contains(",hr,hr,")) {
+        let f: Vec<&str> = l.split(',').collect();
+        let t: f64 = f[1].parse().unwrap();
+        if when.get(f[0]).is_none_or(|w| t >= *w) {
+            when.insert(f[0].to_string(), t);
+            out.insert(f[0].to_string(), f[4].parse().unwrap());
+        }
+    }
+    out
+}
+
+#[test]
+fn ward_dashboard_in_a_real_browser() {
+    let driver = Chromedriver::start().expect(
+        "chromium and chromedriver are not installed (apt-get install chromium chromium-driver)",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys");
+    let spool = dir.path().join("spool");
+    run_ok(aorta().args(["keys", "init", "--dir"]).arg(&keys));
+    for p in PATIENTS {
+        run_ok(
+            aorta()
+                .args([
+                    "keys",
+                    "enrol",
+                    "--algorithms",
+                    "hr,sdnn,rmssd,clinical",
+                    "--patient",
+                    p,
+                ])
+                .arg("--dir")
+                .arg(&keys)
+                .arg("--spool")
+                .arg(&spool),
+        );
+    }
+    let kbs = Kbs::start(&keys, true);
+    attest_simulated_worker(&keys, &spool, &kbs);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let start = (now - 1200) / 10 * 10;
+    gateway(&keys, &spool, &kbs, start, 15);
+    worker(&keys, &spool, &kbs);
+
+    let users = dir.path().join("users");
+    let mut p = aorta()
+        .args(["results", "passwd", "--user", "nurse", "--users"])
+        .arg(&users)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    p.stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{PASSWORD}\n").as_bytes())
+        .unwrap();
+    assert!(p.wait().unwrap().success());
+    assert!(!std::fs::read_to_string(&users).unwrap().contains(PASSWORD));
+
+    let s = serve(&keys, &spool, &users, &[]);
+
+    // No session: no patient data, on the API or the FHIR endpoint.
+    for path in [
+        "/api/ward",
+        "/api/patient?name=alice",
+        "/fhir/Observation?patient=alice",
+        "/api/patient.csv?name=alice",
+        "/api/events",
+    ] {
+        let (status, _, body) = http(&s.addr, "GET", path, None, "");
+        assert_eq!(status, 401, "{path}");
+        assert!(PATIENTS.iter().all(|p| !body.contains(p)), "{path}: {body}");
+    }
+    assert_eq!(session_cookie(&s.addr, "nurse", "wrong password"), None);
+    let (status, _, body) = http(&s.addr, "GET", "/api/ward", Some("aorta_session=00ff"), "");
+    assert_eq!(status, 401, "a forged session: {body}");
+
+    let b = Browser::new(&driver, 1280, 1000).unwrap();
+    b.goto(&s.url).unwrap();
+    assert!(b.url().unwrap().ends_with("/login"), "{}", b.url().unwrap());
+    // Wrong password: back to the form, no patient in the page.
+    b.type_into(&b.find("#user").unwrap(), "nurse").unwrap();
+    b.type_into(&b.find("#password").unwrap(), "not the password")
+        .unwrap();
+    b.click(&b.find("#signin").unwrap()).unwrap();
+    if let Err(e) = b.wait_for(
+        "return location.search.includes('failed') && !document.getElementById('failed').hidden",
+        Duration::from_secs(20),
+    ) {
+        let where_ = b
+            .execute(
+                "return location.href + ' | ' + document.body.innerText",
+                json!([]),
+            )
+            .unwrap();
+        panic!("{e}: {where_}");
+    }
+    let page = b
+        .execute("return document.documentElement.outerHTML", json!([]))
+        .unwrap();
+    assert!(PATIENTS.iter().all(|p| !page.as_str().unwrap().contains(p)));
+
+    b.type_into(&b.find("#user").unwrap(), "nurse").unwrap();
+    b.type_into(&b.find("#password").unwrap(), PASSWORD)
+        .unwrap();
+    b.click(&b.find("#signin").unwrap()).unwrap();
+    b.wait_for(
+        "return document.querySelectorAll('#ward tbody tr').length === 4",
+        Duration::from_secs(30),
+    )
+    .unwrap();
+    let rows = b
+        .execute(
+            "return [...document.querySelectorAll('#ward tbody tr')].map(tr => ({
+                patient: tr.dataset.patient,
+                hr: tr.querySelector('.hr').textContent,
+                rhythm: tr.querySelector('.rhythm').textContent,
+                alerts: tr.querySelector('.alerts').textContent,
+                quality: tr.querySelector('.quality').textContent }))",
+            json!([]),
+        )
+        .unwrap();
+    eprintln!("ward: {rows:#}");
+    let csv = dir.path().join("r.csv");
+    results_csv(&keys, &spool, &csv);
+    let want = latest_hr(&std::fs::read_to_string(&csv).unwrap());
+    let rows = rows.as_array().unwrap();
+    for r in rows {
+        let name = r["patient"].as_str().unwrap();
+        let shown: f64 = r["hr"]
+            .as_str()
+            .unwrap()
+            .trim_end_matches(" bpm")
+            .parse()
+            .unwrap();
+        assert!(
+            (shown - want[name]).abs() <= 0.5 + 1e-9,
+            "{name}: shown {shown}, CSV {}",
+            want[name]
+        );
+    }
+    // Attention first: the AF and bradycardic patients lead, flagged.
+    assert_eq!(rows[0]["patient"], "alice");
+    assert_eq!(rows[0]["rhythm"], "AF");
+    assert_eq!(rows[1]["patient"], "bob");
+    assert!(rows[1]["alerts"].as_str().unwrap().contains("bradycardia"));
+    for r in &rows[2..] {
+        assert_eq!(r["alerts"], "none", "{r}");
+    }
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    b.screenshot(&shots.join("ward.png")).unwrap();
+
+    // A result committed while the page is open appears without a reload.
+    b.execute("window.__noReload = 42", json!([])).unwrap();
+    let before = b
+        .execute("return document.body.dataset.wardVersion", json!([]))
+        .unwrap();
+    gateway(&keys, &spool, &kbs, start + 900, 2);
+    worker(&keys, &spool, &kbs);
+    let committed = Instant::now();
+    b.wait_for(
+        &format!(
+            "return document.body.dataset.wardVersion !== {before} && window.__noReload === 42"
+        ),
+        Duration::from_secs(30),
+    )
+    .unwrap();
+    eprintln!(
+        "new results shown {:.0} ms after the worker committed them",
+        committed.elapsed().as_secs_f64() * 1e3
+    );
+
+    // The patient view: trends, AF episode timeline, alert log.
+    b.click(&b.find("#ward tbody tr[data-patient='alice']").unwrap())
+        .unwrap();
+    b.wait_for(
+        "return document.body.dataset.patientRendered === 'alice' && document.querySelectorAll('#charts canvas').length >= 6",
+        Duration::from_secs(30),
+    )
+    .unwrap();
+    let af = b
+        .execute(
+            "return document.querySelectorAll('#timeline .seg.atrial_fibrillation').length",
+            json!([]),
+        )
+        .unwrap();
+    assert!(af.as_u64().unwrap() >= 1, "AF episode on the timeline");
+    let log = b
+        .execute(
+            "return document.querySelector('#alerts tbody').textContent",
+            json!([]),
+        )
+        .unwrap();
+    assert!(log.as_str().unwrap().contains("AF"), "{log}");
+    b.screenshot(&shots.join("patient.png")).unwrap();
+    eprintln!("screenshots in {}", shots.display());
+
+    // Sign out: the session is gone for the API too.
+    let cookie = session_cookie(&s.addr, "nurse", PASSWORD).unwrap();
+    assert_eq!(http(&s.addr, "GET", "/api/ward", Some(&cookie), "").0, 200);
+    b.click(&b.find("#logout").unwrap()).unwrap();
+    b.wait_for(
+        "return location.pathname === '/login'",
+        Duration::from_secs(20),
+    )
+    .unwrap();
+    b.goto(&s.url).unwrap();
+    assert!(b.url().unwrap().ends_with("/login"));
+
+    // An expired session gets no patient data.
+    let short = serve(&keys, &spool, &users, &["--session-secs", "2"]);
+    let cookie = session_cookie(&short.addr, "nurse", PASSWORD).unwrap();
+    assert_eq!(
+        http(&short.addr, "GET", "/api/ward", Some(&cookie), "").0,
+        200
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, _, body) = http(&short.addr, "GET", "/api/ward", Some(&cookie), "");
+        if status == 401 {
+            assert!(PATIENTS.iter().all(|p| !body.contains(p)));
+            break;
+        }
+        assert!(Instant::now() < deadline, "the session never expired");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
