@@ -340,3 +340,64 @@ mod tests {
         assert_eq!(instant(-1_000), "1969-12-31T23:59:59.999Z");
     }
 }
+
+#[cfg(test)]
+mod golden {
+    use super::*;
+    use aorta_wire::{ResultRecord, StreamId};
+
+    fn row(t_s: i64, window_ms: u32, a: Algorithm, m: Metric, v: f64, q: u32) -> ResultRow {
+        ResultRow {
+            patient: "Ada Example".into(),
+            stream: StreamId([0xab; 16]),
+            record: ResultRecord {
+                t_us: t_s * 1_000_000,
+                window_ms,
+                algorithm: a,
+                metric: m,
+                value: v,
+                quality: Quality(q),
+                n: 12,
+            },
+        }
+    }
+
+    /// A fixed input gives exactly `tests/golden/bundle.json` (regenerate
+    /// with `AORTA_BLESS=1`); `crates/cli/tests/fhir.rs` validates that file
+    /// with an independent FHIR implementation.
+    #[test]
+    fn golden_bundle() {
+        let t = 1_800_000_000;
+        let rows = vec![
+            row(t, 10_000, Algorithm::HeartRate, Metric::Hr, 72.5, 0),
+            row(t, 10_000, Algorithm::HeartRate, Metric::MeanRr, 827.586, 0),
+            row(t, 10_000, Algorithm::HeartRate, Metric::N, 12.0, 0),
+            row(t, 10_000, Algorithm::Sdnn, Metric::Sdnn, 41.25, Quality::GAP),
+            row(t, 10_000, Algorithm::HrvBands, Metric::LfHf, 1.5, 0),
+            row(t, 10_000, Algorithm::Identity, Metric::Rr, 800.0, 0),
+            row(t + 10, 10_000, Algorithm::Rmssd, Metric::Rmssd, f64::NAN, Quality::INSUFFICIENT),
+            row(t + 20, 0, Algorithm::Clinical, Metric::AfEvent, 1.0, Quality::SIMULATED_TEE),
+            row(t + 30, 300_000, Algorithm::Clinical, Metric::LfHf, 2.25, 0),
+            row(t + 30, 300_000, Algorithm::Clinical, Metric::Pnn50, 12.5, 0),
+            row(t + 90, 0, Algorithm::Clinical, Metric::AfEvent, 0.0, 0),
+            row(t + 95, 0, Algorithm::Clinical, Metric::AlertBrady, 1.0, 0),
+        ];
+        let got = serde_json::to_string_pretty(&bundle(&rows)).unwrap() + "\n";
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/bundle.json");
+        if std::env::var_os("AORTA_BLESS").is_some() {
+            std::fs::write(path, &got).unwrap();
+        }
+        let want = std::fs::read_to_string(path).unwrap();
+        assert_eq!(got, want, "golden FHIR Bundle changed (AORTA_BLESS=1 to accept)");
+        let v: Value = serde_json::from_str(&got).unwrap();
+        let entries = v["entry"].as_array().unwrap();
+        // n, identity RR skipped; AF onset+offset paired; brady open.
+        assert_eq!(entries.len(), 9);
+        let hr = &entries[0]["resource"];
+        assert_eq!(hr["code"]["coding"][0]["code"], "8867-4");
+        assert_eq!(hr["code"]["coding"][1]["code"], "147842");
+        assert_eq!(hr["valueQuantity"]["code"], "/min");
+        assert_eq!(hr["effectivePeriod"]["start"], "2027-01-15T08:00:00.000Z");
+        assert_eq!(hr["effectivePeriod"]["end"], "2027-01-15T08:00:10.000Z");
+    }
+}
