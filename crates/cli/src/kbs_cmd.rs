@@ -28,6 +28,9 @@ pub enum KbsCmd {
         /// full, the connection idle longest is closed to make room.
         #[arg(long, default_value_t = 4096)]
         max_connections: usize,
+        /// Serve Prometheus/OpenMetrics metrics at http://ADDR/metrics.
+        #[arg(long, value_name = "ADDR")]
+        metrics: Option<String>,
     },
     /// Start a new fleet key epoch; gateways and workers follow without stopping.
     Rotate {
@@ -63,6 +66,7 @@ pub fn run(cmd: KbsCmd) -> Result<()> {
             listen,
             allow_simulated,
             max_connections,
+            metrics,
         } => {
             let ks = KeyStore::open(&keys)?;
             let store = ks.store()?;
@@ -93,10 +97,12 @@ pub fn run(cmd: KbsCmd) -> Result<()> {
             // Tests and scripts wait for this line.
             println!("kbs: listening on {}", listener.local_addr()?);
             let stats = Arc::new(aorta_kbs::server::Stats::default());
-            report_refusals(Arc::clone(&stats));
+            let broker = Arc::new(broker);
+            let exporter = crate::metrics::start("kbs", metrics.as_deref())?;
+            report_refusals(Arc::clone(&stats), Arc::clone(&broker), exporter);
             aorta_kbs::server::serve_with(
                 listener,
-                Arc::new(broker),
+                broker,
                 Arc::new(AtomicBool::new(false)),
                 aorta_kbs::server::Limits {
                     max_connections,
@@ -178,14 +184,39 @@ fn raise_fd_limit() -> u64 {
 
 /// Prints what the server turned away, by reason, every 10 s while it
 /// changes (counts only).
-fn report_refusals(stats: Arc<aorta_kbs::server::Stats>) {
+fn report_refusals<R: Send + Sync + 'static>(
+    stats: Arc<aorta_kbs::server::Stats>,
+    broker: Arc<Broker<R>>,
+    metrics: Option<aorta_metrics::Exporter>,
+) {
     use std::sync::atomic::Ordering::Relaxed;
     let _ = std::thread::Builder::new()
         .name("kbs-report".into())
         .spawn(move || {
             let mut last = [0u64; 6];
+            let mut tick = 0u64;
             loop {
-                std::thread::sleep(std::time::Duration::from_secs(10));
+                std::thread::sleep(std::time::Duration::from_secs(1));
+                if let Some(m) = &metrics {
+                    m.counter("aorta_kbs_key_releases", "Fleet keys released to attested workers", &[], broker.released.load(Relaxed));
+                    m.counter("aorta_kbs_refusals", "Key releases refused", &[], broker.refused.load(Relaxed));
+                    m.counter("aorta_kbs_connections", "Connections accepted", &[], stats.connections.load(Relaxed));
+                    m.counter("aorta_kbs_requests", "Requests read", &[], stats.requests.load(Relaxed));
+                    for (reason, v) in [
+                        ("over_connection_cap", &stats.busy_connections),
+                        ("over_memory_budget", &stats.busy_memory),
+                        ("timeout", &stats.timeouts),
+                        ("oversized", &stats.oversized),
+                        ("malformed", &stats.malformed),
+                        ("accept_error", &stats.accept_errors),
+                    ] {
+                        m.counter("aorta_kbs_turned_away", "Connections and requests turned away, by reason", &[("reason", reason)], v.load(Relaxed));
+                    }
+                }
+                tick += 1;
+                if !tick.is_multiple_of(10) {
+                    continue;
+                }
                 let now = [
                     stats.busy_connections.load(Relaxed),
                     stats.busy_memory.load(Relaxed),

@@ -6,6 +6,7 @@ mod demo;
 mod fleet;
 mod kbs_cmd;
 mod keystore;
+mod metrics;
 mod pipeline;
 mod roles;
 mod tee;

@@ -221,6 +221,9 @@ pub struct GatewayArgs {
     /// gateway's clock are refused (counted).
     #[arg(long, default_value_t = 60)]
     pub max_ahead_s: u32,
+    /// Serve Prometheus/OpenMetrics metrics at http://ADDR/metrics.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<String>,
     /// The key broker (HOST:PORT): the fleet key comes from it, with the
     /// evidence of the worker that holds it.
     #[arg(long)]
@@ -415,13 +418,18 @@ pub fn gateway(a: GatewayArgs) -> Result<()> {
     } else {
         bail!("give a source: --simulate-minutes M, --input DIR or --mqtt HOST:PORT");
     };
+    let metrics = crate::metrics::start("gateway", a.metrics.as_deref())?;
     let stats = pipeline::replay(
         &mut streams,
         &mut out,
         start_us,
         end_us,
         Some(&mut watch),
-        |_| {},
+        |st| {
+            if let Some(m) = &metrics {
+                crate::metrics::gateway(m, st.envelopes, st.bytes, st.samples);
+            }
+        },
     )?;
     println!(
         "gateway: {} samples from {} patients in {} envelopes ({} bytes), {} backlogged ticks",
@@ -579,6 +587,8 @@ fn gateway_mqtt(
     let mut reported = refused.clone();
     let mut disconnects = 0u64;
     let mut subscribed_once = false;
+    let mut bytes = 0u64;
+    let metrics = crate::metrics::start("gateway", a.metrics.as_deref())?;
     let stop = |samples: u64| {
         a.max_samples.is_some_and(|m| samples >= m)
             || a.duration_s
@@ -643,9 +653,22 @@ fn gateway_mqtt(
                 }
             }
             envelopes += batch.len() as u64;
+            bytes += batch.iter().map(|b| b.len() as u64).sum::<u64>();
             let refs: Vec<&[u8]> = batch.iter().map(Vec::as_slice).collect();
             out.append(&refs)?;
             next_tick += cadence;
+            if let Some(m) = &metrics {
+                crate::metrics::gateway(m, envelopes, bytes, samples);
+                for (reason, n) in &refused {
+                    crate::metrics::gateway_refused(m, reason, *n);
+                }
+                m.counter(
+                    "aorta_gateway_mqtt_reconnects",
+                    "MQTT connections lost and re-established",
+                    &[],
+                    disconnects,
+                );
+            }
             if refused != reported {
                 eprintln!("gateway: refused so far: {}", counts(&refused));
                 reported = refused.clone();
@@ -703,6 +726,9 @@ pub struct WorkerArgs {
     /// (a deployment check; it also shows gateways a worker holds the key).
     #[arg(long)]
     pub attest_only: bool,
+    /// Serve Prometheus/OpenMetrics metrics at http://ADDR/metrics.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<String>,
 }
 
 pub fn worker(a: WorkerArgs) -> Result<()> {
@@ -749,8 +775,16 @@ pub fn worker(a: WorkerArgs) -> Result<()> {
         ks.controller_pub()?,
     )?;
     let mut notices = NoticePrinter::default();
+    let metrics = crate::metrics::start("worker", a.metrics.as_deref())?;
     if a.follow {
-        follow(&mut w, &source, &a.kbs, reattest, &mut notices)?;
+        follow(
+            &mut w,
+            &source,
+            &a.kbs,
+            reattest,
+            &mut notices,
+            metrics.as_ref(),
+        )?;
     } else {
         let mut n = 0u64;
         while w.step()? {
@@ -761,6 +795,9 @@ pub fn worker(a: WorkerArgs) -> Result<()> {
         }
         w.commit()?;
         notices.print(&mut w);
+    }
+    if let Some(m) = &metrics {
+        crate::metrics::worker(m, &w);
     }
     notices.flush();
     let r = w.report();
@@ -853,7 +890,9 @@ fn follow(
     kbs: &str,
     reattest: Duration,
     notices: &mut NoticePrinter,
+    metrics: Option<&aorta_metrics::Exporter>,
 ) -> Result<()> {
+    let mut last_metrics = Instant::now() - Duration::from_secs(2);
     let client = aorta_kbs::Client::new(kbs.to_string());
     let mut last_attest = Instant::now();
     let mut last_check = Instant::now();
@@ -869,6 +908,12 @@ fn follow(
             }
         }
         notices.print(w);
+        if let Some(m) = metrics {
+            if last_metrics.elapsed() >= Duration::from_secs(1) {
+                crate::metrics::worker(m, w);
+                last_metrics = Instant::now();
+            }
+        }
         // Caught up: make results visible, at most once a second.
         if w.uncommitted() > 0 && last_commit.elapsed() >= Duration::from_secs(1) {
             w.commit()?;

@@ -12,9 +12,11 @@ use std::process::Command;
 use common::*;
 
 fn python() -> PathBuf {
-    let p = std::env::var_os("AORTA_FHIR_PYTHON").map(PathBuf::from).unwrap_or_else(|| {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/fhir-venv/bin/python")
-    });
+    let p = std::env::var_os("AORTA_FHIR_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/fhir-venv/bin/python")
+        });
     assert!(
         p.exists(),
         "{} missing: scripts/test makes it (python3 -m venv target/fhir-venv && target/fhir-venv/bin/pip install fhir.resources==6.5.0 'pydantic<2')",
@@ -25,7 +27,11 @@ fn python() -> PathBuf {
 
 fn validate(files: &[&Path]) -> String {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/fhir_validate.py");
-    let out = Command::new(python()).arg(script).args(files).output().unwrap();
+    let out = Command::new(python())
+        .arg(script)
+        .args(files)
+        .output()
+        .unwrap();
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -44,7 +50,12 @@ fn results_as_fhir_r4_validate_independently() {
     for p in ["alice", "bob"] {
         run_ok(
             aorta()
-                .args(["keys", "enrol", "--algorithms", "hr,sdnn,rmssd,hrv-bands,clinical"])
+                .args([
+                    "keys",
+                    "enrol",
+                    "--algorithms",
+                    "hr,sdnn,rmssd,hrv-bands,clinical",
+                ])
                 .args(["--patient", p, "--dir"])
                 .arg(&keys)
                 .arg("--spool")
@@ -137,6 +148,10 @@ fn results_as_fhir_r4_validate_independently() {
             assert_eq!(r["valueQuantity"]["code"], "ms");
         }
     }
-    assert_eq!(checked, 2 * 72, "12 minutes of 10-s heart rate for two patients");
+    assert_eq!(
+        checked,
+        2 * 72,
+        "12 minutes of 10-s heart rate for two patients"
+    );
     assert!(af >= 1, "alice's AF episode is an Observation");
 }

@@ -372,11 +372,32 @@ mod golden {
             row(t, 10_000, Algorithm::HeartRate, Metric::Hr, 72.5, 0),
             row(t, 10_000, Algorithm::HeartRate, Metric::MeanRr, 827.586, 0),
             row(t, 10_000, Algorithm::HeartRate, Metric::N, 12.0, 0),
-            row(t, 10_000, Algorithm::Sdnn, Metric::Sdnn, 41.25, Quality::GAP),
+            row(
+                t,
+                10_000,
+                Algorithm::Sdnn,
+                Metric::Sdnn,
+                41.25,
+                Quality::GAP,
+            ),
             row(t, 10_000, Algorithm::HrvBands, Metric::LfHf, 1.5, 0),
             row(t, 10_000, Algorithm::Identity, Metric::Rr, 800.0, 0),
-            row(t + 10, 10_000, Algorithm::Rmssd, Metric::Rmssd, f64::NAN, Quality::INSUFFICIENT),
-            row(t + 20, 0, Algorithm::Clinical, Metric::AfEvent, 1.0, Quality::SIMULATED_TEE),
+            row(
+                t + 10,
+                10_000,
+                Algorithm::Rmssd,
+                Metric::Rmssd,
+                f64::NAN,
+                Quality::INSUFFICIENT,
+            ),
+            row(
+                t + 20,
+                0,
+                Algorithm::Clinical,
+                Metric::AfEvent,
+                1.0,
+                Quality::SIMULATED_TEE,
+            ),
             row(t + 30, 300_000, Algorithm::Clinical, Metric::LfHf, 2.25, 0),
             row(t + 30, 300_000, Algorithm::Clinical, Metric::Pnn50, 12.5, 0),
             row(t + 90, 0, Algorithm::Clinical, Metric::AfEvent, 0.0, 0),
@@ -388,7 +409,10 @@ mod golden {
             std::fs::write(path, &got).unwrap();
         }
         let want = std::fs::read_to_string(path).unwrap();
-        assert_eq!(got, want, "golden FHIR Bundle changed (AORTA_BLESS=1 to accept)");
+        assert_eq!(
+            got, want,
+            "golden FHIR Bundle changed (AORTA_BLESS=1 to accept)"
+        );
         let v: Value = serde_json::from_str(&got).unwrap();
         let entries = v["entry"].as_array().unwrap();
         // n, identity RR skipped; AF onset+offset paired; brady open.

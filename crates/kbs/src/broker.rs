@@ -71,6 +71,9 @@ pub struct Broker<R> {
     allow_simulated: bool,
     challenges: Mutex<HashMap<[u8; 32], Challenge>>,
     refusals: Mutex<RefusalLimiter>,
+    /// Keys released and requests refused so far (operations metrics).
+    pub released: std::sync::atomic::AtomicU64,
+    pub refused: std::sync::atomic::AtomicU64,
     rng: Mutex<R>,
     now: Box<dyn Fn() -> u64 + Send + Sync>,
 }
@@ -175,6 +178,8 @@ impl<R: RngCore + CryptoRng> Broker<R> {
             allow_simulated,
             challenges: Mutex::new(HashMap::new()),
             refusals: Mutex::new(RefusalLimiter::new()),
+            released: Default::default(),
+            refused: Default::default(),
             rng: Mutex::new(rng),
             now,
         };
@@ -261,6 +266,8 @@ impl<R: RngCore + CryptoRng> Broker<R> {
         tee: Option<String>,
         reason: String,
     ) -> Result<Response, KbsError> {
+        self.refused
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let reason = crate::audit::sanitize(&reason, crate::audit::MAX_REASON);
         let admitted = self
             .refusals
@@ -359,6 +366,8 @@ impl<R: RngCore + CryptoRng> Broker<R> {
             },
             now,
         )?;
+        self.released
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let max_age = policy.max_age_secs;
         Ok(Response::Released {
             worker_id: id,

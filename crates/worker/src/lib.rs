@@ -25,8 +25,8 @@ pub use checkpoint::CHECKPOINT_PURPOSE;
 pub use keyring::{KeySource, Keyring};
 pub use registry::{Registry, RegistryUpdate};
 pub use worker::{
-    result_bucket, Counters, Notice, Rejected, Worker, WorkerConfig, WorkerKeys, WorkerReport,
-    MAX_NOTICES,
+    result_bucket, CheckpointStats, Counters, Notice, Rejected, Worker, WorkerConfig, WorkerKeys,
+    WorkerReport, MAX_NOTICES,
 };
 
 /// Worker failures. Bad *input* is never an error (it is counted); these are

@@ -144,6 +144,14 @@ impl std::fmt::Display for Notice {
     }
 }
 
+/// Checkpoints committed by a worker process.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct CheckpointStats {
+    pub commits: u64,
+    pub last_bytes: u64,
+    pub last_seconds: f64,
+}
+
 /// Input records between two reads of the control log while input keeps
 /// coming.
 pub const CONTROL_EVERY: u64 = 1024;
@@ -213,6 +221,9 @@ pub struct Worker<C, L, R> {
     floors: HashMap<StreamId, (u32, bool)>,
     /// Sum of the streams' `heap_bytes`, kept as they change.
     state_bytes: u64,
+    /// Checkpoints committed by this process, and the last one's size and
+    /// time to seal and commit (operations metrics).
+    checkpoint_stats: CheckpointStats,
     bands: HrvBands,
     since_commit: u64,
     bytes_since_commit: u64,
@@ -271,6 +282,7 @@ impl<C: Consumer, L: CommitLog, R: RngCore + CryptoRng> Worker<C, L, R> {
             notices_dropped: 0,
             floors: HashMap::new(),
             state_bytes: 0,
+            checkpoint_stats: CheckpointStats::default(),
             bands: HrvBands::new(),
             since_commit: 0,
             bytes_since_commit: 0,
@@ -811,6 +823,7 @@ impl<C: Consumer, L: CommitLog, R: RngCore + CryptoRng> Worker<C, L, R> {
 
     /// Makes the results so far visible with a sealed checkpoint.
     pub fn commit(&mut self) -> Result<(), WorkerError> {
+        let started = std::time::Instant::now();
         // Serialised straight from the live state: no copy of the streams.
         self.raise_floors();
         let c = CheckpointRef {
@@ -833,6 +846,11 @@ impl<C: Consumer, L: CommitLog, R: RngCore + CryptoRng> Worker<C, L, R> {
         self.output
             .commit(&sealed)
             .map_err(|e: TransportError| WorkerError::Transport(e))?;
+        self.checkpoint_stats = CheckpointStats {
+            commits: self.checkpoint_stats.commits + 1,
+            last_bytes: sealed.len() as u64,
+            last_seconds: started.elapsed().as_secs_f64(),
+        };
         self.since_commit = 0;
         self.bytes_since_commit = 0;
         Ok(())
@@ -893,6 +911,16 @@ impl<C: Consumer, L: CommitLog, R: RngCore + CryptoRng> Worker<C, L, R> {
                 .filter(|(s, (serial, _))| self.registry.get(s).is_none_or(|e| e.serial < *serial))
                 .count(),
         }
+    }
+
+    /// Checkpoints committed by this process so far.
+    pub fn checkpoint_stats(&self) -> CheckpointStats {
+        self.checkpoint_stats
+    }
+
+    /// The input consumer (its position, for lag metrics).
+    pub fn input(&self) -> &C {
+        &self.input
     }
 
     /// The output log (tests inspect what was committed).
