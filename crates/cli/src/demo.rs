@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use aorta_gateway::source::{read_paper_file, RrSimulator, SimParams};
+use aorta_gateway::source::{read_paper_file, Condition, RrSimulator, SimParams};
 use aorta_gateway::Profile;
 use aorta_spool::Spool;
 use aorta_transport::PartitionId;
@@ -32,7 +32,7 @@ pub struct DemoArgs {
     #[arg(long, default_value = "aorta-demo")]
     pub out: PathBuf,
     /// Algorithms every patient is enrolled with.
-    #[arg(long, default_value = "sdnn,hrv-bands,hr,rmssd")]
+    #[arg(long, default_value = "hr,sdnn,rmssd,clinical")]
     pub algorithms: String,
     /// Event time of the first sample, Unix seconds (default: M minutes ago).
     #[arg(long)]
@@ -43,6 +43,13 @@ pub struct DemoArgs {
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
+    /// Then serve the ward dashboard on --listen, printing its address and
+    /// a one-time password for the user `clinician`.
+    #[arg(long)]
+    pub serve: bool,
+    /// Address of the dashboard with --serve.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: String,
 }
 
 struct Input {
@@ -170,14 +177,25 @@ pub fn run(a: DemoArgs) -> Result<()> {
     };
 
     // Controller: enrol every patient, publish the signed records.
+    let enrol_bar = if a.quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(names.len() as u64)
+    };
+    enrol_bar.set_style(
+        ProgressStyle::with_template("{spinner} enrolling [{bar:40}] {pos}/{len} patients ({eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
     let mut signed = Vec::new();
     let mut patients = Vec::new();
     for n in &names {
         let (p, s) = keys.enrol(n, algorithms, rate, profile.cadence_ms, 0)?;
         signed.push(s);
         patients.push(p);
+        enrol_bar.inc(1);
     }
     publish(&spool, &signed)?;
+    enrol_bar.finish_and_clear();
 
     // Worker, in the simulated TEE.
     // The key broker runs in-process; the worker attests to it first, so
@@ -217,9 +235,20 @@ pub fn run(a: DemoArgs) -> Result<()> {
             Some(v) => Box::new(std::mem::take(&mut v[i].samples).into_iter()),
             None => {
                 let seed = a.seed.wrapping_mul(1_000_003).wrapping_add(i as u64);
+                // Something for the ward to flag: patient-002 is in atrial
+                // fibrillation, patient-003 bradycardic.
+                let condition = match i {
+                    1 => Condition::Af,
+                    2 => Condition::Bradycardia,
+                    _ => Condition::Normal,
+                };
                 Box::new(
-                    RrSimulator::new(SimParams::patient(seed), seed, start_us)
-                        .take_while(move |s| s.t_us < end_us),
+                    RrSimulator::new(
+                        SimParams::patient(seed).with_condition(condition),
+                        seed,
+                        start_us,
+                    )
+                    .take_while(move |s| s.t_us < end_us),
                 )
             }
         };
@@ -232,23 +261,29 @@ pub fn run(a: DemoArgs) -> Result<()> {
     } else {
         ProgressBar::new(total)
     };
+    // The bar counts envelopes the worker has processed (the last step);
+    // the message says how far the gateway is.
     bar.set_style(
         ProgressStyle::with_template(
-            "{spinner} {msg:10} [{bar:40}] {pos}/{len} envelopes ({per_sec}, {eta})",
+            "{spinner} processed [{bar:40}] {pos}/{len} envelopes ({per_sec}, {eta}) {msg}",
         )
         .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    bar.set_message("gateway");
     bar.enable_steady_tick(Duration::from_millis(200));
 
     let mut appender = spool.ingest_appender(PartitionId(0))?;
     let (gw, wk) = std::thread::scope(|s| {
         let w = s.spawn(|| pipeline::run_until_done(&mut worker, &done, &handled));
         let g = pipeline::replay(&mut streams, &mut appender, start_us, end_us, None, |st| {
-            bar.set_position(st.envelopes.min(total));
+            bar.set_position(handled.load(Ordering::Relaxed).min(total));
+            bar.set_message(format!("gateway sealed {}", st.envelopes));
         });
         done.store(true, Ordering::Release);
-        bar.set_message("worker");
+        bar.set_message("gateway done; worker catching up");
+        while !w.is_finished() {
+            bar.set_position(handled.load(Ordering::Relaxed).min(total));
+            std::thread::sleep(Duration::from_millis(100));
+        }
         (g, w.join())
     });
     let gw = gw?;
@@ -326,5 +361,37 @@ pub fn run(a: DemoArgs) -> Result<()> {
         );
     }
     println!("HRV traces of the first patients: {}", plot.display());
+    if algorithms.contains(aorta_wire::Algorithm::HrvBands) {
+        println!("{}", crate::pipeline::HRV_BANDS_NOTE);
+    }
+    if a.serve {
+        let users_path = a.out.join("dashboard-users");
+        let mut users = aorta_clinic::web::Users::default();
+        let password = one_time_password()?;
+        users.set("clinician", &password)?;
+        crate::roles::save_users(&users_path, &users)?;
+        crate::roles::serve_dashboard(
+            keys,
+            Spool::open_existing(a.out.join("untrusted"))?,
+            users,
+            &a.listen,
+            8 * 3600,
+            false,
+            Some(("clinician", &password)),
+        )?;
+    }
     Ok(())
+}
+
+/// 16 random characters from an unambiguous alphabet.
+fn one_time_password() -> Result<String> {
+    use rand_core::TryRngCore;
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzACDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut b = [0u8; 16];
+    rand_core::OsRng
+        .try_fill_bytes(&mut b)
+        .map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+    Ok(b.iter()
+        .map(|x| ALPHABET[usize::from(*x) % ALPHABET.len()] as char)
+        .collect())
 }

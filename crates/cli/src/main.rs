@@ -60,7 +60,22 @@ enum Cmd {
     BenchRun(bench::BenchRunArgs),
 }
 
-fn main() -> Result<()> {
+/// Errors print as one message chain (`error: a: b: c`), whatever
+/// `RUST_BACKTRACE` says; `AORTA_BACKTRACE=1` adds the backtrace.
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            if std::env::var_os("AORTA_BACKTRACE").is_some_and(|v| v != "0") {
+                eprintln!("{}", e.backtrace());
+            }
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<()> {
     let cli = Cli::parse();
     match cli.cmd {
         Cmd::Demo(a) => demo::run(a),

@@ -1134,7 +1134,19 @@ pub fn results(a: ResultsArgs) -> Result<()> {
             keys.display()
         );
     }
+    if spool.result_partitions()?.is_empty() {
+        bail!(
+            "{} holds no results: no worker has committed any there yet (is it the spool the workers use?)",
+            spool_dir.display()
+        );
+    }
     print!("{}", pipeline::summary_table(&rows));
+    if rows
+        .iter()
+        .any(|r| r.record.algorithm == aorta_wire::Algorithm::HrvBands)
+    {
+        println!("{}", pipeline::HRV_BANDS_NOTE);
+    }
     println!(
         "{} result rows from {} envelopes ({} rejected, {} duplicates dropped, {} corrupt records)",
         rows.len(),
