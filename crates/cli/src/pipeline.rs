@@ -408,9 +408,9 @@ pub fn write_trends_svg(rows: &[ResultRow], path: &Path, max: usize) -> Result<(
     let time_ticks = time_ticks(t_min, t_max);
     for (i, (name, series)) in panels.iter().enumerate() {
         let y0 = top + row_h * i as f64;
-        let _ = write!(
+        let _ = writeln!(
             svg,
-            "<text x=\"8\" y=\"{:.1}\" font-size=\"12\">{}</text>\n",
+            "<text x=\"8\" y=\"{:.1}\" font-size=\"12\">{}</text>",
             y0 + row_h / 2.0,
             xml_escape(name)
         );
@@ -459,9 +459,9 @@ pub fn write_trends_svg(rows: &[ResultRow], path: &Path, max: usize) -> Result<(
                 );
             }
             if data.is_empty() {
-                let _ = write!(
+                let _ = writeln!(
                     svg,
-                    "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"#999\">not enrolled for {title}</text>\n",
+                    "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"#999\">not enrolled for {title}</text>",
                     (px0 + px1) / 2.0,
                     (py_lo + py_hi) / 2.0
                 );
