@@ -212,8 +212,12 @@ impl Ward {
                 .unwrap_or(0)
                 - 86_400 * 365;
         }
+        let mut touched: Vec<&str> = Vec::new();
         for row in rows {
             let r = &row.record;
+            if touched.last() != Some(&row.patient.as_str()) {
+                touched.push(&row.patient);
+            }
             let p = self.patients.entry(row.patient.clone()).or_default();
             if p.stream.is_empty() {
                 p.stream = row.stream.to_hex();
@@ -272,13 +276,21 @@ impl Ward {
                 _ => pts.push(point),
             }
         }
-        self.trim();
+        touched.sort_unstable();
+        touched.dedup();
+        self.trim(&touched);
         self.version += 1;
     }
 
-    fn trim(&mut self) {
+    /// Drops trend points older than the retention, for the patients that
+    /// just received results (cost proportional to the commit, not to the
+    /// ward).
+    fn trim(&mut self, patients: &[&str]) {
         let retention_s = self.retention_us / 1_000_000;
-        for p in self.patients.values_mut() {
+        for name in patients {
+            let Some(p) = self.patients.get_mut(*name) else {
+                continue;
+            };
             let newest = p.last_result_us;
             p.recent_flags.retain(|(t, _)| newest - t <= 3_600_000_000);
             let cutoff = (newest / 1_000_000 - retention_s - self.epoch_s).max(0);

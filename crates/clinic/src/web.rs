@@ -621,10 +621,26 @@ fn router(app: Arc<App>) -> Router {
 /// pseudonym hex) so the ward shows them before their first result.
 pub fn serve<S: CommittedRecords + Send + 'static>(
     cfg: Config,
+    source: S,
+    decryptor: Decryptor,
+    directory: Box<dyn Directory>,
+    enrolled: Vec<(String, String)>,
+    listener: std::net::TcpListener,
+) -> Result<(), ClinicError> {
+    let mut ward = Ward::default();
+    for (name, stream) in &enrolled {
+        ward.enrol(name, stream);
+    }
+    serve_ward(cfg, ward, source, decryptor, directory, listener)
+}
+
+/// [`serve`] starting from a ward that already holds results (benchmarks).
+pub fn serve_ward<S: CommittedRecords + Send + 'static>(
+    cfg: Config,
+    ward: Ward,
     mut source: S,
     mut decryptor: Decryptor,
     mut directory: Box<dyn Directory>,
-    enrolled: Vec<(String, String)>,
     listener: std::net::TcpListener,
 ) -> Result<(), ClinicError> {
     let io = |e: std::io::Error| ClinicError::Io {
@@ -632,10 +648,6 @@ pub fn serve<S: CommittedRecords + Send + 'static>(
         reason: e.to_string(),
     };
     listener.set_nonblocking(true).map_err(io)?;
-    let mut ward = Ward::default();
-    for (name, stream) in &enrolled {
-        ward.enrol(name, stream);
-    }
     let (vtx, vrx) = watch::channel(ward.version);
     let poll = cfg.poll;
     let app = Arc::new(App {
