@@ -50,27 +50,23 @@ pub fn worker(e: &Exporter, w: &SpoolWorker) {
         "Input or control logs found shrunk, replaced, deleted or rewritten",
         c.input_discontinuities + c.control_discontinuities,
     );
-    n("aorta_worker_samples", "Samples accepted", c.samples);
-    n("aorta_worker_windows", "Windows closed", c.windows);
+    // Only what the host can already see or what does not depend on the
+    // data: counts of samples, result records or buffered state would give
+    // away heart rate and clinical events (one patient per partition).
     n(
-        "aorta_worker_result_records",
-        "Result records emitted",
-        c.result_records,
+        "aorta_worker_windows",
+        "Windows closed (one per stream and 10-s block)",
+        c.windows,
     );
     n(
         "aorta_worker_result_envelopes",
-        "Result envelopes emitted",
+        "Result envelopes emitted (visible in the spool too)",
         c.result_envelopes,
     );
     n(
         "aorta_worker_missing_envelopes",
         "Envelopes missing in sequence (gaps)",
         r.missing_envelopes,
-    );
-    n(
-        "aorta_worker_late_samples",
-        "Samples later than their window",
-        r.late_samples,
     );
     let cp = w.checkpoint_stats();
     n(
@@ -94,11 +90,6 @@ pub fn worker(e: &Exporter, w: &SpoolWorker) {
         "Streams with state",
         r.streams as f64,
     );
-    g(
-        "aorta_worker_state_bytes",
-        "Heap held by stream state, bytes",
-        r.state_heap_bytes as f64,
-    );
     let input = w.input();
     let lag = input
         .len()
@@ -111,8 +102,9 @@ pub fn worker(e: &Exporter, w: &SpoolWorker) {
     );
 }
 
-/// A gateway's totals.
-pub fn gateway(e: &Exporter, envelopes: u64, bytes: u64, samples: u64) {
+/// A gateway's totals (envelopes go out on a fixed cadence; sample counts
+/// would give away heart rate, so they are not exported).
+pub fn gateway(e: &Exporter, envelopes: u64, bytes: u64) {
     e.counter(
         "aorta_gateway_envelopes_sent",
         "Envelopes sealed and appended",
@@ -124,12 +116,6 @@ pub fn gateway(e: &Exporter, envelopes: u64, bytes: u64, samples: u64) {
         "Envelope bytes appended",
         &[],
         bytes,
-    );
-    e.counter(
-        "aorta_gateway_samples",
-        "Samples accepted from sources",
-        &[],
-        samples,
     );
 }
 

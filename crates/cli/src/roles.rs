@@ -427,7 +427,7 @@ pub fn gateway(a: GatewayArgs) -> Result<()> {
         Some(&mut watch),
         |st| {
             if let Some(m) = &metrics {
-                crate::metrics::gateway(m, st.envelopes, st.bytes, st.samples);
+                crate::metrics::gateway(m, st.envelopes, st.bytes);
             }
         },
     )?;
@@ -658,7 +658,7 @@ fn gateway_mqtt(
             out.append(&refs)?;
             next_tick += cadence;
             if let Some(m) = &metrics {
-                crate::metrics::gateway(m, envelopes, bytes, samples);
+                crate::metrics::gateway(m, envelopes, bytes);
                 for (reason, n) in &refused {
                     crate::metrics::gateway_refused(m, reason, *n);
                 }

@@ -111,8 +111,15 @@ fn results_as_fhir_r4_validate_independently() {
             .collect();
         assert!(r["subject"]["display"] == "alice" || r["subject"]["display"] == "bob");
         assert!(r["meta"]["tag"].to_string().contains("SIMULATED-TEE"));
-        if codes.contains(&"49436004") {
+        let vital = r["category"].to_string().contains("vital-signs");
+        assert_eq!(
+            vital,
+            codes.contains(&"8867-4"),
+            "only heart rate is a vital sign"
+        );
+        if codes.contains(&"8884-9") {
             assert_eq!(r["subject"]["display"], "alice");
+            assert_eq!(r["valueCodeableConcept"]["coding"][0]["code"], "49436004");
             af += 1;
         }
         if codes.contains(&"8867-4") {

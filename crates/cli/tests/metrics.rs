@@ -236,8 +236,7 @@ fn metrics_of_broker_worker_and_gateway() {
         assert!(st.success());
     }
     let (text, s) = until(gw_port, "gateway counters", |s| {
-        value(s, "aorta_gateway_samples_total", None) >= 40.0
-            && value(s, "aorta_gateway_envelopes_sent_total", None) >= 2.0
+        value(s, "aorta_gateway_envelopes_sent_total", None) >= 2.0
             && value(
                 s,
                 "aorta_gateway_refused_total",
@@ -272,5 +271,9 @@ fn metrics_of_broker_worker_and_gateway() {
     });
     assert!(value(&s, "aorta_worker_checkpoints_total", None) >= 1.0);
     assert!(value(&s, "aorta_worker_streams", None) >= 1.0);
+    // Nothing that counts beats or clinical events leaves the TEE.
+    for leaky in ["samples", "result_records", "state_bytes"] {
+        assert!(!text.contains(leaky), "{leaky} exported:\n{text}");
+    }
     no_identities(&text, &s, &names, &pseudonyms);
 }

@@ -6,7 +6,8 @@
 //! * heart rate: LOINC 8867-4 and IEEE 11073 MDC 147842
 //!   (`MDC_ECG_HEART_RATE`), as the Personal Health Device IG asks;
 //! * SDNN: LOINC 80404-7;
-//! * AF episodes: SNOMED CT 49436004 (atrial fibrillation);
+//! * AF episodes: LOINC 8884-9 (heart rate rhythm) with the value SNOMED
+//!   CT 49436004 (atrial fibrillation);
 //! * every metric and event, also those LOINC has no code for (RMSSD,
 //!   pNN50, LF, HF, LF/HF, SD1, SD2, SampEn, DFA α1, alerts...), in the
 //!   project's code system [`AORTA_METRIC`], whose codes are the result
@@ -187,7 +188,7 @@ fn coding(m: Metric, a: Algorithm) -> Value {
             "display": "R-R interval.standard deviation (Heart rate variability)"
         })),
         Metric::AfEvent => codings.push(json!({
-            "system": SNOMED, "code": "49436004", "display": "Atrial fibrillation"
+            "system": LOINC, "code": "8884-9", "display": "Heart rate rhythm"
         })),
         _ => {}
     }
@@ -233,15 +234,19 @@ fn observation(row: &ResultRow) -> Value {
         "resourceType": "Observation",
         "id": id,
         "status": "final",
-        "category": [{"coding": [{"system": CATEGORY, "code": "vital-signs", "display": "Vital Signs"}]}],
         "code": coding(r.metric, r.algorithm),
         "subject": subject(row),
         "effectivePeriod": {"start": instant(r.t_us), "end": instant(end)},
     });
+    if r.metric == Metric::Hr {
+        // Heart rate is a vital sign; HRV indices are not (the category
+        // would claim the vital-signs profile for them).
+        o["category"] = json!([{"coding": [{"system": CATEGORY, "code": "vital-signs", "display": "Vital Signs"}]}]);
+    }
     if r.value.is_finite() {
         o["valueQuantity"] = json!({"value": r.value, "unit": unit, "system": UCUM, "code": unit});
     } else {
-        o["dataAbsentReason"] = json!({"coding": [{"system": ABSENT, "code": "error", "display": "Error"}],
+        o["dataAbsentReason"] = json!({"coding": [{"system": ABSENT, "code": "not-a-number", "display": "Not a Number (NaN)"}],
             "text": "not computable from this window"});
     }
     if let Some(m) = meta(r.quality) {
@@ -269,16 +274,21 @@ fn episodes(rows: &[&ResultRow]) -> Vec<Value> {
         if let Some(e) = end {
             period["end"] = json!(instant(e));
         }
+        // An episode still open has a period without an end.
         let mut o = json!({
             "resourceType": "Observation",
             "id": id,
-            "status": if end.is_some() { "final" } else { "preliminary" },
-            "category": [{"coding": [{"system": CATEGORY, "code": "vital-signs", "display": "Vital Signs"}]}],
+            "status": "final",
             "code": coding(r.metric, r.algorithm),
             "subject": subject(start),
             "effectivePeriod": period,
-            "valueBoolean": true,
         });
+        if r.metric == Metric::AfEvent {
+            o["valueCodeableConcept"] = json!({"coding": [{"system": SNOMED, "code": "49436004",
+                "display": "Atrial fibrillation"}], "text": "Atrial fibrillation"});
+        } else {
+            o["valueBoolean"] = json!(true);
+        }
         if let Some(m) = meta(r.quality) {
             o["meta"] = m;
         }
@@ -408,12 +418,13 @@ mod golden {
         if std::env::var_os("AORTA_BLESS").is_some() {
             std::fs::write(path, &got).unwrap();
         }
-        let want = std::fs::read_to_string(path).unwrap();
+        // Compared as JSON values: key order depends on serde_json features.
+        let want: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let v: Value = serde_json::from_str(&got).unwrap();
         assert_eq!(
-            got, want,
+            v, want,
             "golden FHIR Bundle changed (AORTA_BLESS=1 to accept)"
         );
-        let v: Value = serde_json::from_str(&got).unwrap();
         let entries = v["entry"].as_array().unwrap();
         // n, identity RR skipped; AF onset+offset paired; brady open.
         assert_eq!(entries.len(), 9);
