@@ -1026,8 +1026,10 @@ pub fn results_passwd(users: &std::path::Path, user: &str) -> Result<()> {
     if user.is_empty() || user.contains([':', '\n']) {
         bail!("a user name must be non-empty and hold no ':' or newline");
     }
-    let mut u = if users.exists() {
-        aorta_clinic::web::Users::load(users).unwrap_or_default()
+    // An existing file that does not load is an error, never a reason to
+    // start over (that would drop every other user).
+    let mut u = if users.exists() && std::fs::metadata(users)?.len() > 0 {
+        aorta_clinic::web::Users::load(users)?
     } else {
         aorta_clinic::web::Users::default()
     };

@@ -28,7 +28,7 @@
   let hours = 1;
   let plots = [];
 
-  const clock = (us) => us ? new Date(us / 1000).toLocaleString() : '—';
+  const clock = (us) => us ? new Date(us / 1000).toLocaleString(undefined, { timeZoneName: 'short' }) : '—';
   const text = (el, s) => { el.textContent = s; return el; };
   const el = (tag, cls, s) => { const e = document.createElement(tag); if (cls) e.className = cls; if (s !== undefined) e.textContent = s; return e; };
 
@@ -52,7 +52,7 @@
       tr.appendChild(el('td', 'name', p.patient));
       tr.appendChild(el('td', 'hr', p.hr_bpm == null ? '—' : p.hr_bpm.toFixed(0) + ' bpm'));
       const rhythm = el('td', 'rhythm');
-      rhythm.appendChild(p.rhythm === 'af' ? badge('af', 'AF') : text(el('span'), p.rhythm));
+      rhythm.appendChild(p.rhythm === 'af' ? badge('af', 'AF') : text(el('span'), p.rhythm === 'no af detected' ? 'no AF detected' : p.rhythm));
       tr.appendChild(rhythm);
       const alerts = el('td', 'alerts');
       for (const a of p.alerts) alerts.appendChild(badge('alert', ALERT_NAMES[a] || a));
@@ -70,6 +70,12 @@
       tbody.appendChild(tr);
     }
     $('simulated').hidden = !simulated;
+    const stalled = $('stalled');
+    stalled.hidden = !w.feed_stalled;
+    if (w.feed_stalled) {
+      text(stalled, 'Results feed stalled' + (w.feed.error ? ': ' + w.feed.error : '') +
+        ' — last read ' + clock(w.feed.last_poll_us) + '. Values below may be out of date.');
+    }
     text($('ward-count'), w.patients.length + ' patients');
     document.body.dataset.wardVersion = w.version;
   }
@@ -129,6 +135,8 @@
   async function renderPatient(name) {
     const q = 'name=' + encodeURIComponent(name) + '&hours=' + hours;
     const t = await api('/api/patient?' + q);
+    // A slower answer for a patient no longer shown is dropped.
+    if (view.kind !== 'patient' || view.name !== t.patient) return;
     text($('patient-name'), t.patient);
     $('dl-csv').href = '/api/patient.csv?' + q;
     $('dl-fhir').href = '/fhir/Observation?patient=' + encodeURIComponent(name) + '&hours=' + hours;
@@ -147,7 +155,9 @@
   function route() {
     const h = location.hash.replace(/^#/, '');
     const m = /^patient=(.*)$/.exec(h);
-    view = m ? { kind: 'patient', name: decodeURIComponent(m[1]) } : { kind: 'ward' };
+    let name = null;
+    if (m) { try { name = decodeURIComponent(m[1]); } catch (e) { name = null; } }
+    view = name !== null ? { kind: 'patient', name } : { kind: 'ward' };
     $('ward-view').hidden = view.kind !== 'ward';
     $('patient-view').hidden = view.kind !== 'patient';
     return refresh();
@@ -163,7 +173,10 @@
     csrf = s.csrf;
     text($('user'), s.user);
     $('logout').addEventListener('click', async () => {
-      await fetch('/logout', { method: 'POST', headers: { 'x-csrf-token': csrf }, credentials: 'same-origin' });
+      try {
+        const r = await fetch('/logout', { method: 'POST', headers: { 'x-csrf-token': csrf }, credentials: 'same-origin' });
+        if (!r.ok && r.status !== 401) { alert('Sign-out failed (' + r.status + '); close the browser to end the session.'); return; }
+      } catch (e) { alert('Sign-out failed: ' + e); return; }
       location.href = '/login';
     });
     for (const b of document.querySelectorAll('.controls button')) {
@@ -173,7 +186,11 @@
     const es = new EventSource('/api/events');
     es.addEventListener('update', () => refresh());
     es.onopen = () => { text($('live'), 'live'); $('live').classList.add('on'); };
-    es.onerror = () => { text($('live'), 'reconnecting…'); $('live').classList.remove('on'); };
+    es.onerror = async () => {
+      text($('live'), 'reconnecting…'); $('live').classList.remove('on');
+      // An expired session ends the stream: go to the sign-in form.
+      try { await api('/api/session'); } catch (e) { /* api() redirects on 401 */ }
+    };
     await route();
   }
 

@@ -1,6 +1,6 @@
 //! Committed results, followed and decrypted.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use aorta_envelope::{KemPublic, KemSecret, ReceiverSession};
 use aorta_spool::{Frame, LogReader, Spool, Step};
@@ -52,9 +52,18 @@ impl CommittedRecords for SpoolResults {
             }
         }
         let before = out.len();
+        let mut first_error = None;
         for (p, f) in &mut self.logs {
             loop {
-                match f.reader.step()? {
+                // One unreadable partition must not hold back the others.
+                let step = match f.reader.step() {
+                    Ok(s) => s,
+                    Err(e) => {
+                        first_error.get_or_insert(e);
+                        break;
+                    }
+                };
+                match step {
                     Step::Frame {
                         frame: Frame::Data(d),
                         ..
@@ -74,7 +83,10 @@ impl CommittedRecords for SpoolResults {
                 }
             }
         }
-        Ok(out.len() - before)
+        match first_error {
+            Some(e) if out.len() == before => Err(e),
+            _ => Ok(out.len() - before),
+        }
     }
 }
 
@@ -113,9 +125,34 @@ pub struct Decryptor {
     fleet: HashMap<u32, KemPublic>,
     names: HashMap<StreamId, String>,
     sessions: HashMap<(StreamId, u64), ReceiverSession>,
-    seen: HashSet<(StreamId, u64, u64)>,
+    /// Per result session: highest sequence number seen and a 128-entry
+    /// window below it (bounded, whatever the session's length).
+    seen: HashMap<(StreamId, u64), (u64, u128)>,
     owner: HashMap<Identity, (u32, u64)>,
     pub stats: ResultStats,
+}
+
+/// `true` when `seq` is new for a window (highest, bitmap), which it then
+/// records; older than the window counts as seen.
+fn first_sight(w: &mut (u64, u128), seq: u64) -> bool {
+    let (hi, bits) = w;
+    if seq > *hi || (*hi == 0 && *bits == 0) {
+        let shift = seq.saturating_sub(*hi);
+        *bits = if shift >= 128 { 0 } else { *bits << shift };
+        *bits |= 1;
+        *hi = seq;
+        return true;
+    }
+    let back = *hi - seq;
+    if back >= 128 {
+        return false;
+    }
+    let bit = 1u128 << back;
+    if *bits & bit != 0 {
+        return false;
+    }
+    *bits |= bit;
+    true
 }
 
 impl std::fmt::Debug for Decryptor {
@@ -137,10 +174,17 @@ impl Decryptor {
             fleet,
             names,
             sessions: HashMap::new(),
-            seen: HashSet::new(),
+            seen: HashMap::new(),
             owner: HashMap::new(),
             stats: ResultStats::default(),
         }
+    }
+
+    /// Forgets record identities of windows that started before `t_us`
+    /// (a follower that keeps only recent results calls this so that its
+    /// memory stays bounded; older copies are then no longer recognised).
+    pub fn forget_before(&mut self, t_us: i64) {
+        self.owner.retain(|id, _| id.3 >= t_us);
     }
 
     /// Learns fleet keys and names added since (rotation, enrolment).
@@ -161,7 +205,7 @@ impl Decryptor {
             self.stats.rejected += 1;
             return;
         }
-        if !self.seen.insert((h.stream, h.session.0, h.seq)) {
+        if !first_sight(self.seen.entry((h.stream, h.session.0)).or_default(), h.seq) {
             self.stats.duplicates += 1;
             return;
         }
@@ -269,10 +313,16 @@ pub fn fmt_time(t_us: i64) -> String {
 /// (`patient,window_start,algorithm,metric,value,quality`), newline
 /// included; names with commas or quotes are quoted.
 pub fn csv_line(r: &ResultRow) -> String {
-    let name = if r.patient.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", r.patient.replace('"', "\"\""))
+    // A name that a spreadsheet would read as a formula is prefixed with '.
+    let patient = if r.patient.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{}", r.patient)
     } else {
         r.patient.clone()
+    };
+    let name = if patient.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", patient.replace('"', "\"\""))
+    } else {
+        patient
     };
     format!(
         "{name},{},{},{},{},{}\n",
@@ -282,4 +332,26 @@ pub fn csv_line(r: &ResultRow) -> String {
         r.record.value,
         r.record.quality.describe()
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_sight;
+
+    #[test]
+    fn the_replay_window_is_bounded_and_exact() {
+        let mut w = (0, 0);
+        assert!(first_sight(&mut w, 0));
+        assert!(!first_sight(&mut w, 0));
+        assert!(first_sight(&mut w, 5));
+        assert!(first_sight(&mut w, 3));
+        assert!(!first_sight(&mut w, 3));
+        assert!(first_sight(&mut w, 500));
+        assert!(
+            !first_sight(&mut w, 5),
+            "older than the window counts as seen"
+        );
+        assert!(first_sight(&mut w, 499));
+        assert!(!first_sight(&mut w, 500));
+    }
 }

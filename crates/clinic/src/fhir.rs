@@ -314,6 +314,13 @@ fn episodes(rows: &[&ResultRow]) -> Vec<Value> {
 /// The rows as a FHIR R4 `Bundle` (type `collection`). Rows should be in
 /// time order per patient (as [`crate::feed::sort_rows`] leaves them).
 pub fn bundle(rows: &[ResultRow]) -> Value {
+    bundle_from(rows, "")
+}
+
+/// [`bundle`] with resource ids in a separate namespace `source` (the
+/// dashboard's downloads hold values rounded to 32 bits, so they must not
+/// share ids with the full results).
+pub fn bundle_from(rows: &[ResultRow], source: &str) -> Value {
     let mut entries = Vec::new();
     let mut events = Vec::new();
     for row in rows {
@@ -324,6 +331,12 @@ pub fn bundle(rows: &[ResultRow]) -> Value {
         }
     }
     entries.extend(episodes(&events));
+    if !source.is_empty() {
+        for e in &mut entries {
+            let id = e["id"].as_str().unwrap_or_default().to_string();
+            e["id"] = json!(uuid(&[source.as_bytes(), id.as_bytes()]));
+        }
+    }
     let entry: Vec<Value> = entries
         .into_iter()
         .map(|r| {

@@ -126,8 +126,9 @@ pub struct Summary {
     pub stream: String,
     pub hr_bpm: Option<f64>,
     pub hr_at_us: Option<i64>,
-    /// `af` while an AF episode is open, `sinus` otherwise (`unknown`
-    /// before any rhythm result).
+    /// `af` while an AF episode is open; `no af detected` otherwise;
+    /// `unknown` before any rhythm result, while the signal is lost or when
+    /// results are stale (an RR-only detector cannot claim sinus rhythm).
     pub rhythm: &'static str,
     pub alerts: Vec<Alert>,
     /// Quality flags of the latest windows and those seen in the last
@@ -303,14 +304,9 @@ impl Ward {
         }
     }
 
-    /// Every patient, those needing attention first.
-    pub fn summaries(&self) -> Vec<Summary> {
-        let newest = self
-            .patients
-            .values()
-            .map(|p| p.last_result_us)
-            .max()
-            .unwrap_or(0);
+    /// Every patient, those needing attention first. `now_us` is the
+    /// server's clock: a patient without a result for 2 minutes is stale.
+    pub fn summaries(&self, now_us: i64) -> Vec<Summary> {
         let mut out: Vec<Summary> = self
             .patients
             .iter()
@@ -333,22 +329,26 @@ impl Ward {
                 } else {
                     quality.describe().split('|').map(str::to_string).collect()
                 };
-                let stale = p.last_result_us == 0 || newest - p.last_result_us > 120_000_000;
+                let stale = p.last_result_us == 0 || now_us - p.last_result_us > 120_000_000;
                 if stale {
                     qnames.push("no recent results".into());
                 }
                 let rhythm = if alerts.contains(&Alert::AtrialFibrillation) {
                     "af"
-                } else if p.episodes.is_empty() && !p.latest.contains_key(&Series::ClinicalSdnn) {
+                } else if stale
+                    || alerts.contains(&Alert::SignalLoss)
+                    || (p.episodes.is_empty() && !p.latest.contains_key(&Series::ClinicalSdnn))
+                {
                     "unknown"
                 } else {
-                    "sinus"
+                    "no af detected"
                 };
                 let hr = p.latest.get(&Series::Hr);
                 let attention = alerts.len() as u32 * 100
                     + u32::from(alerts.contains(&Alert::AtrialFibrillation)) * 50
                     + u32::from(quality.0 & (Quality::GAP | Quality::REJECTED) != 0) * 10
-                    + u32::from(stale) * 5;
+                    // A silent monitor is a technical alarm of its own.
+                    + u32::from(stale) * 60;
                 Summary {
                     patient: name.clone(),
                     stream: p.stream.clone(),
@@ -523,9 +523,11 @@ mod tests {
             ),
             row("dave", 1000, Algorithm::HeartRate, Metric::Hr, 65.0, 0),
         ]);
-        let s = w.summaries();
+        let now = 1_020_000_000;
+        let s = w.summaries(now);
         let order: Vec<&str> = s.iter().map(|x| x.patient.as_str()).collect();
         assert_eq!(order, ["alice", "bob", "carol", "dave"]);
+        assert_eq!(s[3].rhythm, "unknown", "no rhythm result yet");
         assert_eq!(s[0].rhythm, "af");
         assert_eq!(s[1].alerts, vec![Alert::Bradycardia]);
         assert_eq!(s[1].hr_bpm, Some(36.0));
@@ -539,11 +541,20 @@ mod tests {
             0,
         )]);
         let a = w
-            .summaries()
+            .summaries(now)
             .into_iter()
             .find(|x| x.patient == "alice")
             .unwrap();
         assert!(a.alerts.is_empty());
+        assert_eq!(a.rhythm, "no af detected");
+        // Ten minutes of silence: every patient is stale, and says so.
+        for x in w.summaries(now + 600_000_000) {
+            assert!(
+                x.quality.contains(&"no recent results".to_string()),
+                "{x:?}"
+            );
+            assert_eq!(x.rhythm, "unknown");
+        }
         let t = w.trends("alice", 3_600_000_000, 100).unwrap();
         assert_eq!(t.episodes[0].offset_us, Some(1_100_000_000));
         assert_eq!(t.series[&Series::Hr].v, vec![Some(96.0)]);

@@ -178,9 +178,28 @@ struct Session {
     csrf: String,
 }
 
+/// How the results feed is doing (shown by the page: a dashboard must
+/// never show old data as current).
+#[derive(Debug, Clone, Default, serde::Serialize)]
+struct FeedHealth {
+    /// Server time of the last poll of the transport.
+    last_poll_us: i64,
+    /// Server time of the last poll that brought results.
+    last_results_us: i64,
+    /// The last poll's error, if it failed.
+    error: Option<String>,
+}
+
+fn now_us() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64)
+}
+
 struct App {
     cfg: Config,
     ward: RwLock<Ward>,
+    feed: Mutex<FeedHealth>,
     sessions: Mutex<HashMap<[u8; 32], Session>>,
     logins: tokio::sync::Semaphore,
     version: watch::Receiver<u64>,
@@ -308,14 +327,19 @@ async fn login(
     if f.user.len() > 256 || f.password.len() > 1024 {
         return Redirect::to("/login?failed=1").into_response();
     }
-    let Ok(_slot) = app.logins.acquire().await else {
-        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    // At most two verifications at a time; further sign-ins wait briefly
+    // or are told to retry, so a flood cannot queue without bound, and the
+    // slot is free again before the failure delay.
+    let slot = match tokio::time::timeout(Duration::from_secs(2), app.logins.acquire()).await {
+        Ok(Ok(slot)) => slot,
+        _ => return (StatusCode::TOO_MANY_REQUESTS, "busy: retry in a moment").into_response(),
     };
     let users = app.cfg.users.clone();
     let (user, password) = (f.user.clone(), f.password);
     let ok = tokio::task::spawn_blocking(move || users.verify(&user, &password))
         .await
         .unwrap_or(false);
+    drop(slot);
     if !ok {
         tokio::time::sleep(Duration::from_millis(300)).await;
         return Redirect::to("/login?failed=1").into_response();
@@ -402,7 +426,15 @@ async fn api_ward(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     let Ok(w) = app.ward.read() else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
-    json(&serde_json::json!({"version": w.version, "patients": w.summaries()}))
+    let feed = app.feed.lock().map(|f| f.clone()).unwrap_or_default();
+    let now = now_us();
+    json(&serde_json::json!({
+        "version": w.version,
+        "now_us": now,
+        "feed_stalled": now - feed.last_poll_us > 10_000_000 || feed.error.is_some(),
+        "feed": feed,
+        "patients": w.summaries(now),
+    }))
 }
 
 #[derive(Deserialize)]
@@ -437,10 +469,11 @@ async fn api_patient(
     }
 }
 
-/// The rows behind a patient's trends (what the patient view shows), for
-/// downloads.
+/// The rows behind what the patient view shows, for downloads: at most a
+/// day (a week of 10-s windows is hundreds of MB of FHIR; `aorta results`
+/// writes everything).
 fn patient_rows(w: &Ward, name: &str, hours: f64) -> Option<Vec<ResultRow>> {
-    w.rows(name, period_us(hours))
+    w.rows(name, period_us(hours.min(24.0)))
 }
 
 async fn patient_csv(
@@ -501,10 +534,14 @@ async fn fhir_observations(
     let Some(rows) = rows else {
         return (StatusCode::NOT_FOUND, "no such patient").into_response();
     };
-    let b = crate::fhir::bundle(&rows);
-    match serde_json::to_vec(&b) {
-        Ok(body) => ([(header::CONTENT_TYPE, "application/fhir+json")], body).into_response(),
-        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    // Built off the async threads, so a large Bundle cannot stall the page.
+    let body = tokio::task::spawn_blocking(move || {
+        serde_json::to_vec(&crate::fhir::bundle_from(&rows, "dashboard"))
+    })
+    .await;
+    match body {
+        Ok(Ok(body)) => ([(header::CONTENT_TYPE, "application/fhir+json")], body).into_response(),
+        _ => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
 }
 
@@ -653,6 +690,7 @@ pub fn serve_ward<S: CommittedRecords + Send + 'static>(
     let app = Arc::new(App {
         cfg,
         ward: RwLock::new(ward),
+        feed: Mutex::new(FeedHealth::default()),
         sessions: Mutex::new(HashMap::new()),
         logins: tokio::sync::Semaphore::new(2),
         version: vrx,
@@ -669,6 +707,13 @@ pub fn serve_ward<S: CommittedRecords + Send + 'static>(
             let mut envs = Vec::new();
             let mut rows = Vec::new();
             let mut last_refresh = Instant::now();
+            let mut last_forget = Instant::now();
+            let mut last_error: Option<String> = None;
+            let mut newest = i64::MIN;
+            let retention_us = follower
+                .ward
+                .read()
+                .map_or(7 * 86_400_000_000, |w| w.retention_us);
             loop {
                 if last_refresh.elapsed() >= Duration::from_secs(5) {
                     last_refresh = Instant::now();
@@ -682,18 +727,48 @@ pub fn serve_ward<S: CommittedRecords + Send + 'static>(
                     }
                 }
                 envs.clear();
-                if let Err(e) = source.poll_committed(&mut envs) {
-                    eprintln!("dashboard: reading committed results: {e}");
+                let error = source
+                    .poll_committed(&mut envs)
+                    .err()
+                    .map(|e| e.to_string());
+                if error.is_some() && error != last_error {
+                    // Logged when it changes, not every poll.
+                    eprintln!(
+                        "dashboard: reading committed results: {}",
+                        error.as_deref().unwrap_or_default()
+                    );
                 }
-                rows.clear();
-                for (p, e) in envs.drain(..) {
-                    decryptor.open(p, e, &mut rows);
-                }
-                if !rows.is_empty() {
-                    if let Ok(mut w) = follower.ward.write() {
-                        w.apply(&rows);
-                        let _ = vtx.send(w.version);
+                last_error.clone_from(&error);
+                let got = !envs.is_empty();
+                // A large backlog (the first poll reads the whole history)
+                // is applied in batches, so readers are never blocked long.
+                let mut pending = std::mem::take(&mut envs);
+                while !pending.is_empty() {
+                    let rest = pending.split_off(pending.len().min(4096));
+                    rows.clear();
+                    for (p, e) in pending {
+                        decryptor.open(p, e, &mut rows);
                     }
+                    pending = rest;
+                    if !rows.is_empty() {
+                        newest = rows.iter().map(|r| r.record.t_us).fold(newest, i64::max);
+                        if let Ok(mut w) = follower.ward.write() {
+                            w.apply(&rows);
+                            let _ = vtx.send(w.version);
+                        }
+                    }
+                }
+                let now = now_us();
+                if let Ok(mut f) = follower.feed.lock() {
+                    f.last_poll_us = now;
+                    if got {
+                        f.last_results_us = now;
+                    }
+                    f.error = error;
+                }
+                if last_forget.elapsed() >= Duration::from_secs(60) && newest > i64::MIN {
+                    last_forget = Instant::now();
+                    decryptor.forget_before(newest - retention_us);
                 }
                 std::thread::sleep(poll);
             }

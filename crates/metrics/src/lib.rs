@@ -190,7 +190,14 @@ impl Exporter {
         c.set_write_timeout(Some(Duration::from_secs(5)))?;
         let mut req = Vec::new();
         let mut buf = [0u8; 1024];
+        // One connection at a time: a whole request within 5 s, or none.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
         while !req.windows(4).any(|w| w == b"\r\n\r\n") && req.len() < 8192 {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Ok(());
+            }
+            c.set_read_timeout(Some(left))?;
             let n = c.read(&mut buf)?;
             if n == 0 {
                 break;
