@@ -375,7 +375,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
             Spool::open_existing(a.out.join("untrusted"))?,
             users,
             &a.listen,
-            8 * 3600,
+            (8 * 3600, 168),
             false,
             Some(("clinician", &password)),
         )?;

@@ -996,6 +996,9 @@ pub struct ServeArgs {
     /// Mark the session cookie `Secure` (served through a TLS proxy).
     #[arg(long)]
     pub secure_cookies: bool,
+    /// Hours of trends kept in memory (about 520 KiB per patient-day).
+    #[arg(long, default_value_t = 168)]
+    pub retention_hours: u64,
 }
 
 /// Names and fleet keys from the controller's directory, re-read while the
@@ -1061,7 +1064,7 @@ pub fn results_serve(a: ServeArgs) -> Result<()> {
         spool,
         users,
         &a.listen,
-        a.session_secs,
+        (a.session_secs, a.retention_hours),
         a.secure_cookies,
         None,
     )
@@ -1073,7 +1076,7 @@ pub fn serve_dashboard(
     spool: Spool,
     users: aorta_clinic::web::Users,
     listen: &str,
-    session_secs: u64,
+    (session_secs, retention_hours): (u64, u64),
     secure_cookies: bool,
     credential: Option<(&str, &str)>,
 ) -> Result<()> {
@@ -1095,6 +1098,7 @@ pub fn serve_dashboard(
         users,
         session_ttl: Duration::from_secs(session_secs.max(1)),
         secure_cookies,
+        retention: Duration::from_secs(retention_hours.max(1) * 3600),
         ..Default::default()
     };
     // Tests and scripts wait for this line.

@@ -162,3 +162,48 @@ fn results_as_fhir_r4_validate_independently() {
     );
     assert!(af >= 1, "alice's AF episode is an Observation");
 }
+
+/// Every Observation of a demo run (the demo's default algorithms, an AF
+/// and a bradycardic patient) validates as R4.
+#[test]
+fn a_demo_runs_results_validate_as_fhir_r4() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("demo");
+    run_ok(
+        aorta()
+            .args([
+                "demo",
+                "--quiet",
+                "--patients",
+                "4",
+                "--minutes",
+                "8",
+                "--out",
+            ])
+            .arg(&out),
+    );
+    let fhir = dir.path().join("demo.json");
+    run_ok(
+        aorta()
+            .args(["results", "--keys"])
+            .arg(out.join("keys"))
+            .arg("--spool")
+            .arg(out.join("untrusted"))
+            .arg("--fhir")
+            .arg(&fhir),
+    );
+    let report = validate(&[&fhir]);
+    let n: usize = report
+        .split_whitespace()
+        .find_map(|w| w.parse().ok())
+        .unwrap_or(0);
+    assert!(n > 500, "{report}");
+    let bundle: serde_json::Value = serde_json::from_slice(&std::fs::read(&fhir).unwrap()).unwrap();
+    let af = bundle["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["resource"]["valueCodeableConcept"]["coding"][0]["code"] == "49436004")
+        .count();
+    assert!(af >= 1, "the demo's AF patient has an AF episode");
+}

@@ -147,6 +147,8 @@ pub struct Config {
     pub secure_cookies: bool,
     /// How often committed results are looked for.
     pub poll: Duration,
+    /// How long trends are kept (memory: about 520 KiB per patient-day).
+    pub retention: Duration,
 }
 
 impl Default for Config {
@@ -156,6 +158,7 @@ impl Default for Config {
             session_ttl: Duration::from_secs(8 * 3600),
             secure_cookies: false,
             poll: Duration::from_millis(500),
+            retention: Duration::from_secs(7 * 86_400),
         }
     }
 }
@@ -685,6 +688,8 @@ pub fn serve_ward<S: CommittedRecords + Send + 'static>(
         reason: e.to_string(),
     };
     listener.set_nonblocking(true).map_err(io)?;
+    let mut ward = ward;
+    ward.retention_us = cfg.retention.as_micros().min(i64::MAX as u128) as i64;
     let (vtx, vrx) = watch::channel(ward.version);
     let poll = cfg.poll;
     let app = Arc::new(App {
