@@ -50,6 +50,15 @@ impl Biquad {
         )
     }
 
+    /// Sets the state a high-pass section reaches after a constant input
+    /// `x0` forever (output 0), so a recording that starts on a baseline
+    /// offset gives no step transient. Valid for sections whose DC gain is
+    /// zero (`b0 + b1 + b2 = 0`).
+    pub fn prime_highpass(&mut self, x0: f32) {
+        self.z1 = -self.b0 * x0;
+        self.z2 = self.b2 * x0;
+    }
+
     #[inline]
     pub fn step(&mut self, x: f32) -> f32 {
         let y = self.b0 * x + self.z1;

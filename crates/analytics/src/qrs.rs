@@ -83,6 +83,10 @@ struct Peak {
     at: u64,
     /// Steepest absolute derivative in the 100 ms up to the peak.
     slope: f32,
+    /// The R wave's sample, located when the peak was found (while the
+    /// band-passed signal around it is still in the ring: a peak of the
+    /// learning period is classified up to 2 s later).
+    loc: u64,
 }
 
 /// The streaming detector (serialisable, so a worker checkpoints it).
@@ -210,8 +214,16 @@ impl QrsDetector {
         }
     }
 
-    /// End of the recording: emits the QRS still held for confirmation.
+    /// End of the recording: classifies the peak still rising or waiting
+    /// to fall (the last beat of a recording), then emits the QRS still
+    /// held for confirmation.
     pub fn finish(&mut self, out: &mut Vec<Beat>) {
+        if let Some(mut p) = self.cand.take() {
+            self.rising = false;
+            p.slope = self.max_slope(p.at);
+            p.loc = self.locate(p.at);
+            self.on_peak(p, out);
+        }
         if self.learning.is_some() {
             self.end_learning(out);
         }
@@ -232,6 +244,11 @@ impl QrsDetector {
         };
         self.track_quality(x);
         let n = self.n;
+        if n == 0 {
+            // Start on the recording's own baseline: no filter transient
+            // for the learning period to mistake for the largest QRS.
+            self.hp.prime_highpass(x);
+        }
         let len = self.bp_hist.len();
         let bp = self.lp.step(self.hp.step(x));
         let i = ring_idx(n, len);
@@ -279,6 +296,7 @@ impl QrsDetector {
                 self.cand = None;
                 self.rising = false;
                 p.slope = self.max_slope(p.at);
+                p.loc = self.locate(p.at);
                 self.on_peak(p, out);
             }
             Some(_) => {}
@@ -287,6 +305,7 @@ impl QrsDetector {
                     value: mwi,
                     at: n,
                     slope: 0.0,
+                    loc: 0,
                 })
             }
             None => {}
@@ -386,7 +405,7 @@ impl QrsDetector {
             }
         }
         self.last_emitted_at = Some(p.at);
-        let sample = self.locate(p.at);
+        let sample = p.loc;
         if out.last().is_none_or(|b| sample > b.sample) {
             out.push(Beat {
                 sample,

@@ -34,6 +34,11 @@ fn all_22_records_reach_995_sensitivity_and_positive_predictivity() {
         assert!(res.score.sensitivity() > 0.9, "{r}: {:?}", res.score);
         total.add(&res.score);
     }
+    eprintln!(
+        "MIT-BIH, 22 records: Se {:.4} +P {:.4} {total:?}",
+        total.sensitivity(),
+        total.positive_predictivity()
+    );
     assert!(total.true_pos > 50_000, "{total:?}");
     assert!(
         total.sensitivity() >= 0.995,
@@ -55,4 +60,27 @@ fn chunking_does_not_change_detections() {
         assert_eq!(run(r, 37).detected, whole, "{r}: 37-sample chunks");
         assert_eq!(run(r, 1).detected, whole, "{r}: 1-sample chunks");
     }
+}
+
+/// Issue 12: the first and last beats of every record are found (±150 ms).
+/// Learning-period peaks
+/// used to be located after their signal had left the detector's ring (the
+/// first detection of every record fell at ≈ 1.38 s, the first beats were
+/// lost), and a peak still rising when the recording ended was dropped.
+#[test]
+fn first_and_last_beats_of_every_record_are_found() {
+    let mut missed = Vec::new();
+    for r in records() {
+        let res = run(&r, 4096);
+        let tol = (0.15 * res.fs) as u64;
+        let near = |t: u64| res.detected.iter().any(|d| d.abs_diff(t) <= tol);
+        let (first, last) = (res.reference[0], *res.reference.last().unwrap());
+        if !near(first) {
+            missed.push(format!("{r}: first beat at {first}"));
+        }
+        if !near(last) {
+            missed.push(format!("{r}: last beat at {last}"));
+        }
+    }
+    assert!(missed.is_empty(), "{missed:#?}");
 }
