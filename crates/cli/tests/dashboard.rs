@@ -121,16 +121,6 @@ fn gateway(keys: &Path, spool: &Path, kbs: &Kbs, start: i64, minutes: u32) {
     );
 }
 
-fn worker(keys: &Path, spool: &Path, kbs: &Kbs) {
-    run_ok(
-        aorta()
-            .args(["worker", "--tee", "simulated", "--kbs", &kbs.addr, "--keys"])
-            .arg(keys)
-            .arg("--spool")
-            .arg(spool),
-    );
-}
-
 /// The newest `hr` value per patient in a results CSV.
 fn latest_hr(csv: &str) -> std::collections::BTreeMap<String, f64> {
     let mut out = std::collections::BTreeMap::new();
@@ -154,24 +144,12 @@ fn ward_dashboard_in_a_real_browser() {
     let dir = tempfile::tempdir().unwrap();
     let keys = dir.path().join("keys");
     let spool = dir.path().join("spool");
-    run_ok(aorta().args(["keys", "init", "--dir"]).arg(&keys));
-    for p in PATIENTS {
-        run_ok(
-            aorta()
-                .args([
-                    "keys",
-                    "enrol",
-                    "--algorithms",
-                    "hr,sdnn,rmssd,clinical",
-                    "--patient",
-                    p,
-                ])
-                .arg("--dir")
-                .arg(&keys)
-                .arg("--spool")
-                .arg(&spool),
-        );
-    }
+    init_and_enrol_with(
+        &keys,
+        &spool,
+        &PATIENTS,
+        &["--algorithms", "hr,sdnn,rmssd,clinical"],
+    );
     let kbs = Kbs::start(&keys, true);
     attest_simulated_worker(&keys, &spool, &kbs);
     let now = std::time::SystemTime::now()
@@ -181,7 +159,7 @@ fn ward_dashboard_in_a_real_browser() {
     // Results up to about a minute ago, so the ward shows them as current.
     let start = (now - 960) / 10 * 10;
     gateway(&keys, &spool, &kbs, start, 15);
-    worker(&keys, &spool, &kbs);
+    drain_worker(&keys, &spool, &kbs);
 
     let users = dir.path().join("users");
     let mut p = aorta()
@@ -299,7 +277,7 @@ fn ward_dashboard_in_a_real_browser() {
         .execute("return document.body.dataset.wardVersion", json!([]))
         .unwrap();
     gateway(&keys, &spool, &kbs, start + 900, 2);
-    worker(&keys, &spool, &kbs);
+    drain_worker(&keys, &spool, &kbs);
     let committed = Instant::now();
     b.wait_for(
         &format!(

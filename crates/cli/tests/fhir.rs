@@ -46,22 +46,12 @@ fn results_as_fhir_r4_validate_independently() {
     let dir = tempfile::tempdir().unwrap();
     let keys = dir.path().join("keys");
     let spool = dir.path().join("spool");
-    run_ok(aorta().args(["keys", "init", "--dir"]).arg(&keys));
-    for p in ["alice", "bob"] {
-        run_ok(
-            aorta()
-                .args([
-                    "keys",
-                    "enrol",
-                    "--algorithms",
-                    "hr,sdnn,rmssd,hrv-bands,clinical",
-                ])
-                .args(["--patient", p, "--dir"])
-                .arg(&keys)
-                .arg("--spool")
-                .arg(&spool),
-        );
-    }
+    init_and_enrol_with(
+        &keys,
+        &spool,
+        &["alice", "bob"],
+        &["--algorithms", "hr,sdnn,rmssd,hrv-bands,clinical"],
+    );
     let kbs = Kbs::start(&keys, true);
     attest_simulated_worker(&keys, &spool, &kbs);
     run_ok(
@@ -73,13 +63,7 @@ fn results_as_fhir_r4_validate_independently() {
             .arg("--spool")
             .arg(&spool),
     );
-    run_ok(
-        aorta()
-            .args(["worker", "--tee", "simulated", "--kbs", &kbs.addr, "--keys"])
-            .arg(&keys)
-            .arg("--spool")
-            .arg(&spool),
-    );
+    drain_worker(&keys, &spool, &kbs);
     let (csv, fhir) = (dir.path().join("r.csv"), dir.path().join("r.json"));
     run_ok(
         aorta()

@@ -41,17 +41,7 @@ fn deploy(names: &[&str]) -> Deployment {
     let dir = tempfile::tempdir().unwrap();
     let keys = dir.path().join("keys");
     let spool = dir.path().join("spool");
-    run_ok(aorta().args(["keys", "init", "--dir"]).arg(&keys));
-    for n in names {
-        run_ok(
-            aorta()
-                .args(["keys", "enrol", "--algorithms", "hr", "--patient", n])
-                .arg("--dir")
-                .arg(&keys)
-                .arg("--spool")
-                .arg(&spool),
-        );
-    }
+    init_and_enrol_with(&keys, &spool, names, &["--algorithms", "hr"]);
     let kbs = Kbs::start(&keys, true);
     attest_simulated_worker(&keys, &spool, &kbs);
     Deployment {
@@ -339,24 +329,12 @@ fn mqtt_gateway_survives_oversized_and_misdated_messages() {
     let dir = tempfile::tempdir().unwrap();
     let keys = dir.path().join("keys");
     let spool = dir.path().join("spool");
-    run_ok(aorta().args(["keys", "init", "--dir"]).arg(&keys));
-    for d in ["dev-a", "dev-b"] {
-        run_ok(
-            aorta()
-                .args([
-                    "keys",
-                    "enrol",
-                    "--algorithms",
-                    "hr",
-                    "--cadence-ms",
-                    "1000",
-                ])
-                .args(["--patient", d, "--dir"])
-                .arg(&keys)
-                .arg("--spool")
-                .arg(&spool),
-        );
-    }
+    init_and_enrol_with(
+        &keys,
+        &spool,
+        &["dev-a", "dev-b"],
+        &["--algorithms", "hr", "--cadence-ms", "1000"],
+    );
     let kbs = Kbs::start(&keys, true);
     attest_simulated_worker(&keys, &spool, &kbs);
     let per_device = 60u64;
@@ -454,13 +432,7 @@ fn mqtt_gateway_survives_oversized_and_misdated_messages() {
     }
     assert!(!all.contains("978307200"), "values are never echoed");
 
-    run_ok(
-        aorta()
-            .args(["worker", "--tee", "simulated", "--kbs", &kbs.addr, "--keys"])
-            .arg(&keys)
-            .arg("--spool")
-            .arg(&spool),
-    );
+    drain_worker(&keys, &spool, &kbs);
     let csv = dir.path().join("r.csv");
     results_csv(&keys, &spool, &csv);
     let got = hr_windows(&std::fs::read_to_string(&csv).unwrap());

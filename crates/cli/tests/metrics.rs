@@ -105,26 +105,12 @@ fn metrics_of_broker_worker_and_gateway() {
     let dir = tempfile::tempdir().unwrap();
     let keys = dir.path().join("keys");
     let spool = dir.path().join("spool");
-    run_ok(aorta().args(["keys", "init", "--dir"]).arg(&keys));
-    for n in names {
-        run_ok(
-            aorta()
-                .args([
-                    "keys",
-                    "enrol",
-                    "--algorithms",
-                    "hr",
-                    "--cadence-ms",
-                    "1000",
-                    "--patient",
-                    n,
-                    "--dir",
-                ])
-                .arg(&keys)
-                .arg("--spool")
-                .arg(&spool),
-        );
-    }
+    init_and_enrol_with(
+        &keys,
+        &spool,
+        &names,
+        &["--algorithms", "hr", "--cadence-ms", "1000"],
+    );
     let pseudonyms: Vec<String> = std::fs::read_to_string(keys.join("patients.tsv"))
         .unwrap()
         .lines()

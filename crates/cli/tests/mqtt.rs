@@ -117,13 +117,7 @@ fn mqtt_samples_flow_through_the_encrypted_pipeline() {
         "a refused line is counted, never echoed: {err}"
     );
 
-    run_ok(
-        aorta()
-            .args(["worker", "--tee", "simulated", "--kbs", &kbs.addr, "--keys"])
-            .arg(&keys)
-            .arg("--spool")
-            .arg(&spool),
-    );
+    drain_worker(&keys, &spool, &kbs);
     let csv = dir.path().join("r.csv");
     results_csv(&keys, &spool, &csv);
     let text = std::fs::read_to_string(&csv).unwrap();

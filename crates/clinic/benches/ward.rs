@@ -94,19 +94,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn rss_mib() -> f64 {
-    aorta_metrics_rss() as f64 / (1024.0 * 1024.0)
-}
-
-fn aorta_metrics_rss() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
-        })
-        .unwrap_or(0)
-        * 1024
+    aorta_metrics::resident_bytes() as f64 / (1024.0 * 1024.0)
 }
 
 fn main() {

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use aorta_envelope::{KemPublic, KemSecret, ReceiverSession};
-use aorta_spool::{Frame, LogReader, Spool, Step};
+use aorta_spool::{LogReader, Spool};
 use aorta_transport::{PartitionId, TransportError};
 use aorta_wire::{Body, ContentType, Header, ResultBatch, ResultRecord, StreamId};
 
@@ -53,35 +53,16 @@ impl CommittedRecords for SpoolResults {
         }
         let before = out.len();
         let mut first_error = None;
+        let mut committed = Vec::new();
         for (p, f) in &mut self.logs {
-            loop {
-                // One unreadable partition must not hold back the others.
-                let step = match f.reader.step() {
-                    Ok(s) => s,
-                    Err(e) => {
-                        first_error.get_or_insert(e);
-                        break;
-                    }
-                };
-                match step {
-                    Step::Frame {
-                        frame: Frame::Data(d),
-                        ..
-                    } => f.pending.push(d.to_vec()),
-                    Step::Frame {
-                        frame: Frame::Commit(_),
-                        ..
-                    } => out.extend(f.pending.drain(..).map(|r| (*p, r))),
-                    Step::Corrupt { .. } => self.corrupt += 1,
-                    Step::Discontinuity { .. } => {
-                        // Read again from the start: what was already
-                        // delivered is dropped as a replay by the decryptor.
-                        self.corrupt += 1;
-                        f.pending.clear();
-                    }
-                    Step::Idle => break,
+            // One unreadable partition must not hold back the others.
+            match f.reader.follow_committed(&mut f.pending, &mut committed) {
+                Ok(c) => self.corrupt += c,
+                Err(e) => {
+                    first_error.get_or_insert(e);
                 }
             }
+            out.extend(committed.drain(..).map(|r| (*p, r)));
         }
         match first_error {
             Some(e) if out.len() == before => Err(e),

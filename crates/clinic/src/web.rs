@@ -475,8 +475,23 @@ async fn api_patient(
 /// The rows behind what the patient view shows, for downloads: at most a
 /// day (a week of 10-s windows is hundreds of MB of FHIR; `aorta results`
 /// writes everything).
-fn patient_rows(w: &Ward, name: &str, hours: f64) -> Option<Vec<ResultRow>> {
+/// Answers 401, 404 or 500 itself when there is no session, no such
+/// patient or no ward.
+fn patient_rows(
+    app: &App,
+    headers: &HeaderMap,
+    name: &str,
+    hours: f64,
+) -> Result<Vec<ResultRow>, Box<Response>> {
+    if app.session(headers).is_none() {
+        return Err(Box::new(unauthorized()));
+    }
+    let w = app
+        .ward
+        .read()
+        .map_err(|_| Box::new(StatusCode::INTERNAL_SERVER_ERROR.into_response()))?;
     w.rows(name, period_us(hours.min(24.0)))
+        .ok_or_else(|| Box::new((StatusCode::NOT_FOUND, "no such patient").into_response()))
 }
 
 async fn patient_csv(
@@ -484,15 +499,9 @@ async fn patient_csv(
     headers: HeaderMap,
     Query(q): Query<PatientQuery>,
 ) -> Response {
-    if app.session(&headers).is_none() {
-        return unauthorized();
-    }
-    let rows = match app.ward.read() {
-        Ok(w) => patient_rows(&w, &q.name, q.hours),
-        Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-    };
-    let Some(rows) = rows else {
-        return (StatusCode::NOT_FOUND, "no such patient").into_response();
+    let rows = match patient_rows(&app, &headers, &q.name, q.hours) {
+        Ok(r) => r,
+        Err(r) => return *r,
     };
     let mut out = String::from("patient,window_start,algorithm,metric,value,quality\n");
     for r in &rows {
@@ -527,15 +536,9 @@ async fn fhir_observations(
     headers: HeaderMap,
     Query(q): Query<FhirQuery>,
 ) -> Response {
-    if app.session(&headers).is_none() {
-        return unauthorized();
-    }
-    let rows = match app.ward.read() {
-        Ok(w) => patient_rows(&w, &q.patient, q.hours),
-        Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-    };
-    let Some(rows) = rows else {
-        return (StatusCode::NOT_FOUND, "no such patient").into_response();
+    let rows = match patient_rows(&app, &headers, &q.patient, q.hours) {
+        Ok(r) => r,
+        Err(r) => return *r,
     };
     // Built off the async threads, so a large Bundle cannot stall the page.
     let body = tokio::task::spawn_blocking(move || {

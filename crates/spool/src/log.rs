@@ -694,8 +694,22 @@ impl LogReader {
     /// Reads the whole log and returns the data records that a commit made
     /// visible (read-committed), with the number of corrupt regions skipped.
     pub fn read_committed(&mut self) -> Result<(Vec<Vec<u8>>, u64), TransportError> {
-        let mut committed = Vec::new();
-        let mut pending = Vec::new();
+        let (mut pending, mut committed) = (Vec::new(), Vec::new());
+        let corrupt = self.follow_committed(&mut pending, &mut committed)?;
+        Ok((committed, corrupt))
+    }
+
+    /// Reads on from the current position until idle: data records wait in
+    /// `pending` until a commit moves them to `committed` (so a follower
+    /// calls this again and again with the same `pending`). Returns the
+    /// corrupt regions and discontinuities met; after a discontinuity the
+    /// log is read from its start and `pending` starts over (records
+    /// already committed come again: readers drop them as replays).
+    pub fn follow_committed(
+        &mut self,
+        pending: &mut Vec<Vec<u8>>,
+        committed: &mut Vec<Vec<u8>>,
+    ) -> Result<u64, TransportError> {
         let mut corrupt = 0;
         loop {
             match self.step()? {
@@ -706,15 +720,13 @@ impl LogReader {
                 Step::Frame {
                     frame: Frame::Commit(_),
                     ..
-                } => committed.append(&mut pending),
+                } => committed.append(pending),
                 Step::Corrupt { .. } => corrupt += 1,
                 Step::Discontinuity { .. } => {
-                    // The log changed under this reading: read it again whole.
-                    committed.clear();
                     pending.clear();
                     corrupt += 1;
                 }
-                Step::Idle => return Ok((committed, corrupt)),
+                Step::Idle => return Ok(corrupt),
             }
         }
     }

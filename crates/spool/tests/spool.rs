@@ -19,6 +19,19 @@ fn drain(r: &mut LogReader) -> (Vec<Vec<u8>>, Vec<CorruptReason>) {
     }
 }
 
+/// Records and discontinuities until idle (no corruption expected).
+fn drain_across(r: &mut LogReader) -> (Vec<Vec<u8>>, Vec<Discontinuity>) {
+    let (mut recs, mut reasons) = (Vec::new(), Vec::new());
+    loop {
+        match r.poll().unwrap() {
+            Polled::Record { payload, .. } => recs.push(payload.to_vec()),
+            Polled::Discontinuity { reason, .. } => reasons.push(reason),
+            Polled::Corrupt { .. } => panic!("corrupt"),
+            Polled::Idle => return (recs, reasons),
+        }
+    }
+}
+
 fn rec(i: u32) -> Vec<u8> {
     let mut v = format!("record-{i}-").into_bytes();
     v.extend(std::iter::repeat_n(
@@ -268,16 +281,7 @@ fn shrunk_replaced_and_deleted_logs_are_reported_and_read_again() {
         .set_len(first_len)
         .unwrap();
     a.append(&[&rec(4)]).unwrap();
-    let mut seen = Vec::new();
-    let mut reasons = Vec::new();
-    loop {
-        match r.poll().unwrap() {
-            Polled::Record { payload, .. } => seen.push(payload.to_vec()),
-            Polled::Discontinuity { reason, .. } => reasons.push(reason),
-            Polled::Corrupt { .. } => panic!("corrupt"),
-            Polled::Idle => break,
-        }
-    }
+    let (seen, reasons) = drain_across(&mut r);
     assert_eq!(reasons.len(), 1, "{reasons:?}");
     assert!(matches!(
         reasons[0],
@@ -291,15 +295,7 @@ fn shrunk_replaced_and_deleted_logs_are_reported_and_read_again() {
 
     // Deleted: reported; the gateway's appender follows to the new file.
     std::fs::remove_file(&path).unwrap();
-    let mut reasons = Vec::new();
-    loop {
-        match r.poll().unwrap() {
-            Polled::Discontinuity { reason, .. } => reasons.push(reason),
-            Polled::Idle => break,
-            other => panic!("{other:?}"),
-        }
-    }
-    assert_eq!(reasons, vec![Discontinuity::Deleted]);
+    assert_eq!(drain_across(&mut r), (vec![], vec![Discontinuity::Deleted]));
     a.append(&[&rec(5)]).unwrap();
     assert_eq!(a.reopened(), 1);
     assert_eq!(drain(&mut r).0, vec![rec(5)]);
@@ -310,16 +306,7 @@ fn shrunk_replaced_and_deleted_logs_are_reported_and_read_again() {
     let tmp = dir.path().join("replacement");
     std::fs::write(&tmp, &copy).unwrap();
     std::fs::rename(&tmp, &path).unwrap();
-    let mut seen = Vec::new();
-    let mut reasons = Vec::new();
-    loop {
-        match r.poll().unwrap() {
-            Polled::Record { payload, .. } => seen.push(payload.to_vec()),
-            Polled::Discontinuity { reason, .. } => reasons.push(reason),
-            Polled::Corrupt { .. } => panic!("corrupt"),
-            Polled::Idle => break,
-        }
-    }
+    let (seen, reasons) = drain_across(&mut r);
     assert_eq!(reasons, vec![Discontinuity::Replaced]);
     assert_eq!(seen, vec![rec(5), rec(6)]);
 }

@@ -131,6 +131,34 @@ pub fn init_and_enrol(keys: &Path, spool: &Path, names: &[String]) {
     }
 }
 
+/// `aorta keys init` in `keys`, then `aorta keys enrol ARGS --patient NAME`
+/// of every name (publishing to `spool`).
+pub fn init_and_enrol_with(keys: &Path, spool: &Path, names: &[&str], args: &[&str]) {
+    run_ok(aorta().args(["keys", "init", "--dir"]).arg(keys));
+    for n in names {
+        run_ok(
+            aorta()
+                .args(["keys", "enrol"])
+                .args(args)
+                .args(["--patient", n, "--dir"])
+                .arg(keys)
+                .arg("--spool")
+                .arg(spool),
+        );
+    }
+}
+
+/// `aorta worker --tee simulated` over `spool` until its input is drained.
+pub fn drain_worker(keys: &Path, spool: &Path, kbs: &Kbs) -> Output {
+    run_ok(
+        aorta()
+            .args(["worker", "--tee", "simulated", "--kbs", &kbs.addr, "--keys"])
+            .arg(keys)
+            .arg("--spool")
+            .arg(spool),
+    )
+}
+
 /// `aorta keys init`, then one patient enrolled for `hr,clinical` on a raw
 /// signal of at most `max_rate` samples per second.
 #[allow(dead_code)]
