@@ -17,9 +17,11 @@
 //!    peak since the last QRS above half the threshold is taken as one;
 //!    after 2.5 s without a QRS, a peak over 3× the noise level resets the
 //!    QRS level (the amplitude dropped: electrode or lead change);
-//! 8. every accepted QRS is held for 300 ms: a peak 1.5× larger (or larger
-//!    with a 1.5× steeper slope) in that time replaces it — the first was a
-//!    tall P wave (MIT-BIH 108) — and the held one becomes noise;
+//! 8. every accepted QRS is held for 300 ms: a later peak in that time
+//!    that is both higher and steeper replaces it — the first was a tall P
+//!    wave (a P wave precedes its QRS and is slower; a T wave follows and
+//!    is slower too, so it rarely wins on both counts) — and the held one
+//!    becomes noise;
 //! 9. the beat is placed at the largest band-passed deflection in the
 //!    150 ms before the integrated peak, less the band-pass delay.
 //!
@@ -42,8 +44,6 @@ const MEM: usize = 8;
 /// Integrated-signal peaks below this (mV change per 10 ms, averaged over
 /// 80 ms) are not considered at all: a flat line's filter residue.
 const MIN_PEAK: f32 = 0.002;
-/// A peak this many times the held QRS within [`QrsDetector::hold`] replaces it.
-const REPLACE: f32 = 1.5;
 
 /// A detected beat.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -345,9 +345,8 @@ impl QrsDetector {
     fn classify(&mut self, p: Peak, out: &mut Vec<Beat>) {
         if let Some((pd, _)) = self.pending {
             let within_hold = p.at < pd.at + self.hold;
-            let clearly_larger = p.value > REPLACE * pd.value
-                || (p.value > pd.value && p.slope > REPLACE * pd.slope);
-            if within_hold && clearly_larger {
+            let larger = p.value > pd.value && p.slope > pd.slope;
+            if within_hold && larger {
                 // The held peak was not the QRS (a tall P wave, say).
                 self.qrs_levels[MEM - 1] = p.value;
                 push_level(&mut self.noise_levels, pd.value);

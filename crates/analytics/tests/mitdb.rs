@@ -1,7 +1,7 @@
-//! Acceptance (issue 3, criterion 1): R-peak detection on the 22 MIT-BIH
-//! records in ../shared/data/mitdb, channel 0, ±150 ms, all beat types,
-//! ventricular flutter excluded (EC57): sensitivity and positive
-//! predictivity each at least 99.5 % overall; identical detections whether
+//! Acceptance (issue 3, criterion 1; raised by issue 12): R-peak detection
+//! on the 22 MIT-BIH records in ../shared/data/mitdb, channel 0, ±150 ms,
+//! all beat types, ventricular flutter excluded (EC57): sensitivity and
+//! positive predictivity each at least 99.8 % overall; identical detections whether
 //! a record arrives sample by sample or in 37- or 4096-sample chunks.
 
 use aorta_analytics::score::Score;
@@ -25,13 +25,22 @@ fn run(name: &str, chunk: usize) -> RecordResult {
 }
 
 #[test]
-fn all_22_records_reach_995_sensitivity_and_positive_predictivity() {
+fn all_22_records_reach_998_sensitivity_and_positive_predictivity() {
     let recs = records();
     assert_eq!(recs.len(), 22);
     let mut total = Score::default();
     for r in &recs {
         let res = run(r, 4096);
-        assert!(res.score.sensitivity() > 0.9, "{r}: {:?}", res.score);
+        assert!(res.score.sensitivity() > 0.97, "{r}: {:?}", res.score);
+        if r == "108" {
+            // Tall P waves 160-200 ms before a small QRS (the record's last
+            // two minutes): the later, higher and steeper peak must win.
+            assert!(
+                res.score.positive_predictivity() > 0.98,
+                "108: {:?}",
+                res.score
+            );
+        }
         total.add(&res.score);
     }
     eprintln!(
@@ -41,12 +50,12 @@ fn all_22_records_reach_995_sensitivity_and_positive_predictivity() {
     );
     assert!(total.true_pos > 50_000, "{total:?}");
     assert!(
-        total.sensitivity() >= 0.995,
+        total.sensitivity() >= 0.998,
         "Se {:.4} {total:?}",
         total.sensitivity()
     );
     assert!(
-        total.positive_predictivity() >= 0.995,
+        total.positive_predictivity() >= 0.998,
         "+P {:.4} {total:?}",
         total.positive_predictivity()
     );
