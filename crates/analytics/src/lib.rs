@@ -9,6 +9,7 @@
 //! * [`af`]: atrial fibrillation from RR irregularity.
 //! * [`alerts`]: per-patient threshold alerts with hysteresis.
 //! * [`wfdb`]: decoding PhysioNet WFDB records and annotations from bytes.
+//! * [`noise`]: synthetic ECG noise for the noise stress test (MIT-BIH NST).
 //! * [`score`]: beat-by-beat scoring against reference annotations (EC57).
 //! * [`validate`]: a record's bytes in, its detections and scores out.
 
@@ -20,13 +21,14 @@ pub mod alerts;
 pub mod clean;
 pub mod filter;
 pub mod hrv;
+pub mod noise;
 pub mod ppg;
 pub mod qrs;
 pub mod score;
 pub mod validate;
 pub mod wfdb;
 
-pub use qrs::{Beat, QrsDetector, SegmentQuality};
+pub use qrs::{Beat, QrsDetector, SegmentQuality, Sqi};
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]

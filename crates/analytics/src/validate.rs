@@ -284,3 +284,65 @@ pub fn record_names(
     v.sort();
     v
 }
+
+/// One record under the noise stress test.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StressResult {
+    /// Detections against the reference over the whole record (EC57
+    /// exclusions applied), as the NST scores it.
+    pub score: Score,
+    /// 10-s segments wholly inside noise spans, and those flagged (not ok).
+    pub noisy_segments: usize,
+    pub noisy_flagged: usize,
+    /// 10-s segments wholly outside noise spans, and those flagged.
+    pub clean_segments: usize,
+    pub clean_flagged: usize,
+}
+
+impl StressResult {
+    pub fn add(&mut self, o: &StressResult) {
+        self.score.add(&o.score);
+        self.noisy_segments += o.noisy_segments;
+        self.noisy_flagged += o.noisy_flagged;
+        self.clean_segments += o.clean_segments;
+        self.clean_flagged += o.clean_flagged;
+    }
+}
+
+/// Adds `kind` noise at `snr_db` to a record (NST schedule, see
+/// [`crate::noise`]), detects and scores, and checks the quality flag
+/// against the noise spans. `flagged` decides whether a segment counts as
+/// flagged (the detector's `ok()`, or a kind-specific flag).
+pub fn stress_record(
+    rec: &RecordResult,
+    mv: &[f32],
+    kind: crate::noise::NoiseKind,
+    snr_db: f64,
+    seed: u64,
+    flagged: impl Fn(&crate::SegmentQuality) -> bool,
+) -> Result<StressResult, AnalyticsError> {
+    let (noisy, spans) = crate::noise::stress(mv, rec.fs, &rec.reference, kind, snr_db, seed);
+    let mut det = QrsDetector::new(rec.fs)?;
+    let mut beats = Vec::new();
+    det.push(&noisy, &mut beats);
+    det.finish(&mut beats);
+    let detected: Vec<u64> = beats.iter().map(|b| b.sample).collect();
+    let window = (0.15 * rec.fs).round() as u64;
+    let mut out = StressResult {
+        score: score(&rec.reference, &detected, window, &rec.excluded),
+        ..StressResult::default()
+    };
+    for q in det.take_quality() {
+        let end = q.start + q.len;
+        let inside = spans.iter().any(|(a, b)| q.start >= *a && end <= *b);
+        let outside = spans.iter().all(|(a, b)| end <= *a || q.start >= *b);
+        if inside {
+            out.noisy_segments += 1;
+            out.noisy_flagged += usize::from(flagged(&q));
+        } else if outside {
+            out.clean_segments += 1;
+            out.clean_flagged += usize::from(flagged(&q));
+        }
+    }
+    Ok(out)
+}
