@@ -121,6 +121,8 @@ pub struct AfDetector {
     in_af: bool,
     /// Consecutive decisions calling for the other state.
     run: u32,
+    /// Intervals left out as not rhythm (outside 200..3000 ms).
+    out_of_range: u64,
     #[serde(skip)]
     scratch: Scratch,
 }
@@ -241,6 +243,7 @@ impl AfDetector {
             times: VecDeque::with_capacity(w + lag),
             in_af: false,
             run: 0,
+            out_of_range: 0,
             scratch: Scratch::default(),
         }
     }
@@ -249,14 +252,22 @@ impl AfDetector {
         self.in_af
     }
 
+    /// Intervals left out so far because they were outside 200..3000 ms.
+    pub fn out_of_range(&self) -> u64 {
+        self.out_of_range
+    }
+
     /// Feeds one RR interval (ms) ending at `time` (s). Returns the decision
     /// for the window's centre once the window is full, and an event when
     /// the rhythm changes. Intervals outside 200..3000 ms (and non-finite
-    /// values) are not rhythm: they restart the window.
+    /// values) are not rhythm — a double detection, a missed beat, a pause
+    /// or a gap in the signal: they are counted ([`Self::out_of_range`]) and
+    /// left out, and the window goes on across them, so the rhythm around
+    /// them is still judged (restarting the window left stretches of
+    /// heart-failure recordings with frequent artefacts unjudged for hours).
     pub fn push(&mut self, rr_ms: f64, time: f64) -> (Option<AfDecision>, Option<AfEvent>) {
         if !(200.0..=3000.0).contains(&rr_ms) || !time.is_finite() {
-            self.rrs.clear();
-            self.times.clear();
+            self.out_of_range += 1;
             return (None, None);
         }
         let (w, lags) = (self.cfg.window, self.cfg.max_lag);
@@ -351,10 +362,15 @@ mod tests {
             "{events:?}"
         );
         assert!(d.in_af());
-        // Garbage restarts the window without an event or a panic.
+        // Garbage is counted and left out, without an event or a panic,
+        // and the window goes on: the next interval is judged at once.
         assert_eq!(d.push(f64::NAN, t), (None, None));
         assert_eq!(d.push(-5.0, t), (None, None));
         assert_eq!(d.push(20_000.0, t), (None, None));
+        assert_eq!(d.out_of_range(), 3);
+        t += 0.8;
+        let (dec, _) = d.push(800.0, t);
+        assert!(dec.is_some_and(|x| x.af), "{dec:?}");
     }
 
     fn lcg(x: &mut u64) -> f64 {

@@ -152,8 +152,36 @@ pub struct AfResult {
     pub tn_s: f64,
     pub fp_s: f64,
     pub onsets: usize,
+    /// Seconds of the record no decision covers (the first half window,
+    /// the last half window).
+    pub unjudged_s: f64,
+    /// Reference AF episodes: (start s, duration s, found): found when a
+    /// decision inside the episode says AF (EC57 episode sensitivity).
+    pub episodes: Vec<(f64, f64, bool)>,
     /// (time s, reference AF, detected AF) per decision, for plots.
     pub timeline: Vec<(f64, bool, bool)>,
+}
+
+/// Episode-duration buckets of the AF report.
+pub const EPISODE_BUCKETS: [(&str, f64, f64); 5] = [
+    ("< 10 s", 0.0, 10.0),
+    ("10–30 s", 10.0, 30.0),
+    ("30–60 s", 30.0, 60.0),
+    ("1–5 min", 60.0, 300.0),
+    ("≥ 5 min", 300.0, f64::INFINITY),
+];
+
+/// Marks each reference episode `[start, end)` found or not from the
+/// decisions of `r.timeline`.
+pub fn mark_episodes(r: &mut AfResult, spans: &[(f64, f64)]) {
+    r.episodes = spans
+        .iter()
+        .map(|&(a, b)| {
+            let i = r.timeline.partition_point(|d| d.0 < a);
+            let found = r.timeline[i..].iter().take_while(|d| d.0 < b).any(|d| d.2);
+            (a, b - a, found)
+        })
+        .collect();
 }
 
 impl AfResult {
@@ -169,6 +197,15 @@ impl AfResult {
         self.tn_s += o.tn_s;
         self.fp_s += o.fp_s;
         self.onsets += o.onsets;
+        self.unjudged_s += o.unjudged_s;
+        self.episodes.extend_from_slice(&o.episodes);
+    }
+
+    /// (found, total) reference episodes with durations in `[lo, hi)` s.
+    pub fn episodes_found(&self, lo: f64, hi: f64) -> (usize, usize) {
+        let in_bucket = self.episodes.iter().filter(|e| e.1 >= lo && e.1 < hi);
+        let total = in_bucket.clone().count();
+        (in_bucket.filter(|e| e.2).count(), total)
     }
 }
 
@@ -185,7 +222,9 @@ pub fn score_af(
         name: name.to_string(),
         ..AfResult::default()
     };
+    let mut total_s = 0.0;
     for &(t, rr) in beats {
+        total_s += rr / 1000.0;
         let (dec, ev) = det.push(rr, t);
         if matches!(ev, Some(crate::af::AfEvent::Onset(_))) {
             r.onsets += 1;
@@ -202,6 +241,7 @@ pub fn score_af(
             r.timeline.push((d.time, truth, d.af));
         }
     }
+    r.unjudged_s = (total_s - (r.tp_s + r.fn_s + r.tn_s + r.fp_s)).max(0.0);
     r
 }
 
@@ -230,6 +270,7 @@ pub fn afdb_record(
             .map_err(|_| bad(&format!("qrs line {}: sample", i + 1)))?;
         beats.push((end / FS, rr * 1000.0));
     }
+    let end = beats.last().map_or(0.0, |b| b.0);
     let mut rhythm: Vec<(f64, bool)> = Vec::new();
     for l in atr.lines().skip(1) {
         let f: Vec<&str> = l.split_whitespace().collect();
@@ -243,7 +284,16 @@ pub fn afdb_record(
         let i = rhythm.partition_point(|x| x.0 <= t);
         i > 0 && rhythm[i - 1].1
     };
-    Ok(score_af(name, &beats, is_af, cfg))
+    let mut r = score_af(name, &beats, is_af, cfg);
+    let mut spans = Vec::new();
+    for (i, &(t, af)) in rhythm.iter().enumerate() {
+        if af {
+            let to = rhythm.get(i + 1).map_or(end, |x| x.0);
+            spans.push((t, to));
+        }
+    }
+    mark_episodes(&mut r, &spans);
+    Ok(r)
 }
 
 /// AF spans of a MIT-BIH record from its rhythm annotations (`(AFIB` to the
