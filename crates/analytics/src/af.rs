@@ -229,6 +229,44 @@ pub fn classify_segment(rr_ms: &[f64], cfg: &AfConfig) -> Result<AfDecision, Und
     })
 }
 
+/// AF episodes `(onset, offset)` in one recording's beats: `beats` holds
+/// `(time s, RR ms)` for each interval, the time being the beat that ends
+/// it. The streaming detector runs over all of them; an episode still open
+/// at the end closes at the last beat. A recording too short for the
+/// streaming window is judged as a whole ([`classify_segment`]): AF from
+/// its first to its last beat, or nothing.
+pub fn episodes(beats: &[(f64, f64)], cfg: AfConfig) -> Vec<(f64, f64)> {
+    let mut det = AfDetector::new(cfg);
+    let mut out = Vec::new();
+    let mut open: Option<f64> = None;
+    let mut decided = false;
+    for &(t, rr) in beats {
+        let (dec, ev) = det.push(rr, t);
+        decided |= dec.is_some();
+        match ev {
+            Some(AfEvent::Onset(t0)) => open = Some(t0),
+            Some(AfEvent::Offset(t1)) => {
+                if let Some(t0) = open.take() {
+                    out.push((t0, t1));
+                }
+            }
+            None => {}
+        }
+    }
+    let last = beats.last().map_or(0.0, |b| b.0);
+    if let Some(t0) = open {
+        out.push((t0, last));
+    }
+    if !decided {
+        let rr: Vec<f64> = beats.iter().map(|b| b.1).collect();
+        if classify_segment(&rr, &cfg).is_ok_and(|d| d.af) {
+            let first = beats.first().map_or(0.0, |b| b.0 - b.1 / 1000.0);
+            out.push((first, last));
+        }
+    }
+    out
+}
+
 impl AfDetector {
     pub fn new(cfg: AfConfig) -> Self {
         let w = cfg.window.max(4);

@@ -51,6 +51,8 @@ enum Cmd {
     Detect(validate_cmd::DetectArgs),
     /// Heart rate variability (time, frequency, non-linear) of an RR-interval file.
     Hrv(validate_cmd::HrvArgs),
+    /// Atrial fibrillation episodes in a recording's beats: one `onset_s,offset_s` line each.
+    Af(validate_cmd::AfArgs),
     /// Run the analytics over the shared recordings and write docs/validation.md.
     Validate(validate_cmd::ValidateArgs),
     /// Throughput of plain vs secure vs secure+simulated-TEE on the paper's big load.
@@ -88,6 +90,7 @@ fn run() -> Result<()> {
         Cmd::Detect(a) => validate_cmd::detect_cmd(a),
         Cmd::Validate(a) => validate_cmd::validate(a),
         Cmd::Hrv(a) => validate_cmd::hrv_cmd(a),
+        Cmd::Af(a) => validate_cmd::af_cmd(a),
         Cmd::Bench(a) => bench::run(a),
         Cmd::BenchRun(a) => bench::run_one(a),
     }

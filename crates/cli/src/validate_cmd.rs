@@ -746,6 +746,101 @@ pub struct HrvArgs {
     pub no_clean: bool,
 }
 
+#[derive(clap::Args)]
+pub struct AfArgs {
+    /// RR intervals, one per line, in the formats `aorta hrv` reads (the
+    /// first beat is at 0 s); with --beat-times, beat times in seconds.
+    pub file: PathBuf,
+    /// FILE holds beat times (s), one per line, not RR intervals.
+    #[arg(long)]
+    pub beat_times: bool,
+}
+
+/// `aorta af`: the streaming AF detector over one recording's beats.
+/// Standard output carries only the episodes; skipped lines and counts go
+/// to standard error.
+pub fn af_cmd(a: AfArgs) -> Result<()> {
+    use aorta_analytics::af::{episodes, AfConfig};
+    let text = std::fs::read_to_string(&a.file)
+        .with_context(|| format!("reading {}", a.file.display()))?;
+    let (beats, rejected) = if a.beat_times {
+        parse_beat_times(&text)
+    } else {
+        let (rr, rejected) = parse_rr_text(&text);
+        let mut t = 0.0;
+        let beats = rr
+            .iter()
+            .map(|r| {
+                t += r / 1000.0;
+                (t, *r)
+            })
+            .collect();
+        (beats, rejected)
+    };
+    report_skipped(&a.file, &rejected);
+    let found = episodes(&beats, AfConfig::default());
+    let out_of_range = beats
+        .iter()
+        .filter(|b| !(200.0..=3000.0).contains(&b.1))
+        .count();
+    eprintln!(
+        "{} intervals ({} outside 200..3000 ms left out), {} AF episodes",
+        beats.len(),
+        out_of_range,
+        found.len()
+    );
+    let mut out = String::new();
+    for (on, off) in found {
+        out.push_str(&format!("{on:.3},{off:.3}\n"));
+    }
+    print!("{out}");
+    Ok(())
+}
+
+/// Beat times (s), one per line (a CSV line's first column): the intervals
+/// between successive times, as `(time of the later beat, RR ms)`. Lines
+/// that are not a finite number, or not later than the previous beat, are
+/// skipped and reported.
+pub fn parse_beat_times(text: &str) -> (Vec<(f64, f64)>, Vec<String>) {
+    let mut beats = Vec::new();
+    let mut rejected = Vec::new();
+    let mut prev: Option<f64> = None;
+    for (i, line) in text.lines().enumerate() {
+        let l = line.trim();
+        if l.is_empty() || l.starts_with('#') {
+            continue;
+        }
+        let field = l.split([',', '\t', ' ']).next().unwrap_or(l);
+        match field.parse::<f64>() {
+            Ok(t) if t.is_finite() && prev.is_none_or(|p| t > p) => {
+                if let Some(p) = prev {
+                    beats.push((t, (t - p) * 1000.0));
+                }
+                prev = Some(t);
+            }
+            Ok(_) => rejected.push(format!(
+                "line {}: not a finite time after the previous beat",
+                i + 1
+            )),
+            Err(_) => rejected.push(format!("line {}: not a number", i + 1)),
+        }
+    }
+    (beats, rejected)
+}
+
+fn report_skipped(file: &Path, rejected: &[String]) {
+    for r in rejected.iter().take(5) {
+        eprintln!("{}: {r} (skipped)", file.display());
+    }
+    if rejected.len() > 5 {
+        eprintln!(
+            "{}: {} more lines skipped",
+            file.display(),
+            rejected.len() - 5
+        );
+    }
+}
+
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum SpectrumArg {
     Welch,
@@ -782,16 +877,7 @@ pub fn hrv_cmd(a: HrvArgs) -> Result<()> {
     let text = std::fs::read_to_string(&a.file)
         .with_context(|| format!("reading {}", a.file.display()))?;
     let (mut rr, rejected) = parse_rr_text(&text);
-    for r in rejected.iter().take(5) {
-        eprintln!("{}: {r} (skipped)", a.file.display());
-    }
-    if rejected.len() > 5 {
-        eprintln!(
-            "{}: {} more lines skipped",
-            a.file.display(),
-            rejected.len() - 5
-        );
-    }
+    report_skipped(&a.file, &rejected);
     if let Some(secs) = a.seconds {
         let mut t = 0.0;
         rr.retain(|v| {
