@@ -815,6 +815,7 @@ pub fn validate(a: ValidateArgs) -> Result<()> {
     let (mut total, mut total_all) = (Score::default(), Score::default());
     let mut chunk_ok = true;
     let mut mit_af: Vec<AfResult> = Vec::new();
+    let mut recs: Vec<(RecordResult, Vec<f32>)> = Vec::new();
     let t0 = std::time::Instant::now();
     let mut samples = 0u64;
     for (i, n) in names.iter().enumerate() {
@@ -873,6 +874,7 @@ pub fn validate(a: ValidateArgs) -> Result<()> {
         );
         total.add(&s);
         total_all.add(&sa);
+        recs.push((r, mv));
     }
     eprintln!();
     let secs = t0.elapsed().as_secs_f64();
@@ -925,7 +927,6 @@ Excerpts (reference beats green on top, detections red below): \
         pct(total_all.sensitivity()),
         pct(total_all.positive_predictivity()),
     );
-    let recs = wfdb_set(&dir)?;
     let peers = format!(
         "### Beside open peers\n\nThe same records, the same scorer and exclusions; peer detections by `scripts/peer_detectors.py` \
 (NeuroKit2's default and Pan–Tompkins methods, called as its users call them), read from `{}`.\n\n{}### Records never used for tuning\n\n{}",
