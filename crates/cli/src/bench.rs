@@ -365,7 +365,14 @@ pub fn run_one(a: BenchRunArgs) -> Result<()> {
     let t0 = Instant::now();
     let (gw, wk) = std::thread::scope(|s| {
         let h = s.spawn(|| pipeline::run_until_done(&mut worker, &done, &handled));
-        let g = pipeline::replay(&mut streams, &mut appender, start_us, end_us, None, |_| {});
+        let g = pipeline::replay(
+            &mut streams,
+            &mut appender,
+            (start_us, end_us),
+            None,
+            &mut crate::tee::sys_rng(),
+            |_| {},
+        );
         done.store(true, Ordering::Release);
         (g, h.join())
     });

@@ -274,10 +274,17 @@ pub fn run(a: DemoArgs) -> Result<()> {
     let mut appender = spool.ingest_appender(PartitionId(0))?;
     let (gw, wk) = std::thread::scope(|s| {
         let w = s.spawn(|| pipeline::run_until_done(&mut worker, &done, &handled));
-        let g = pipeline::replay(&mut streams, &mut appender, start_us, end_us, None, |st| {
-            bar.set_position(handled.load(Ordering::Relaxed).min(total));
-            bar.set_message(format!("gateway sealed {}", st.envelopes));
-        });
+        let g = pipeline::replay(
+            &mut streams,
+            &mut appender,
+            (start_us, end_us),
+            None,
+            &mut crate::tee::sys_rng(),
+            |st| {
+                bar.set_position(handled.load(Ordering::Relaxed).min(total));
+                bar.set_message(format!("gateway sealed {}", st.envelopes));
+            },
+        );
         done.store(true, Ordering::Release);
         bar.set_message("gateway done; worker catching up");
         while !w.is_finished() {

@@ -110,6 +110,15 @@ impl FleetWatch {
     }
 }
 
+impl aorta_gateway::driver::KeyUpdates for FleetWatch {
+    fn poll(&mut self, tick: u64) -> Option<aorta_gateway::driver::NewFleetKey> {
+        FleetWatch::poll(self, tick).map(|v| aorta_gateway::driver::NewFleetKey {
+            fleet: v.fleet,
+            epoch: v.epoch,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     //! Rotation inside one running gateway (issue 4, criterion 2): the
@@ -187,9 +196,9 @@ mod tests {
         pipeline::replay(
             &mut streams,
             out,
-            START_US,
-            START_US + TICKS * 10_000_000,
+            (START_US, START_US + TICKS * 10_000_000),
             Some(watch),
+            &mut tee::sys_rng(),
             |_| {},
         )
         .unwrap();

@@ -6,168 +6,16 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use anyhow::{bail, Context, Result};
-use aorta_envelope::{KemSecret, VerifyingKey};
-use aorta_gateway::StreamSender;
+use anyhow::{Context, Result};
+use aorta_envelope::VerifyingKey;
 use aorta_spool::{LogReader, OwnedLog, Spool};
-use aorta_transport::{PartitionId, Producer};
-use aorta_wire::SessionId;
-use aorta_wire::{Quality, RrSample};
+use aorta_transport::PartitionId;
+use aorta_wire::Quality;
 use aorta_worker::{Worker, WorkerConfig};
 
 use crate::keystore::KeyStore;
 
-/// Samples in chunks (a generated second, a parsed file...), in time order
-/// within and across chunks.
-pub type Chunks = Box<dyn Iterator<Item = Vec<RrSample>> + Send>;
-
-/// One stream being replayed by a gateway.
-pub struct ReplayStream {
-    pub sender: StreamSender,
-    /// The device's key, needed to start a new session on key rotation.
-    device: Option<KemSecret>,
-    chunks: Chunks,
-    buf: Vec<RrSample>,
-    pos: usize,
-}
-
-impl ReplayStream {
-    /// From a sample iterator (taken 4096 samples at a time).
-    pub fn new(sender: StreamSender, source: Box<dyn Iterator<Item = RrSample> + Send>) -> Self {
-        let mut source = source;
-        let chunks = std::iter::from_fn(move || {
-            let c: Vec<RrSample> = source.by_ref().take(4096).collect();
-            (!c.is_empty()).then_some(c)
-        });
-        Self::from_chunks(sender, Box::new(chunks))
-    }
-
-    pub fn from_chunks(sender: StreamSender, chunks: Chunks) -> Self {
-        Self {
-            sender,
-            device: None,
-            chunks,
-            buf: Vec::new(),
-            pos: 0,
-        }
-    }
-
-    /// Lets the stream follow key rotations (see [`replay`]).
-    pub fn with_device(mut self, device: KemSecret) -> Self {
-        self.device = Some(device);
-        self
-    }
-
-    /// Moves every sample before `until_us` from the source into the sender.
-    fn feed(&mut self, until_us: i64) -> u64 {
-        let mut n = 0;
-        loop {
-            let rest = self.buf.get(self.pos..).unwrap_or_default();
-            if rest.is_empty() {
-                match self.chunks.next() {
-                    Some(c) => {
-                        self.buf = c;
-                        self.pos = 0;
-                        continue;
-                    }
-                    None => return n,
-                }
-            }
-            let k = rest
-                .iter()
-                .position(|s| s.t_us >= until_us)
-                .unwrap_or(rest.len());
-            self.sender.extend(&rest[..k]);
-            self.pos += k;
-            n += k as u64;
-            if k < rest.len() {
-                return n;
-            }
-        }
-    }
-}
-
-/// What a gateway replay did.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct GatewayStats {
-    pub samples: u64,
-    pub envelopes: u64,
-    pub bytes: u64,
-    pub backlog_ticks: u64,
-}
-
-/// Replays sources on the event-time cadence from `start_us` to `end_us`:
-/// each tick, one envelope per stream, appended (and made durable) together.
-/// With a `watch`, every stream moves to a new fleet key epoch at the tick
-/// where the broker's rotation is seen (streams need [`ReplayStream::with_device`]).
-pub fn replay(
-    streams: &mut [ReplayStream],
-    out: &mut dyn Producer,
-    start_us: i64,
-    end_us: i64,
-    mut watch: Option<&mut crate::fleet::FleetWatch>,
-    mut on_tick: impl FnMut(&GatewayStats),
-) -> Result<GatewayStats> {
-    let Some(first) = streams.first() else {
-        return Ok(GatewayStats::default());
-    };
-    let cadence_us = i64::from(first.sender.profile().cadence_ms) * 1000;
-    if streams
-        .iter()
-        .any(|s| i64::from(s.sender.profile().cadence_ms) * 1000 != cadence_us)
-    {
-        bail!("all streams of one replay must share a cadence");
-    }
-    let mut stats = GatewayStats::default();
-    let mut batch: Vec<Vec<u8>> = Vec::with_capacity(streams.len());
-    let mut tick_end = start_us + cadence_us;
-    let mut rng = crate::tee::sys_rng();
-    let mut tick = 0u64;
-    loop {
-        let last = tick_end >= end_us;
-        let rekey = match watch.as_deref_mut() {
-            Some(w) if !last => w.poll(tick),
-            _ => None,
-        };
-        // A new session id only when rotating: no clock or RNG work per tick.
-        let session = rekey
-            .as_ref()
-            .map(|_| aorta_gateway::batcher::session_id(crate::tee::unix_now_ms(), &mut rng));
-        batch.clear();
-        for s in streams.iter_mut() {
-            stats.samples += s.feed(if last { i64::MAX } else { tick_end });
-            if last {
-                batch.extend(s.sender.finish(tick_end)?);
-            } else if let Some(v) = &rekey {
-                let device = s
-                    .device
-                    .as_ref()
-                    .context("key rotation needs the stream's device key")?;
-                // A session id above the current one even if the clock stepped back.
-                let fresh = session.map_or(0, |x| x.0);
-                let next = SessionId(fresh.max(s.sender.session().0 + 1));
-                batch.push(
-                    s.sender
-                        .tick_and_rekey(tick_end, next, &v.fleet, v.epoch, device, &mut rng)?,
-                );
-            } else {
-                batch.push(s.sender.tick(tick_end)?);
-            }
-        }
-        tick += 1;
-        stats.envelopes += batch.len() as u64;
-        stats.bytes += batch.iter().map(|b| b.len() as u64).sum::<u64>();
-        let refs: Vec<&[u8]> = batch.iter().map(Vec::as_slice).collect();
-        out.append(&refs)?;
-        on_tick(&stats);
-        if last {
-            break;
-        }
-        tick_end += cadence_us;
-    }
-    stats.backlog_ticks = streams.iter().map(|s| s.sender.backlog_ticks()).sum();
-    Ok(stats)
-}
+pub use aorta_gateway::driver::{replay, Chunks, ReplayStream};
 
 pub type SpoolWorker = Worker<LogReader, OwnedLog, crate::tee::SysRng>;
 
@@ -204,34 +52,40 @@ pub fn open_worker(
     )?)
 }
 
-/// Runs `worker` while `producer_done` is false, then drains what is left.
-/// Progress: input records handled so far.
+/// Counts records handled into an atomic, for progress bars.
+struct CountInto<'a> {
+    total: &'a AtomicU64,
+    seen: u64,
+}
+
+impl<W> aorta_worker::run::RunHooks<W> for CountInto<'_> {
+    fn progress(&mut self, _w: &mut W, records: u64) {
+        self.total
+            .fetch_add(records.saturating_sub(self.seen), Ordering::Relaxed);
+        self.seen = records;
+    }
+}
+
+/// Runs `worker` while `producer_done` is false, then drains what is left
+/// and commits. Progress: input records handled so far.
 pub fn run_until_done(
     worker: &mut SpoolWorker,
     producer_done: &AtomicBool,
     progress: &AtomicU64,
 ) -> Result<()> {
-    loop {
-        let done = producer_done.load(Ordering::Acquire);
-        let mut idle = true;
-        while worker.step()? {
-            idle = false;
-            progress.fetch_add(1, Ordering::Relaxed);
-        }
-        if done {
-            // Everything the producer appended before finishing is now read.
-            worker.poll_control()?;
-            while worker.step()? {
-                progress.fetch_add(1, Ordering::Relaxed);
-            }
-            worker.commit()?;
-            return Ok(());
-        }
-        if idle {
-            worker.poll_control()?;
-            std::thread::sleep(std::time::Duration::from_millis(2));
-        }
-    }
+    aorta_worker::run::run(
+        worker,
+        aorta_worker::run::Until::InputDone(producer_done),
+        &aorta_worker::run::RunOptions {
+            idle_sleep: std::time::Duration::from_millis(2),
+            ..Default::default()
+        },
+        &mut CountInto {
+            total: progress,
+            seen: 0,
+        },
+    )?;
+    Ok(())
 }
 
 pub use aorta_clinic::{ResultRow, ResultStats};

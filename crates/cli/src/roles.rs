@@ -1,6 +1,7 @@
 //! The role subcommands: each runs one party of the data path as its own process.
 
 use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -422,9 +423,9 @@ pub fn gateway(a: GatewayArgs) -> Result<()> {
     let stats = pipeline::replay(
         &mut streams,
         &mut out,
-        start_us,
-        end_us,
+        (start_us, end_us),
         Some(&mut watch),
+        &mut crate::tee::sys_rng(),
         |st| {
             if let Some(m) = &metrics {
                 crate::metrics::gateway(m, st.envelopes, st.bytes);
@@ -709,9 +710,11 @@ pub struct WorkerArgs {
     pub keys: PathBuf,
     #[arg(long)]
     pub spool: PathBuf,
-    /// The partition this worker processes (0 .. --partitions).
-    #[arg(long, default_value_t = 0)]
-    pub partition: u32,
+    /// The partitions this worker process owns (0 .. --partitions; repeat
+    /// the flag or separate by commas; default: all), each processed on its
+    /// own thread.
+    #[arg(long, value_delimiter = ',')]
+    pub partition: Vec<u32>,
     /// Partitions in the deployment, as given to the gateways: envelopes
     /// of streams that belong to another partition are rejected.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=4096))]
@@ -751,10 +754,17 @@ pub fn worker(a: WorkerArgs) -> Result<()> {
     if a.attest_only {
         return Ok(());
     }
-    if a.partition >= a.partitions {
+    let owned: Vec<u32> = if a.partition.is_empty() {
+        (0..a.partitions).collect()
+    } else {
+        let mut v = a.partition.clone();
+        v.sort_unstable();
+        v.dedup();
+        v
+    };
+    if let Some(p) = owned.iter().find(|p| **p >= a.partitions) {
         bail!(
-            "--partition {} is not one of the {} partitions (0..{})",
-            a.partition,
+            "--partition {p} is not one of the {} partitions (0..{})",
             a.partitions,
             a.partitions
         );
@@ -766,43 +776,87 @@ pub fn worker(a: WorkerArgs) -> Result<()> {
         ..WorkerConfig::default()
     };
     let reattest = Duration::from_secs(release.reattest_after_secs);
-    let mut w = pipeline::open_worker(
-        &spool,
-        a.partition,
-        cfg,
-        aorta_worker::Keyring::new(release.keys),
-        Some(Box::new(source.clone())),
-        ks.controller_pub()?,
-    )?;
-    let mut notices = NoticePrinter::default();
+    // Every owned partition's worker holds its own copy of the released
+    // keys (fleet secrets are not `Clone`: the first takes the release,
+    // the others fetch theirs from the broker on their first envelope).
+    let mut release_keys = Some(release.keys);
+    let mut workers = Vec::new();
+    for p in &owned {
+        let keys = aorta_worker::Keyring::new(release_keys.take().unwrap_or_default());
+        workers.push(pipeline::open_worker(
+            &spool,
+            *p,
+            cfg.clone(),
+            keys,
+            Some(Box::new(source.clone())),
+            ks.controller_pub()?,
+        )?);
+    }
     let metrics = crate::metrics::start("worker", a.metrics.as_deref())?;
-    if a.follow {
-        follow(
-            &mut w,
-            &source,
-            &a.kbs,
-            reattest,
-            &mut notices,
-            metrics.as_ref(),
-        )?;
+    let snapshots = crate::metrics::WorkerSnapshots::default();
+    let leader = owned.first().copied().unwrap_or(0);
+    let stop = AtomicBool::new(false);
+    let until = if a.follow {
+        aorta_worker::run::Until::Stopped(&stop)
     } else {
-        let mut n = 0u64;
-        while w.step()? {
-            n += 1;
-            if n.is_multiple_of(256) {
-                notices.print(&mut w);
-            }
-        }
-        w.commit()?;
-        notices.print(&mut w);
-    }
+        aorta_worker::run::Until::Idle
+    };
+    let outcomes = aorta_worker::run::run_partitions(
+        &mut workers,
+        until,
+        &aorta_worker::run::RunOptions::default(),
+        |p| WorkerHooks {
+            partition: p,
+            notices: NoticePrinter::default(),
+            // One partition's thread re-attests for the process (evidence
+            // freshness and rotation); the others fetch a rotated epoch's
+            // key when its first envelope arrives.
+            attest: (p == leader && a.follow).then(|| Reattest {
+                keys: source.clone(),
+                client: aorta_kbs::Client::new(a.kbs.clone()),
+                every: reattest,
+                last: Instant::now(),
+            }),
+            metrics: metrics.as_ref(),
+            snapshots: &snapshots,
+        },
+    );
     if let Some(m) = &metrics {
-        crate::metrics::worker(m, &w);
+        for w in &workers {
+            snapshots.put(w);
+        }
+        snapshots.publish(m);
     }
-    notices.flush();
+    let mut failed = Vec::new();
+    for o in outcomes {
+        if let Err(e) = o.result {
+            eprintln!("worker: partition {}: {e}", o.partition);
+            failed.push(o.partition);
+        }
+    }
+    for w in &workers {
+        print_worker_report(w, owned.len() > 1);
+    }
+    if !failed.is_empty() {
+        bail!("partitions {failed:?} stopped with an error (above); their uncommitted input is processed again on restart");
+    }
+    Ok(())
+}
+
+fn print_worker_report<C, L, R>(w: &aorta_worker::Worker<C, L, R>, name_partition: bool)
+where
+    C: aorta_transport::Consumer,
+    L: aorta_transport::CommitLog,
+    R: rand_core::RngCore + rand_core::CryptoRng,
+{
+    let who = if name_partition {
+        format!("worker partition {}", w.partition())
+    } else {
+        "worker".to_string()
+    };
     let r = w.report();
     println!(
-        "worker: {} records, {} accepted, {} samples, {} windows, {} result envelopes, {} corrupt",
+        "{who}: {} records, {} accepted, {} samples, {} windows, {} result envelopes, {} corrupt",
         r.counters.records,
         r.counters.envelopes_accepted,
         r.counters.samples,
@@ -811,25 +865,85 @@ pub fn worker(a: WorkerArgs) -> Result<()> {
         r.counters.corrupt_records
     );
     for (reason, n) in &r.counters.rejected {
-        println!("worker: rejected {n} envelopes: {}", reason.name());
+        println!("{who}: rejected {n} envelopes: {}", reason.name());
     }
     println!(
-        "worker: {} missing envelopes (gaps), {} reordered, {} truncated sessions, {} late samples, {} out-of-range samples, {} lost ECG/PPG samples",
+        "{who}: {} missing envelopes (gaps), {} reordered, {} truncated sessions, {} late samples, {} out-of-range samples, {} lost ECG/PPG samples",
         r.missing_envelopes, r.reordered_envelopes, r.truncated_sessions, r.late_samples, r.out_of_range_samples, r.lost_wave_samples
     );
     if r.counters.input_discontinuities + r.counters.control_discontinuities > 0 {
         println!(
-            "worker: input log discontinuities {}, control log discontinuities {} (logs read again from the start)",
+            "{who}: input log discontinuities {}, control log discontinuities {} (logs read again from the start)",
             r.counters.input_discontinuities, r.counters.control_discontinuities
         );
     }
     if r.rolled_back_enrolments > 0 {
         println!(
-            "worker: {} streams' newest enrolment is missing from the control log (rolled back); their envelopes are rejected",
+            "{who}: {} streams' newest enrolment is missing from the control log (rolled back); their envelopes are rejected",
             r.rolled_back_enrolments
         );
     }
-    Ok(())
+}
+
+/// Attesting again before the evidence gateways see grows old, and as soon
+/// as the broker has rotated (so gateways can switch), without waiting for
+/// the new epoch's envelopes.
+struct Reattest {
+    keys: KbsKeys,
+    client: aorta_kbs::Client,
+    every: Duration,
+    last: Instant,
+}
+
+/// The CLI's part of the worker loop: notices on stderr, metrics, and (on
+/// one partition's thread) re-attestation.
+struct WorkerHooks<'a> {
+    partition: u32,
+    notices: NoticePrinter,
+    attest: Option<Reattest>,
+    metrics: Option<&'a aorta_metrics::Exporter>,
+    snapshots: &'a crate::metrics::WorkerSnapshots,
+}
+
+impl<C, L, R> aorta_worker::run::RunHooks<aorta_worker::Worker<C, L, R>> for WorkerHooks<'_>
+where
+    C: aorta_transport::Consumer + crate::metrics::InputLag,
+    L: aorta_transport::CommitLog,
+    R: rand_core::RngCore + rand_core::CryptoRng,
+{
+    fn progress(&mut self, w: &mut aorta_worker::Worker<C, L, R>, _records: u64) {
+        self.notices.print(w);
+    }
+
+    fn periodic(
+        &mut self,
+        w: &mut aorta_worker::Worker<C, L, R>,
+    ) -> Result<(), aorta_worker::WorkerError> {
+        if let Some(m) = self.metrics {
+            self.snapshots.put(w);
+            self.snapshots.publish(m);
+        }
+        let Some(at) = &mut self.attest else {
+            return Ok(());
+        };
+        let rotated = match at.client.request(&aorta_kbs::proto::Request::Fleet) {
+            Ok(aorta_kbs::proto::Response::Fleet { epoch, .. }) => !w.epochs().contains(&epoch),
+            _ => false,
+        };
+        if rotated || at.last.elapsed() >= at.every {
+            match at.keys.fetch() {
+                Ok(r) => {
+                    at.last = Instant::now();
+                    w.add_keys(r.keys);
+                }
+                Err(e) => eprintln!(
+                    "worker: partition {}: attesting again failed: {e}",
+                    self.partition
+                ),
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Prints the worker's notices (rejections, corruption, log
@@ -840,6 +954,12 @@ struct NoticePrinter {
     window: Option<Instant>,
     printed: u32,
     held_back: u64,
+}
+
+impl Drop for NoticePrinter {
+    fn drop(&mut self) {
+        self.flush();
+    }
 }
 
 impl NoticePrinter {
@@ -876,68 +996,6 @@ impl NoticePrinter {
                 self.held_back
             );
             self.held_back = 0;
-        }
-    }
-}
-
-/// `--follow`: process input as it arrives, committing (making results
-/// visible) within about a second of catching up; attest again before the
-/// evidence gateways see grows old, and as soon as the broker has rotated
-/// (so gateways can switch), without waiting for the new epoch's envelopes.
-fn follow(
-    w: &mut pipeline::SpoolWorker,
-    keys: &KbsKeys,
-    kbs: &str,
-    reattest: Duration,
-    notices: &mut NoticePrinter,
-    metrics: Option<&aorta_metrics::Exporter>,
-) -> Result<()> {
-    let mut last_metrics = Instant::now() - Duration::from_secs(2);
-    let client = aorta_kbs::Client::new(kbs.to_string());
-    let mut last_attest = Instant::now();
-    let mut last_check = Instant::now();
-    let mut last_commit = Instant::now();
-    loop {
-        let mut idle = true;
-        let mut n = 0u32;
-        while w.step()? {
-            idle = false;
-            n += 1;
-            if n.is_multiple_of(256) {
-                notices.print(w);
-            }
-        }
-        notices.print(w);
-        if let Some(m) = metrics {
-            if last_metrics.elapsed() >= Duration::from_secs(1) {
-                crate::metrics::worker(m, w);
-                last_metrics = Instant::now();
-            }
-        }
-        // Caught up: make results visible, at most once a second.
-        if w.uncommitted() > 0 && last_commit.elapsed() >= Duration::from_secs(1) {
-            w.commit()?;
-            last_commit = Instant::now();
-        }
-        if last_check.elapsed() >= Duration::from_secs(2) {
-            last_check = Instant::now();
-            let rotated = match client.request(&aorta_kbs::proto::Request::Fleet) {
-                Ok(aorta_kbs::proto::Response::Fleet { epoch, .. }) => !w.epochs().contains(&epoch),
-                _ => false,
-            };
-            if rotated || last_attest.elapsed() >= reattest {
-                match keys.fetch() {
-                    Ok(r) => {
-                        last_attest = Instant::now();
-                        w.add_keys(r.keys);
-                    }
-                    Err(e) => eprintln!("worker: attesting again failed: {e}"),
-                }
-            }
-        }
-        if idle {
-            w.poll_control()?;
-            std::thread::sleep(Duration::from_millis(20));
         }
     }
 }

@@ -7,13 +7,7 @@ use aorta_spool::{LogReader, Spool};
 use aorta_transport::{PartitionId, TransportError};
 use aorta_wire::{Body, ContentType, Header, ResultBatch, ResultRecord, StreamId};
 
-/// A transport's committed output: records become visible only with the
-/// commit that follows them, as the worker wrote them.
-pub trait CommittedRecords {
-    /// Appends to `out` every record committed since the last call, with
-    /// the partition it was read from. Returns how many were appended.
-    fn poll_committed(&mut self, out: &mut Vec<(u32, Vec<u8>)>) -> Result<usize, TransportError>;
-}
+pub use aorta_transport::CommittedRecords;
 
 /// The results logs of a spool, followed incrementally (new partitions are
 /// picked up as workers create them).

@@ -176,3 +176,12 @@ pub trait CommitLog {
         Ok(false)
     }
 }
+
+/// A transport's committed output, as the clinician's side reads it:
+/// records become visible only with the commit that made them durable, as
+/// the worker wrote them, across every partition.
+pub trait CommittedRecords {
+    /// Appends to `out` every record committed since the last call, with
+    /// the partition it was read from. Returns how many were appended.
+    fn poll_committed(&mut self, out: &mut Vec<(u32, Vec<u8>)>) -> Result<usize, TransportError>;
+}

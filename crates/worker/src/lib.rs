@@ -19,6 +19,7 @@
 mod checkpoint;
 mod keyring;
 mod registry;
+pub mod run;
 mod worker;
 
 pub use checkpoint::CHECKPOINT_PURPOSE;
@@ -44,6 +45,22 @@ pub enum WorkerError {
     KeyUnavailable { epoch: u32, reason: String },
     #[error("the worker holds no fleet key")]
     NoKeys,
+    #[error("partition {partition}: the worker thread panicked")]
+    Panicked { partition: u32 },
+    #[error("partition {partition}: no thread could be started: {reason}")]
+    Thread { partition: u32, reason: String },
+}
+
+impl WorkerError {
+    /// Whether running the worker again later can help (a transport or key
+    /// broker that was unreachable), as opposed to a refusal or a defect.
+    pub fn retryable(&self) -> bool {
+        match self {
+            Self::Transport(e) => e.retryable(),
+            Self::KeyUnavailable { .. } | Self::Thread { .. } => true,
+            _ => false,
+        }
+    }
 }
 
 /// Entry points for the fuzz targets in `fuzz/`; not an API.

@@ -883,6 +883,11 @@ impl<C: Consumer, L: CommitLog, R: RngCore + CryptoRng> Worker<C, L, R> {
 
     /// Input records handled since the last commit (their results are not
     /// visible yet).
+    /// The input partition this worker processes.
+    pub fn partition(&self) -> u32 {
+        self.cfg.partition
+    }
+
     pub fn uncommitted(&self) -> u64 {
         self.since_commit
     }

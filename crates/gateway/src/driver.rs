@@ -1,0 +1,200 @@
+//! The gateway's run loop, generic over the transport: every stream's
+//! samples are fed to its sender on the event-time cadence, and every tick
+//! the envelopes of all streams are appended together (one
+//! [`Producer::append`], durable on return) to whatever transport the
+//! caller plugs in: the spool, NATS JetStream, or an in-memory log.
+//!
+//! One loop serves replays of files, simulations, the demo and the
+//! benchmarks; key rotation arrives through [`KeyUpdates`] at a tick
+//! boundary, so every stream moves to the new epoch together.
+
+use aorta_envelope::{KemPublic, KemSecret};
+use aorta_transport::Producer;
+use aorta_wire::{RrSample, SessionId};
+use rand_core::{CryptoRng, RngCore};
+
+use crate::batcher::session_id;
+use crate::{GatewayError, StreamSender};
+
+/// Samples in chunks (a generated second, a parsed file...), in time order
+/// within and across chunks.
+pub type Chunks = Box<dyn Iterator<Item = Vec<RrSample>> + Send>;
+
+/// One stream being replayed by a gateway.
+pub struct ReplayStream {
+    pub sender: StreamSender,
+    /// The device's key, needed to start a new session on key rotation.
+    device: Option<KemSecret>,
+    chunks: Chunks,
+    buf: Vec<RrSample>,
+    pos: usize,
+}
+
+impl std::fmt::Debug for ReplayStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReplayStream")
+            .field("sender", &self.sender)
+            .field("rotates", &self.device.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ReplayStream {
+    /// From a sample iterator (taken 4096 samples at a time).
+    pub fn new(sender: StreamSender, source: Box<dyn Iterator<Item = RrSample> + Send>) -> Self {
+        let mut source = source;
+        let chunks = std::iter::from_fn(move || {
+            let c: Vec<RrSample> = source.by_ref().take(4096).collect();
+            (!c.is_empty()).then_some(c)
+        });
+        Self::from_chunks(sender, Box::new(chunks))
+    }
+
+    pub fn from_chunks(sender: StreamSender, chunks: Chunks) -> Self {
+        Self {
+            sender,
+            device: None,
+            chunks,
+            buf: Vec::new(),
+            pos: 0,
+        }
+    }
+
+    /// Lets the stream follow key rotations (see [`replay`]).
+    pub fn with_device(mut self, device: KemSecret) -> Self {
+        self.device = Some(device);
+        self
+    }
+
+    /// Moves every sample before `until_us` from the source into the sender.
+    fn feed(&mut self, until_us: i64) -> u64 {
+        let mut n = 0;
+        loop {
+            let rest = self.buf.get(self.pos..).unwrap_or_default();
+            if rest.is_empty() {
+                match self.chunks.next() {
+                    Some(c) => {
+                        self.buf = c;
+                        self.pos = 0;
+                        continue;
+                    }
+                    None => return n,
+                }
+            }
+            let k = rest
+                .iter()
+                .position(|s| s.t_us >= until_us)
+                .unwrap_or(rest.len());
+            self.sender.extend(&rest[..k]);
+            self.pos += k;
+            n += k as u64;
+            if k < rest.len() {
+                return n;
+            }
+        }
+    }
+}
+
+/// A fleet key the gateway has checked and may switch to.
+#[derive(Debug, Clone)]
+pub struct NewFleetKey {
+    pub fleet: KemPublic,
+    pub epoch: u32,
+}
+
+/// Tells the driver, at a tick, that every stream must move to a newer
+/// fleet key. Implementations check the key broker's evidence first
+/// (`aorta_kbs::verify_fleet`); the driver never asks where a key came from.
+pub trait KeyUpdates {
+    fn poll(&mut self, tick: u64) -> Option<NewFleetKey>;
+}
+
+/// What a gateway replay did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct GatewayStats {
+    pub samples: u64,
+    pub envelopes: u64,
+    pub bytes: u64,
+    pub backlog_ticks: u64,
+    pub ticks: u64,
+}
+
+/// Replays sources on the event-time cadence from `start_us` to `end_us`:
+/// each tick, one envelope per stream, appended (and made durable) together.
+/// With `keys`, every stream moves to a new fleet key epoch at the tick
+/// where a rotation is reported (streams need [`ReplayStream::with_device`]).
+/// A transport error stops the replay and is returned; nothing is dropped
+/// silently (the caller learns how far it got from `on_tick`).
+pub fn replay<P: Producer + ?Sized, R: RngCore + CryptoRng>(
+    streams: &mut [ReplayStream],
+    out: &mut P,
+    (start_us, end_us): (i64, i64),
+    mut keys: Option<&mut dyn KeyUpdates>,
+    rng: &mut R,
+    mut on_tick: impl FnMut(&GatewayStats),
+) -> Result<GatewayStats, GatewayError> {
+    let Some(first) = streams.first() else {
+        return Ok(GatewayStats::default());
+    };
+    let cadence_us = i64::from(first.sender.profile().cadence_ms) * 1000;
+    if streams
+        .iter()
+        .any(|s| i64::from(s.sender.profile().cadence_ms) * 1000 != cadence_us)
+    {
+        return Err(GatewayError::Input {
+            what: "replay".into(),
+            reason: "all streams of one replay must share a cadence".into(),
+        });
+    }
+    let mut stats = GatewayStats::default();
+    let mut batch: Vec<Vec<u8>> = Vec::with_capacity(streams.len());
+    let mut tick_end = start_us + cadence_us;
+    loop {
+        let last = tick_end >= end_us;
+        let rekey = match keys.as_deref_mut() {
+            Some(w) if !last => w.poll(stats.ticks),
+            _ => None,
+        };
+        // A new session id only when rotating: no clock or RNG work per tick.
+        let session = rekey.as_ref().map(|_| session_id(now_ms(), rng));
+        batch.clear();
+        for s in streams.iter_mut() {
+            stats.samples += s.feed(if last { i64::MAX } else { tick_end });
+            if last {
+                batch.extend(s.sender.finish(tick_end)?);
+            } else if let Some(v) = &rekey {
+                let device = s.device.as_ref().ok_or_else(|| GatewayError::Input {
+                    what: format!("stream {}", s.sender.stream()),
+                    reason: "key rotation needs the stream's device key".into(),
+                })?;
+                // A session id above the current one even if the clock stepped back.
+                let fresh = session.map_or(0, |x| x.0);
+                let next = SessionId(fresh.max(s.sender.session().0 + 1));
+                batch.push(
+                    s.sender
+                        .tick_and_rekey(tick_end, next, &v.fleet, v.epoch, device, rng)?,
+                );
+            } else {
+                batch.push(s.sender.tick(tick_end)?);
+            }
+        }
+        stats.ticks += 1;
+        let refs: Vec<&[u8]> = batch.iter().map(Vec::as_slice).collect();
+        out.append(&refs)?;
+        stats.envelopes += batch.len() as u64;
+        stats.bytes += batch.iter().map(|b| b.len() as u64).sum::<u64>();
+        on_tick(&stats);
+        if last {
+            break;
+        }
+        tick_end += cadence_us;
+    }
+    stats.backlog_ticks = streams.iter().map(|s| s.sender.backlog_ticks()).sum();
+    Ok(stats)
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
