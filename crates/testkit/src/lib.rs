@@ -22,6 +22,7 @@ use aorta_wire::{
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 
+pub mod nats;
 pub mod webdriver;
 
 /// A partition held in memory: record i has offset i.

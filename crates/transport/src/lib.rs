@@ -123,11 +123,32 @@ pub enum TransportError {
     Layout(String),
     #[error("{path} is not a regular file (a symbolic link or special file stands in a spool)")]
     NotRegular { path: String },
+    /// A remote broker did not do what was asked (unreachable, timed out,
+    /// or answered with an error).
+    #[error("{what}: {reason}")]
+    Remote {
+        what: String,
+        reason: String,
+        retryable: bool,
+    },
+    /// The broker or its configuration is not acceptable (too old, no
+    /// credentials, bad TLS settings): retrying will not help.
+    #[error("{what}: {reason}")]
+    Refused { what: String, reason: String },
+    /// This process no longer owns the partition: another worker took it
+    /// over and wrote after this one last looked. Nothing was committed;
+    /// the partition's new owner continues from the last commit.
+    #[error("partition {partition}: fenced out, this worker no longer owns it ({reason}); nothing was committed")]
+    Fenced { partition: u32, reason: String },
 }
 
 impl TransportError {
     pub fn retryable(&self) -> bool {
-        matches!(self, Self::Io { .. } | Self::Locked { .. })
+        match self {
+            Self::Io { .. } | Self::Locked { .. } => true,
+            Self::Remote { retryable, .. } => *retryable,
+            _ => false,
+        }
     }
 }
 
