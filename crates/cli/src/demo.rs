@@ -8,14 +8,14 @@ use anyhow::{bail, Context, Result};
 use aorta_gateway::source::{read_paper_file, Condition, RrSimulator, SimParams};
 use aorta_gateway::Profile;
 use aorta_spool::Spool;
-use aorta_transport::PartitionId;
 use aorta_wire::{AlgorithmSet, RrSample};
 use aorta_worker::WorkerConfig;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::keystore::{publish, KeyStore};
+use crate::keystore::KeyStore;
 use crate::pipeline::{self, ReplayStream};
 use crate::tee;
+use crate::transport::{Transport, TransportArgs};
 
 #[derive(clap::Args)]
 pub struct DemoArgs {
@@ -50,6 +50,14 @@ pub struct DemoArgs {
     /// Address of the dashboard with --serve.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: String,
+    /// Partitions, each processed by its own worker thread.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub workers: u32,
+    /// Run through a NATS JetStream server you started
+    /// (`nats://USER:PASSWORD@HOST:PORT`, 2.12 or newer) instead of the
+    /// embedded spool. The demo deletes and recreates Aorta's streams there.
+    #[arg(long, value_name = "nats://...")]
+    pub transport: Option<String>,
 }
 
 struct Input {
@@ -124,7 +132,33 @@ pub fn run(a: DemoArgs) -> Result<()> {
         }
     }
     let keys = KeyStore::init(&a.out.join("keys"))?;
-    let spool = Spool::open(a.out.join("untrusted"))?;
+    let transport = match &a.transport {
+        None => Transport::Spool(Spool::open(a.out.join("untrusted"))?),
+        Some(t) if t.starts_with("spool:") => TransportArgs {
+            transport: Some(t.clone()),
+            ..TransportArgs::default()
+        }
+        .open(a.workers)?,
+        Some(t) => {
+            let args = TransportArgs {
+                transport: Some(t.clone()),
+                nats_replicas: 1,
+                ..TransportArgs::default()
+            };
+            let Transport::Nats(n) = args.open(0)? else {
+                bail!("--transport takes nats://... or spool:DIR");
+            };
+            if !a.quiet {
+                eprintln!(
+                    "demo: starting from nothing on {}: deleting and recreating Aorta's streams",
+                    Transport::Nats(n.clone()).describe()
+                );
+            }
+            n.delete_layout()?;
+            n.ensure_layout(a.workers)?;
+            Transport::Nats(n)
+        }
+    };
     let log_dir = a.out.join("untrusted").join("logs");
     std::fs::create_dir_all(&log_dir)?;
 
@@ -194,7 +228,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
         patients.push(p);
         enrol_bar.inc(1);
     }
-    publish(&spool, &signed)?;
+    transport.publish_enrolments(&signed)?;
     enrol_bar.finish_and_clear();
 
     // Worker, in the simulated TEE.
@@ -207,17 +241,22 @@ pub fn run(a: DemoArgs) -> Result<()> {
         "simulated TEE worker {}, fleet key epoch {}",
         release.worker_id, release.current_epoch
     );
-    let mut worker = pipeline::open_worker(
-        &spool,
-        0,
-        WorkerConfig {
-            simulated_tee: true,
-            ..WorkerConfig::default()
-        },
-        aorta_worker::Keyring::new(release.keys),
-        Some(Box::new(source)),
-        keys.controller_pub()?,
-    )?;
+    let mut release_keys = Some(release.keys);
+    let mut workers = Vec::new();
+    for p in 0..a.workers {
+        workers.push(transport.open_worker(
+            p,
+            &format!("{}-p{p}", release.worker_id),
+            WorkerConfig {
+                simulated_tee: true,
+                partitions: a.workers,
+                ..WorkerConfig::default()
+            },
+            aorta_worker::Keyring::new(release_keys.take().unwrap_or_default()),
+            Some(Box::new(source.clone())),
+            keys.controller_pub()?,
+        )?);
+    }
     let done = AtomicBool::new(false);
     let handled = AtomicU64::new(0);
 
@@ -271,9 +310,19 @@ pub fn run(a: DemoArgs) -> Result<()> {
     );
     bar.enable_steady_tick(Duration::from_millis(200));
 
-    let mut appender = spool.ingest_appender(PartitionId(0))?;
+    let mut appender = transport.envelope_producer(a.workers)?;
     let (gw, wk) = std::thread::scope(|s| {
-        let w = s.spawn(|| pipeline::run_until_done(&mut worker, &done, &handled));
+        let w = s.spawn(|| {
+            aorta_worker::run::run_partitions(
+                &mut workers,
+                aorta_worker::run::Until::InputDone(&done),
+                &aorta_worker::run::RunOptions {
+                    idle_sleep: Duration::from_millis(2),
+                    ..Default::default()
+                },
+                |_| pipeline::CountInto::new(&handled),
+            )
+        });
         let g = pipeline::replay(
             &mut streams,
             &mut appender,
@@ -295,40 +344,52 @@ pub fn run(a: DemoArgs) -> Result<()> {
     });
     let gw = gw?;
     match wk {
-        Ok(r) => r?,
+        Ok(outcomes) => {
+            for o in outcomes {
+                o.result
+                    .with_context(|| format!("worker partition {}", o.partition))?;
+            }
+        }
         Err(_) => bail!("worker thread panicked"),
     }
     bar.finish_and_clear();
 
-    let report = worker.report();
     // The operator's log: counters and pseudonyms only.
-    let mut log = format!(
-        "worker partition 0 ({attested})\nrecords {} accepted {} samples {} windows {} result_envelopes {} corrupt {}\n",
-        report.counters.records,
-        report.counters.envelopes_accepted,
-        report.counters.samples,
-        report.counters.windows,
-        report.counters.result_envelopes,
-        report.counters.corrupt_records
-    );
-    for r in &report.recent_rejections {
+    let mut log = String::new();
+    let (mut rejected, mut missing) = (0u64, 0u64);
+    for w in &workers {
+        let report = w.report();
+        rejected += report.counters.rejected.values().sum::<u64>();
+        missing += report.missing_envelopes;
         log.push_str(&format!(
-            "rejected offset {} stream {} reason {}\n",
-            r.offset,
-            r.stream.map(|s| s.to_hex()).unwrap_or_else(|| "-".into()),
-            r.reason.name()
+            "worker partition {} ({attested})\nrecords {} accepted {} samples {} windows {} result_envelopes {} corrupt {}\n",
+            w.partition(),
+            report.counters.records,
+            report.counters.envelopes_accepted,
+            report.counters.samples,
+            report.counters.windows,
+            report.counters.result_envelopes,
+            report.counters.corrupt_records
         ));
+        for r in &report.recent_rejections {
+            log.push_str(&format!(
+                "rejected offset {} stream {} reason {}\n",
+                r.offset,
+                r.stream.map(|s| s.to_hex()).unwrap_or_else(|| "-".into()),
+                r.reason.name()
+            ));
+        }
     }
     std::fs::write(log_dir.join("worker.log"), log)?;
 
     // Clinician.
-    let (rows, rstats) = pipeline::read_results(&keys, &spool)?;
+    let (rows, rstats) = pipeline::read_results(&keys, &mut transport.results())?;
     let csv = a.out.join("results.csv");
     pipeline::write_csv(&rows, &csv)?;
     let plot = a.out.join("hrv-trends.svg");
     pipeline::write_trends_svg(&rows, &plot, 6)?;
     let wall = started.elapsed().as_secs_f64();
-    let rejected: u64 = report.counters.rejected.values().sum();
+
     if !a.quiet {
         let table = pipeline::summary_table(&rows);
         let lines: Vec<&str> = table.lines().collect();
@@ -350,15 +411,19 @@ pub fn run(a: DemoArgs) -> Result<()> {
         gw.envelopes,
         profile.bucket.len(),
         rejected,
-        report.missing_envelopes,
+        missing,
         rows.len(),
         csv.display()
     );
     println!(
-        "throughput {:.0} samples/s; wall time {:.2} s; untrusted storage in {}; {}",
+        "throughput {:.0} samples/s; wall time {:.2} s; untrusted storage in {}; {} partition(s); {}",
         gw.samples as f64 / wall,
         wall,
-        a.out.join("untrusted").display(),
+        match &transport {
+            Transport::Spool(s) => s.root().display().to_string(),
+            t => t.describe(),
+        },
+        a.workers,
         attested
     );
     if rstats.rejected > 0 || rstats.corrupt > 0 {
@@ -379,7 +444,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
         crate::roles::save_users(&users_path, &users)?;
         crate::roles::serve_dashboard(
             keys,
-            Spool::open_existing(a.out.join("untrusted"))?,
+            transport.results(),
             users,
             &a.listen,
             (8 * 3600, 168),

@@ -249,7 +249,7 @@ mod tests {
         let rep = w.report();
         assert_eq!(rep.counters.rejected.values().sum::<u64>(), 0);
         assert_eq!((rep.truncated_sessions, rep.missing_envelopes), (0, 0));
-        let (rows, stats) = pipeline::read_results(ks, spool).unwrap();
+        let (rows, stats) = pipeline::read_spool_results(ks, spool).unwrap();
         assert_eq!(stats.rejected, 0);
         let mut rows: Rows = rows
             .into_iter()

@@ -10,6 +10,7 @@ mod metrics;
 mod pipeline;
 mod roles;
 mod tee;
+mod transport;
 mod validate_cmd;
 
 use std::path::PathBuf;

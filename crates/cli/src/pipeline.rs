@@ -53,9 +53,15 @@ pub fn open_worker(
 }
 
 /// Counts records handled into an atomic, for progress bars.
-struct CountInto<'a> {
+pub struct CountInto<'a> {
     total: &'a AtomicU64,
     seen: u64,
+}
+
+impl<'a> CountInto<'a> {
+    pub fn new(total: &'a AtomicU64) -> Self {
+        Self { total, seen: 0 }
+    }
 }
 
 impl<W> aorta_worker::run::RunHooks<W> for CountInto<'_> {
@@ -95,7 +101,18 @@ pub const HRV_BANDS_NOTE: &str = "note: `hrv-bands` is the paper's DFT of one 10
 
 /// Decrypts every committed result envelope in the spool with the
 /// clinician's key, authenticating the sender as the fleet (an attested worker).
-pub fn read_results(keys: &KeyStore, spool: &Spool) -> Result<(Vec<ResultRow>, ResultStats)> {
+pub fn read_results(
+    keys: &KeyStore,
+    source: &mut Box<dyn aorta_transport::CommittedRecords + Send>,
+) -> Result<(Vec<ResultRow>, ResultStats)> {
+    let mut d = decryptor(keys)?;
+    let rows = aorta_clinic::feed::read_all(source, &mut d)?;
+    Ok((rows, d.stats))
+}
+
+/// [`read_results`] of a spool.
+#[cfg(test)]
+pub fn read_spool_results(keys: &KeyStore, spool: &Spool) -> Result<(Vec<ResultRow>, ResultStats)> {
     let mut d = decryptor(keys)?;
     let mut source = aorta_clinic::SpoolResults::new(spool.clone());
     let rows = aorta_clinic::feed::read_all(&mut source, &mut d)?;

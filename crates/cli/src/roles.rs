@@ -9,14 +9,15 @@ use aorta_gateway::source::mqtt::{MqttEvent, MqttSource};
 use aorta_gateway::source::{RrSimulator, SimParams};
 use aorta_gateway::StreamSender;
 use aorta_spool::Spool;
-use aorta_transport::{PartitionId, Producer};
+use aorta_transport::Producer;
 use aorta_wire::AlgorithmSet;
 use aorta_worker::WorkerConfig;
 
 use crate::fleet::FleetWatch;
-use crate::keystore::{publish, KeyStore, Patient};
+use crate::keystore::{KeyStore, Patient};
 use crate::pipeline::{self, ReplayStream};
 use crate::tee::{self, AttestArgs, KbsKeys, TeeChoice};
+use crate::transport::TransportArgs;
 
 #[derive(clap::Subcommand)]
 pub enum KeysCmd {
@@ -29,8 +30,8 @@ pub enum KeysCmd {
     Enrol {
         #[arg(long)]
         dir: PathBuf,
-        #[arg(long)]
-        spool: PathBuf,
+        #[command(flatten)]
+        transport: TransportArgs,
         #[arg(long)]
         patient: String,
         #[arg(long, default_value = "sdnn,hrv-bands,hr,rmssd")]
@@ -69,8 +70,8 @@ pub enum KeysCmd {
     Revoke {
         #[arg(long)]
         dir: PathBuf,
-        #[arg(long)]
-        spool: PathBuf,
+        #[command(flatten)]
+        transport: TransportArgs,
         #[arg(long)]
         patient: String,
     },
@@ -87,7 +88,7 @@ pub fn keys(cmd: KeysCmd) -> Result<()> {
         }
         KeysCmd::Enrol {
             dir,
-            spool,
+            transport,
             patient,
             algorithms,
             max_rate,
@@ -115,7 +116,7 @@ pub fn keys(cmd: KeysCmd) -> Result<()> {
                     signal_loss_s,
                 },
             )?;
-            publish(&Spool::open(spool)?, &[signed])?;
+            transport.open(0)?.publish_enrolments(&[signed])?;
             println!(
                 "enrolled '{}' as stream {} (serial {}, {}, {}-byte envelopes every {} ms)",
                 p.name,
@@ -150,12 +151,12 @@ pub fn keys(cmd: KeysCmd) -> Result<()> {
         }
         KeysCmd::Revoke {
             dir,
-            spool,
+            transport,
             patient,
         } => {
             let ks = KeyStore::open(&dir)?;
             let signed = ks.revoke(&patient)?;
-            publish(&Spool::open(spool)?, &[signed])?;
+            transport.open(0)?.publish_enrolments(&[signed])?;
             println!("revoked '{patient}'");
         }
     }
@@ -166,8 +167,8 @@ pub fn keys(cmd: KeysCmd) -> Result<()> {
 pub struct GatewayArgs {
     #[arg(long)]
     pub keys: PathBuf,
-    #[arg(long)]
-    pub spool: PathBuf,
+    #[command(flatten)]
+    pub transport: TransportArgs,
     /// Patients this gateway serves (default: every enrolled, non-revoked patient).
     #[arg(long)]
     pub patient: Vec<String>,
@@ -259,7 +260,7 @@ fn served(ks: &KeyStore, wanted: &[String]) -> Result<Vec<Patient>> {
 
 pub fn gateway(a: GatewayArgs) -> Result<()> {
     let ks = KeyStore::open_shared(&a.keys)?;
-    let spool = Spool::open(&a.spool)?;
+    let transport = a.transport.open(0)?;
     let patients = served(&ks, &a.patient)?;
     if patients.is_empty() {
         bail!("no enrolled patients to serve");
@@ -292,11 +293,7 @@ pub fn gateway(a: GatewayArgs) -> Result<()> {
     for p in &patients {
         senders.push(ks.stream_sender(p, session, &fleet, epoch, &mut rng)?);
     }
-    let mut out = aorta_gateway::route::Partitioned::new(
-        (0..a.partitions)
-            .map(|p| spool.ingest_appender(PartitionId(p)))
-            .collect::<Result<Vec<_>, _>>()?,
-    )?;
+    let mut out = transport.envelope_producer(a.partitions)?;
 
     if let Some(addr) = &a.mqtt {
         return gateway_mqtt(&a, addr, &ks, &patients, senders, &mut watch, &mut out);
@@ -708,8 +705,8 @@ pub struct WorkerArgs {
     /// enrolments) and, for the simulated TEE only, its platform root.
     #[arg(long)]
     pub keys: PathBuf,
-    #[arg(long)]
-    pub spool: PathBuf,
+    #[command(flatten)]
+    pub transport: TransportArgs,
     /// The partitions this worker process owns (0 .. --partitions; repeat
     /// the flag or separate by commas; default: all), each processed on its
     /// own thread.
@@ -736,7 +733,7 @@ pub struct WorkerArgs {
 
 pub fn worker(a: WorkerArgs) -> Result<()> {
     let ks = KeyStore::open_shared(&a.keys)?;
-    let spool = Spool::open(&a.spool)?;
+    let transport = a.transport.open(a.partitions)?;
     let (source, release) = KbsKeys::attest(
         &a.attest,
         &ks,
@@ -783,9 +780,9 @@ pub fn worker(a: WorkerArgs) -> Result<()> {
     let mut workers = Vec::new();
     for p in &owned {
         let keys = aorta_worker::Keyring::new(release_keys.take().unwrap_or_default());
-        workers.push(pipeline::open_worker(
-            &spool,
+        workers.push(transport.open_worker(
             *p,
+            &format!("{}-p{p}", release.worker_id),
             cfg.clone(),
             keys,
             Some(Box::new(source.clone())),
@@ -1007,8 +1004,8 @@ pub struct ResultsArgs {
     pub cmd: Option<ResultsCmd>,
     #[arg(long, required = true)]
     pub keys: Option<PathBuf>,
-    #[arg(long, required = true)]
-    pub spool: Option<PathBuf>,
+    #[command(flatten)]
+    pub transport: TransportArgs,
     /// Write the tidy CSV here.
     #[arg(long)]
     pub csv: Option<PathBuf>,
@@ -1039,8 +1036,8 @@ pub enum ResultsCmd {
 pub struct ServeArgs {
     #[arg(long)]
     pub keys: PathBuf,
-    #[arg(long)]
-    pub spool: PathBuf,
+    #[command(flatten)]
+    pub transport: TransportArgs,
     /// Users and password hashes (`aorta results passwd`).
     #[arg(long)]
     pub users: PathBuf,
@@ -1114,12 +1111,11 @@ pub fn results_passwd(users: &std::path::Path, user: &str) -> Result<()> {
 /// Starts the dashboard; prints its address once it listens.
 pub fn results_serve(a: ServeArgs) -> Result<()> {
     let ks = KeyStore::open(&a.keys)?;
-    let spool = Spool::open_existing(&a.spool)
-        .with_context(|| format!("{} is not an Aorta spool", a.spool.display()))?;
+    let source = open_results(&a.transport)?;
     let users = aorta_clinic::web::Users::load(&a.users)?;
     serve_dashboard(
         ks,
-        spool,
+        source,
         users,
         &a.listen,
         (a.session_secs, a.retention_hours),
@@ -1128,10 +1124,25 @@ pub fn results_serve(a: ServeArgs) -> Result<()> {
     )
 }
 
-/// Serves the dashboard over `spool` for the deployment in `ks`.
+/// The committed results of an existing spool, or of NATS.
+fn open_results(t: &TransportArgs) -> Result<Box<dyn aorta_transport::CommittedRecords + Send>> {
+    if let (None, Some(dir)) = (&t.transport, &t.spool) {
+        let spool = Spool::open_existing(dir)
+            .with_context(|| format!("{} is not an Aorta spool", dir.display()))?;
+        return Ok(Box::new(aorta_clinic::SpoolResults::new(spool)));
+    }
+    if let Some(dir) = t.transport.as_deref().and_then(|x| x.strip_prefix("spool:")) {
+        let spool = Spool::open_existing(dir)
+            .with_context(|| format!("{dir} is not an Aorta spool"))?;
+        return Ok(Box::new(aorta_clinic::SpoolResults::new(spool)));
+    }
+    Ok(t.open(0)?.results())
+}
+
+/// Serves the dashboard over committed results for the deployment in `ks`.
 pub fn serve_dashboard(
     ks: KeyStore,
-    spool: Spool,
+    source: Box<dyn aorta_transport::CommittedRecords + Send>,
     users: aorta_clinic::web::Users,
     listen: &str,
     (session_secs, retention_hours): (u64, u64),
@@ -1168,7 +1179,7 @@ pub fn serve_dashboard(
     std::io::stdout().flush()?;
     aorta_clinic::web::serve(
         cfg,
-        aorta_clinic::SpoolResults::new(spool),
+        source,
         decryptor,
         Box::new(KeyDirectory(ks)),
         enrolled,
@@ -1183,25 +1194,32 @@ pub fn results(a: ResultsArgs) -> Result<()> {
         Some(ResultsCmd::Passwd { users, user }) => return results_passwd(&users, &user),
         None => {}
     }
-    let (Some(keys), Some(spool_dir)) = (a.keys, a.spool) else {
-        bail!("give --keys K --spool S (or a subcommand: serve, passwd)");
+    let Some(keys) = a.keys else {
+        bail!("give --keys K --spool S or --transport T (or a subcommand: serve, passwd)");
     };
+    if a.transport.transport.is_none() && a.transport.spool.is_none() {
+        bail!("give --spool DIR or --transport spool:DIR|nats://HOST:PORT");
+    }
     let ks = KeyStore::open(&keys)?;
-    let spool = Spool::open_existing(&spool_dir)
-        .with_context(|| format!("{} is not an Aorta spool", spool_dir.display()))?;
-    let (rows, stats) = pipeline::read_results(&ks, &spool)?;
+    let mut source = open_results(&a.transport)?;
+    let where_ = a
+        .transport
+        .transport
+        .as_deref()
+        .map(aorta_nats::config_redact)
+        .or(a.transport.spool.as_ref().map(|d| d.display().to_string()))
+        .unwrap_or_default();
+    let (rows, stats) = pipeline::read_results(&ks, &mut source)?;
     if stats.envelopes > 0 && rows.is_empty() && stats.rejected == stats.envelopes {
         bail!(
-            "none of the {} result envelopes in {} opens with the clinician key in {} (results of another deployment?)",
+            "none of the {} result envelopes in {where_} opens with the clinician key in {} (results of another deployment?)",
             stats.envelopes,
-            spool_dir.display(),
             keys.display()
         );
     }
-    if spool.result_partitions()?.is_empty() {
+    if stats.envelopes == 0 {
         bail!(
-            "{} holds no results: no worker has committed any there yet (is it the spool the workers use?)",
-            spool_dir.display()
+            "{where_} holds no results: no worker has committed any there yet (is it the transport the workers use?)"
         );
     }
     print!("{}", pipeline::summary_table(&rows));

@@ -91,7 +91,7 @@ impl NatsInput {
     }
 
     /// The stream's last sequence, if the server answers.
-    fn last_sequence(&self) -> Option<u64> {
+    pub(crate) fn last_sequence(&self) -> Option<u64> {
         let (nats, stream) = (self.nats.clone(), self.stream.clone());
         self.nats.block(async move {
             let mut s = nats.js().get_stream(&stream).await.ok()?;

@@ -40,7 +40,7 @@ use std::time::Duration;
 use aorta_transport::{PartitionId, TransportError};
 use async_nats::jetstream;
 
-pub use config::NatsConfig;
+pub use config::{redact_url as config_redact, NatsConfig};
 pub use input::NatsInput;
 pub use output::NatsOutput;
 pub use producer::NatsProducer;
@@ -227,6 +227,29 @@ impl Nats {
                     .get_or_create_stream(c)
                     .await
                     .map_err(|e| remote(&format!("creating stream {name}"), e, true))?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Deletes every Aorta stream (input, control, outputs) and the lease
+    /// bucket: for demos and tests that start from nothing.
+    pub fn delete_layout(&self) -> Result<(), TransportError> {
+        let js = self.js.clone();
+        self.block(async move {
+            use futures_util::StreamExt;
+            let mut names = js.stream_names();
+            let mut doomed = Vec::new();
+            while let Some(n) = names.next().await {
+                let n = n.map_err(|e| remote("listing streams", e, true))?;
+                if n == IN_STREAM || n == CONTROL_STREAM || n.starts_with("AORTA_OUT_") || n == "KV_AORTA_LEASES" {
+                    doomed.push(n);
+                }
+            }
+            for n in doomed {
+                js.delete_stream(&n)
+                    .await
+                    .map_err(|e| remote(&format!("deleting stream {n}"), e, true))?;
             }
             Ok(())
         })

@@ -75,10 +75,24 @@ impl CommittedRecords for NatsResults {
         }
         let before = out.len();
         for (p, input) in &mut self.parts {
+            // Read at least up to what the stream held when this call
+            // started (an idle moment mid-stream must not end the read
+            // early); give up on that after a few seconds of silence.
+            let target = input.last_sequence().unwrap_or(0);
+            let mut idle = 0;
             loop {
                 let payload = match input.poll()? {
-                    Polled::Record { payload, .. } => payload.to_vec(),
-                    Polled::Idle => break,
+                    Polled::Record { payload, .. } => {
+                        idle = 0;
+                        payload.to_vec()
+                    }
+                    Polled::Idle => {
+                        idle += 1;
+                        if input.position() >= target || idle >= 150 {
+                            break;
+                        }
+                        continue;
+                    }
                     // The stream went backwards (an operator's rollback):
                     // reading starts over; the decryptor drops duplicates.
                     Polled::Discontinuity { .. } | Polled::Corrupt { .. } => {

@@ -206,3 +206,50 @@ pub trait CommittedRecords {
     /// the partition it was read from. Returns how many were appended.
     fn poll_committed(&mut self, out: &mut Vec<(u32, Vec<u8>)>) -> Result<usize, TransportError>;
 }
+
+// Boxed transports (a binary choosing spool or NATS at run time) are
+// transports too.
+impl<T: Producer + ?Sized> Producer for Box<T> {
+    fn append(&mut self, records: &[&[u8]]) -> Result<Offset, TransportError> {
+        (**self).append(records)
+    }
+}
+
+impl<T: Consumer + ?Sized> Consumer for Box<T> {
+    fn position(&self) -> Offset {
+        (**self).position()
+    }
+    fn fingerprint(&self) -> u64 {
+        (**self).fingerprint()
+    }
+    fn seek(&mut self, offset: Offset) {
+        (**self).seek(offset)
+    }
+    fn resume(&mut self, offset: Offset, fingerprint: u64) -> Result<(), Discontinuity> {
+        (**self).resume(offset, fingerprint)
+    }
+    fn poll(&mut self) -> Result<Polled<'_>, TransportError> {
+        (**self).poll()
+    }
+}
+
+impl<T: CommitLog + ?Sized> CommitLog for Box<T> {
+    fn last_commit(&self) -> Option<&[u8]> {
+        (**self).last_commit()
+    }
+    fn append(&mut self, records: &[&[u8]]) -> Result<(), TransportError> {
+        (**self).append(records)
+    }
+    fn commit(&mut self, checkpoint: &[u8]) -> Result<(), TransportError> {
+        (**self).commit(checkpoint)
+    }
+    fn rewind_commit(&mut self) -> Result<bool, TransportError> {
+        (**self).rewind_commit()
+    }
+}
+
+impl<T: CommittedRecords + ?Sized> CommittedRecords for Box<T> {
+    fn poll_committed(&mut self, out: &mut Vec<(u32, Vec<u8>)>) -> Result<usize, TransportError> {
+        (**self).poll_committed(out)
+    }
+}
