@@ -252,7 +252,12 @@ pub fn run(a: DemoArgs) -> Result<()> {
                 partitions: a.workers,
                 ..WorkerConfig::default()
             },
-            aorta_worker::Keyring::new(release_keys.take().unwrap_or_default()),
+            // Fleet secrets are not `Clone`: each partition's worker gets
+            // its own release.
+            aorta_worker::Keyring::new(match release_keys.take() {
+                Some(k) => k,
+                None => source.fetch().map_err(anyhow::Error::msg)?.keys,
+            }),
             Some(Box::new(source.clone())),
             keys.controller_pub()?,
         )?);

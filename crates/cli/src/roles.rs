@@ -775,11 +775,14 @@ pub fn worker(a: WorkerArgs) -> Result<()> {
     let reattest = Duration::from_secs(release.reattest_after_secs);
     // Every owned partition's worker holds its own copy of the released
     // keys (fleet secrets are not `Clone`: the first takes the release,
-    // the others fetch theirs from the broker on their first envelope).
+    // the others ask the broker for theirs).
     let mut release_keys = Some(release.keys);
     let mut workers = Vec::new();
     for p in &owned {
-        let keys = aorta_worker::Keyring::new(release_keys.take().unwrap_or_default());
+        let keys = aorta_worker::Keyring::new(match release_keys.take() {
+            Some(k) => k,
+            None => source.fetch().map_err(anyhow::Error::msg)?.keys,
+        });
         workers.push(transport.open_worker(
             *p,
             &format!("{}-p{p}", release.worker_id),
@@ -1131,9 +1134,13 @@ fn open_results(t: &TransportArgs) -> Result<Box<dyn aorta_transport::CommittedR
             .with_context(|| format!("{} is not an Aorta spool", dir.display()))?;
         return Ok(Box::new(aorta_clinic::SpoolResults::new(spool)));
     }
-    if let Some(dir) = t.transport.as_deref().and_then(|x| x.strip_prefix("spool:")) {
-        let spool = Spool::open_existing(dir)
-            .with_context(|| format!("{dir} is not an Aorta spool"))?;
+    if let Some(dir) = t
+        .transport
+        .as_deref()
+        .and_then(|x| x.strip_prefix("spool:"))
+    {
+        let spool =
+            Spool::open_existing(dir).with_context(|| format!("{dir} is not an Aorta spool"))?;
         return Ok(Box::new(aorta_clinic::SpoolResults::new(spool)));
     }
     Ok(t.open(0)?.results())

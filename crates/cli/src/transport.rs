@@ -74,7 +74,9 @@ impl TransportArgs {
         let spec = match (&self.transport, &self.spool) {
             (Some(t), _) => t.clone(),
             (None, Some(d)) => format!("spool:{}", d.display()),
-            (None, None) => bail!("give --transport spool:DIR or nats://HOST:PORT (or --spool DIR)"),
+            (None, None) => {
+                bail!("give --transport spool:DIR or nats://HOST:PORT (or --spool DIR)")
+            }
         };
         if let Some(dir) = spec.strip_prefix("spool:") {
             if dir.is_empty() {
@@ -92,8 +94,7 @@ impl TransportArgs {
             bail!("--nats-replicas must be 1, 3 or 5");
         }
         cfg.replicas = self.nats_replicas;
-        let nats = Nats::connect(&cfg)
-            .with_context(|| format!("NATS at {}", cfg.redacted()))?;
+        let nats = Nats::connect(&cfg).with_context(|| format!("NATS at {}", cfg.redacted()))?;
         nats.ensure_layout(partitions)?;
         Ok(Transport::Nats(Box::new(nats)))
     }

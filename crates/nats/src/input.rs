@@ -15,6 +15,9 @@ use crate::{fingerprint, remote, Nats};
 /// the record there is still the one read (by SHA-256), so a stream that
 /// was purged, recreated or rolled back under a worker is reported as a
 /// [`Discontinuity`], never silently read from the wrong place.
+/// How long `poll` waits for records known to exist before saying `Idle`.
+const CATCH_UP: Duration = Duration::from_secs(5);
+
 pub struct NatsInput {
     nats: Nats,
     stream: String,
@@ -96,6 +99,31 @@ impl NatsInput {
         self.nats.block(async move {
             let mut s = nats.js().get_stream(&stream).await.ok()?;
             s.info().await.ok().map(|i| i.state.last_sequence)
+        })
+    }
+
+    /// The sequence of the newest record on this subject (0: none).
+    fn subject_last(&self) -> Result<u64, TransportError> {
+        let (nats, stream, subject) =
+            (self.nats.clone(), self.stream.clone(), self.subject.clone());
+        self.nats.block(async move {
+            let s = nats
+                .js()
+                .get_stream_no_info(&stream)
+                .await
+                .map_err(|e| remote(&format!("opening stream {stream}"), e, true))?;
+            match s.get_last_raw_message_by_subject(&subject).await {
+                Ok(m) => Ok(m.sequence),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        async_nats::jetstream::stream::LastRawMessageErrorKind::NoMessageFound
+                    ) =>
+                {
+                    Ok(0)
+                }
+                Err(e) => Err(remote(&format!("last record of {subject}"), e, true)),
+            }
         })
     }
 
@@ -206,20 +234,37 @@ impl Consumer for NatsInput {
                 return Ok(Polled::Idle);
             }
         }
-        let wait = self.idle_wait;
-        let Some(messages) = self.messages.as_mut() else {
-            return Ok(Polled::Idle);
-        };
         let position = self.position;
-        let next = self.nats.block(async {
-            loop {
-                match tokio::time::timeout(wait, messages.next()).await {
-                    // Redelivered after a consumer reset: already read.
-                    Ok(Some(Ok(m))) if m.info().is_ok_and(|i| i.stream_sequence <= position) => {}
-                    other => return other,
+        let started = Instant::now();
+        let mut wait = self.idle_wait;
+        let next = loop {
+            let Some(messages) = self.messages.as_mut() else {
+                return Ok(Polled::Idle);
+            };
+            let next = self.nats.block(async {
+                loop {
+                    match tokio::time::timeout(wait, messages.next()).await {
+                        // Redelivered after a consumer reset: already read.
+                        Ok(Some(Ok(m)))
+                            if m.info().is_ok_and(|i| i.stream_sequence <= position) => {}
+                        other => return other,
+                    }
                 }
+            });
+            if next.is_ok() {
+                break next;
             }
-        });
+            // Nothing arrived in time. `Idle` must mean "read to the end
+            // as of now" (a worker draining its input commits and exits on
+            // it), so ask where the subject ends; records still on their
+            // way are waited for, up to CATCH_UP.
+            match self.subject_last() {
+                Ok(last) if last > position && started.elapsed() < CATCH_UP => {
+                    wait = wait.max(Duration::from_millis(5));
+                }
+                _ => break next,
+            }
+        };
         match next {
             Err(_) => {
                 // Idle: now and then, check that the stream did not go

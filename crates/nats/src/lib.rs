@@ -242,7 +242,11 @@ impl Nats {
             let mut doomed = Vec::new();
             while let Some(n) = names.next().await {
                 let n = n.map_err(|e| remote("listing streams", e, true))?;
-                if n == IN_STREAM || n == CONTROL_STREAM || n.starts_with("AORTA_OUT_") || n == "KV_AORTA_LEASES" {
+                if n == IN_STREAM
+                    || n == CONTROL_STREAM
+                    || n.starts_with("AORTA_OUT_")
+                    || n == "KV_AORTA_LEASES"
+                {
                     doomed.push(n);
                 }
             }
@@ -252,6 +256,27 @@ impl Nats {
                     .map_err(|e| remote(&format!("deleting stream {n}"), e, true))?;
             }
             Ok(())
+        })
+    }
+
+    /// Publishes `payload` to partition `p`'s envelope subject WITHOUT a
+    /// de-duplication id, as a hostile client with publish rights could:
+    /// for attack tests only (gateways use [`Nats::producer`]).
+    pub fn dangerous_publish_raw(
+        &self,
+        p: PartitionId,
+        payload: &[u8],
+    ) -> Result<u64, TransportError> {
+        let (js, subject) = (self.js.clone(), in_subject(p));
+        let payload = bytes::Bytes::copy_from_slice(payload);
+        self.block(async move {
+            let ack = js
+                .publish(subject.clone(), payload)
+                .await
+                .map_err(|e| remote(&format!("publishing to {subject}"), e, true))?
+                .await
+                .map_err(|e| remote(&format!("acknowledgement from {subject}"), e, true))?;
+            Ok(ack.sequence)
         })
     }
 
