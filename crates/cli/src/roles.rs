@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -17,7 +18,7 @@ use crate::fleet::FleetWatch;
 use crate::keystore::{KeyStore, Patient};
 use crate::pipeline::{self, ReplayStream};
 use crate::tee::{self, AttestArgs, KbsKeys, TeeChoice};
-use crate::transport::TransportArgs;
+use crate::transport::{Transport, TransportArgs};
 
 #[derive(clap::Subcommand)]
 pub enum KeysCmd {
@@ -729,6 +730,15 @@ pub struct WorkerArgs {
     /// Serve Prometheus/OpenMetrics metrics at http://ADDR/metrics.
     #[arg(long, value_name = "ADDR")]
     pub metrics: Option<String>,
+    /// Join the worker group on NATS: partitions are shared among live
+    /// group members by leases, taken over when a member dies and
+    /// rebalanced when one joins (implies following the input).
+    #[arg(long, conflicts_with = "partition")]
+    pub group: bool,
+    /// Group leases expire this many seconds after a member stops
+    /// renewing them (takeover within about twice this).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=300))]
+    pub lease_secs: u32,
 }
 
 pub fn worker(a: WorkerArgs) -> Result<()> {
@@ -773,6 +783,85 @@ pub fn worker(a: WorkerArgs) -> Result<()> {
         ..WorkerConfig::default()
     };
     let reattest = Duration::from_secs(release.reattest_after_secs);
+    let metrics = crate::metrics::start("worker", a.metrics.as_deref())?.map(Arc::new);
+    let snapshots = Arc::new(crate::metrics::WorkerSnapshots::default());
+    // One re-attestation per period for the whole process, by whichever
+    // partition's thread gets there first (evidence freshness, rotation);
+    // the others fetch a rotated epoch's key when its first envelope comes.
+    let shared_attest = (a.follow || a.group).then(|| {
+        Arc::new(Mutex::new(Reattest {
+            keys: source.clone(),
+            client: aorta_kbs::Client::new(a.kbs.clone()),
+            every: reattest,
+            last: Instant::now(),
+        }))
+    });
+    let make_hooks = |p: u32| WorkerHooks {
+        partition: p,
+        notices: NoticePrinter::default(),
+        attest: shared_attest.clone(),
+        metrics: metrics.clone(),
+        snapshots: snapshots.clone(),
+    };
+    if a.group {
+        let Transport::Nats(nats) = &transport else {
+            bail!("--group needs --transport nats://... (leases live in a JetStream KV bucket)");
+        };
+        let me = format!("{}-{}", release.worker_id, std::process::id());
+        let leases = aorta_nats::lease::Leases::open(
+            nats,
+            &me,
+            Duration::from_secs(u64::from(a.lease_secs)),
+        )?;
+        eprintln!(
+            "worker {me}: joining the group on {} ({} partitions, {} s leases)",
+            transport.describe(),
+            a.partitions,
+            a.lease_secs
+        );
+        let mut group = NatsGroup(aorta_nats::lease::Group {
+            leases,
+            partitions: a.partitions,
+        });
+        let mut release_keys = Some(release.keys);
+        let stop = AtomicBool::new(false);
+        let controller = ks.controller_pub()?;
+        let workers = aorta_worker::run::run_group(
+            &mut group,
+            |p| {
+                let keys = aorta_worker::Keyring::new(match release_keys.take() {
+                    Some(k) => k,
+                    None => {
+                        source
+                            .fetch()
+                            .map_err(|reason| aorta_worker::WorkerError::KeyUnavailable {
+                                epoch: 0,
+                                reason,
+                            })?
+                            .keys
+                    }
+                });
+                transport
+                    .open_worker(
+                        p,
+                        &me,
+                        cfg.clone(),
+                        keys,
+                        Some(Box::new(source.clone())),
+                        controller,
+                    )
+                    .map_err(|e| aorta_worker::WorkerError::Checkpoint(format!("{e:#}")))
+            },
+            &stop,
+            &aorta_worker::run::RunOptions::default(),
+            make_hooks,
+            |e| print_group_event(&e),
+        );
+        for w in &workers {
+            print_worker_report(w, true);
+        }
+        return Ok(());
+    }
     // Every owned partition's worker holds its own copy of the released
     // keys (fleet secrets are not `Clone`: the first takes the release,
     // the others ask the broker for theirs).
@@ -792,9 +881,6 @@ pub fn worker(a: WorkerArgs) -> Result<()> {
             ks.controller_pub()?,
         )?);
     }
-    let metrics = crate::metrics::start("worker", a.metrics.as_deref())?;
-    let snapshots = crate::metrics::WorkerSnapshots::default();
-    let leader = owned.first().copied().unwrap_or(0);
     let stop = AtomicBool::new(false);
     let until = if a.follow {
         aorta_worker::run::Until::Stopped(&stop)
@@ -805,21 +891,7 @@ pub fn worker(a: WorkerArgs) -> Result<()> {
         &mut workers,
         until,
         &aorta_worker::run::RunOptions::default(),
-        |p| WorkerHooks {
-            partition: p,
-            notices: NoticePrinter::default(),
-            // One partition's thread re-attests for the process (evidence
-            // freshness and rotation); the others fetch a rotated epoch's
-            // key when its first envelope arrives.
-            attest: (p == leader && a.follow).then(|| Reattest {
-                keys: source.clone(),
-                client: aorta_kbs::Client::new(a.kbs.clone()),
-                every: reattest,
-                last: Instant::now(),
-            }),
-            metrics: metrics.as_ref(),
-            snapshots: &snapshots,
-        },
+        make_hooks,
     );
     if let Some(m) = &metrics {
         for w in &workers {
@@ -895,17 +967,71 @@ struct Reattest {
     last: Instant,
 }
 
-/// The CLI's part of the worker loop: notices on stderr, metrics, and (on
-/// one partition's thread) re-attestation.
-struct WorkerHooks<'a> {
-    partition: u32,
-    notices: NoticePrinter,
-    attest: Option<Reattest>,
-    metrics: Option<&'a aorta_metrics::Exporter>,
-    snapshots: &'a crate::metrics::WorkerSnapshots,
+/// The group protocol on NATS leases (a newtype: the trait is the
+/// worker's, the leases are the transport's).
+struct NatsGroup(aorta_nats::lease::Group);
+
+impl aorta_worker::run::Membership for NatsGroup {
+    type Error = aorta_transport::TransportError;
+    fn heartbeat(&mut self) -> Result<(), Self::Error> {
+        self.0.leases.heartbeat()
+    }
+    fn wanted(&mut self) -> Result<Vec<u32>, Self::Error> {
+        self.0.wanted_now()
+    }
+    fn try_acquire(&mut self, p: u32) -> Result<bool, Self::Error> {
+        self.0.leases.try_acquire(p)
+    }
+    fn renew(&mut self) -> Result<Vec<u32>, Self::Error> {
+        self.0.leases.renew()
+    }
+    fn release(&mut self, p: u32) {
+        let _ = self.0.leases.release(p);
+    }
+    fn forget(&mut self, p: u32) {
+        self.0.leases.forget(p);
+    }
+    fn period(&self) -> Duration {
+        (self.0.leases.ttl() / 3).max(Duration::from_millis(200))
+    }
 }
 
-impl<C, L, R> aorta_worker::run::RunHooks<aorta_worker::Worker<C, L, R>> for WorkerHooks<'_>
+/// One line per group event on stderr (tests and operators read them).
+fn print_group_event(e: &aorta_worker::run::GroupEvent) {
+    use aorta_worker::run::GroupEvent as G;
+    match e {
+        G::Acquired { partition } => eprintln!("worker: acquired partition {partition}"),
+        G::Released { partition } => {
+            eprintln!("worker: released partition {partition} (rebalanced to another member)")
+        }
+        G::Lost { partition } => eprintln!(
+            "worker: lost the lease of partition {partition} (paused or cut off too long); stopping it"
+        ),
+        G::Ended { partition, result } => match result {
+            Ok(s) => eprintln!(
+                "worker: partition {partition} stopped after {} records, committed",
+                s.records
+            ),
+            Err(e) => eprintln!("worker: partition {partition} stopped: {e}"),
+        },
+        G::Unreachable { reason } => eprintln!("worker: group state unreachable: {reason}"),
+        G::OpenFailed { partition, reason } => {
+            eprintln!("worker: could not open partition {partition}: {reason}")
+        }
+    }
+}
+
+/// The CLI's part of the worker loop: notices on stderr, metrics, and
+/// re-attestation (shared by the process's partitions).
+struct WorkerHooks {
+    partition: u32,
+    notices: NoticePrinter,
+    attest: Option<Arc<Mutex<Reattest>>>,
+    metrics: Option<Arc<aorta_metrics::Exporter>>,
+    snapshots: Arc<crate::metrics::WorkerSnapshots>,
+}
+
+impl<C, L, R> aorta_worker::run::RunHooks<aorta_worker::Worker<C, L, R>> for WorkerHooks
 where
     C: aorta_transport::Consumer + crate::metrics::InputLag,
     L: aorta_transport::CommitLog,
@@ -919,13 +1045,17 @@ where
         &mut self,
         w: &mut aorta_worker::Worker<C, L, R>,
     ) -> Result<(), aorta_worker::WorkerError> {
-        if let Some(m) = self.metrics {
+        if let Some(m) = &self.metrics {
             self.snapshots.put(w);
             self.snapshots.publish(m);
         }
-        let Some(at) = &mut self.attest else {
+        let Some(shared) = &self.attest else {
             return Ok(());
         };
+        let Ok(mut at) = shared.try_lock() else {
+            return Ok(());
+        };
+        let at = &mut *at;
         let rotated = match at.client.request(&aorta_kbs::proto::Request::Fleet) {
             Ok(aorta_kbs::proto::Response::Fleet { epoch, .. }) => !w.epochs().contains(&epoch),
             _ => false,

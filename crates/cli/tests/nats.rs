@@ -231,7 +231,10 @@ fn two_worker_processes_on_nats_equal_one_on_the_spool_and_hostile_messages_cost
     let mut in0 = n.input(PartitionId(0)).unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     let genuine = loop {
-        assert!(std::time::Instant::now() < deadline, "no envelope read back from partition 0");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no envelope read back from partition 0"
+        );
         if let aorta_transport::Polled::Record { payload, .. } =
             aorta_transport::Consumer::poll(&mut in0).unwrap()
         {

@@ -196,3 +196,226 @@ where
             .collect()
     })
 }
+
+/// A group's shared view of who processes which partition (leases with
+/// expiry in a transport's key-value store, for instance). It is about
+/// liveness and balance only: a transport must fence commits itself, so
+/// that a worker that lost its lease cannot commit whatever this says.
+pub trait Membership {
+    type Error: std::fmt::Display;
+    /// Announces this member as alive.
+    fn heartbeat(&mut self) -> Result<(), Self::Error>;
+    /// The partitions this member should process now.
+    fn wanted(&mut self) -> Result<Vec<u32>, Self::Error>;
+    /// Takes partition `p` if nobody holds it.
+    fn try_acquire(&mut self, p: u32) -> Result<bool, Self::Error>;
+    /// Renews what is held; returns partitions lost meanwhile.
+    fn renew(&mut self) -> Result<Vec<u32>, Self::Error>;
+    /// Gives `p` up (after its final commit).
+    fn release(&mut self, p: u32);
+    /// Drops `p` without giving it up (someone else owns it already).
+    fn forget(&mut self, p: u32);
+    /// How often to heartbeat and renew.
+    fn period(&self) -> Duration;
+}
+
+/// What happened in a group, for the operator.
+#[derive(Debug)]
+pub enum GroupEvent {
+    /// This member took partition `partition` and restored its checkpoint.
+    Acquired { partition: u32 },
+    /// Handed over to another member (rebalance), after a final commit.
+    Released { partition: u32 },
+    /// The lease was found lost (this member was paused or cut off): the
+    /// partition's thread is stopped; its commit is fenced by the transport.
+    Lost { partition: u32 },
+    /// A partition's thread ended.
+    Ended {
+        partition: u32,
+        result: Result<RunSummary, WorkerError>,
+    },
+    /// The shared view could not be read or written (retried next period).
+    Unreachable { reason: String },
+    /// Acquired, but the worker could not be opened (the lease is released).
+    OpenFailed { partition: u32, reason: String },
+}
+
+struct Running<W> {
+    stop: std::sync::Arc<AtomicBool>,
+    handle: std::thread::JoinHandle<(W, Result<RunSummary, WorkerError>)>,
+}
+
+/// Runs the partitions `m` assigns to this member, each on its own thread,
+/// taking partitions over as members die and handing them on as members
+/// join, until `stop` is set; then commits, releases and returns the
+/// workers that ran last.
+pub fn run_group<C, L, R, H, M>(
+    m: &mut M,
+    mut open: impl FnMut(u32) -> Result<Worker<C, L, R>, WorkerError>,
+    stop: &AtomicBool,
+    opts: &RunOptions,
+    hooks: impl Fn(u32) -> H,
+    mut on_event: impl FnMut(GroupEvent),
+) -> Vec<Worker<C, L, R>>
+where
+    C: Consumer + Send + 'static,
+    L: CommitLog + Send + 'static,
+    R: RngCore + CryptoRng + Send + 'static,
+    H: RunHooks<Worker<C, L, R>> + Send + 'static,
+    M: Membership,
+{
+    use std::collections::BTreeMap;
+    let mut running: BTreeMap<u32, Running<Worker<C, L, R>>> = BTreeMap::new();
+    let mut done: BTreeMap<u32, Worker<C, L, R>> = BTreeMap::new();
+    let join = |p: u32,
+                r: Running<Worker<C, L, R>>,
+                done: &mut BTreeMap<u32, Worker<C, L, R>>,
+                on_event: &mut dyn FnMut(GroupEvent)|
+     -> bool {
+        match r.handle.join() {
+            Ok((w, result)) => {
+                let fenced = matches!(
+                    result,
+                    Err(WorkerError::Transport(
+                        aorta_transport::TransportError::Fenced { .. }
+                    ))
+                );
+                done.insert(p, w);
+                on_event(GroupEvent::Ended {
+                    partition: p,
+                    result,
+                });
+                fenced
+            }
+            Err(_) => {
+                on_event(GroupEvent::Ended {
+                    partition: p,
+                    result: Err(WorkerError::Panicked { partition: p }),
+                });
+                false
+            }
+        }
+    };
+    loop {
+        let tick = Instant::now();
+        if stop.load(Ordering::Acquire) {
+            for r in running.values() {
+                r.stop.store(true, Ordering::Release);
+            }
+            for (p, r) in std::mem::take(&mut running) {
+                if join(p, r, &mut done, &mut on_event) {
+                    m.forget(p);
+                } else {
+                    m.release(p);
+                }
+            }
+            return done.into_values().collect();
+        }
+        if let Err(e) = m.heartbeat() {
+            on_event(GroupEvent::Unreachable {
+                reason: e.to_string(),
+            });
+        }
+        match m.renew() {
+            Ok(lost) => {
+                for p in lost {
+                    on_event(GroupEvent::Lost { partition: p });
+                    if let Some(r) = running.remove(&p) {
+                        r.stop.store(true, Ordering::Release);
+                        join(p, r, &mut done, &mut on_event);
+                    }
+                }
+            }
+            Err(e) => on_event(GroupEvent::Unreachable {
+                reason: e.to_string(),
+            }),
+        }
+        // Threads that ended on their own (fenced, or failed).
+        let ended: Vec<u32> = running
+            .iter()
+            .filter(|(_, r)| r.handle.is_finished())
+            .map(|(p, _)| *p)
+            .collect();
+        for p in ended {
+            if let Some(r) = running.remove(&p) {
+                if join(p, r, &mut done, &mut on_event) {
+                    m.forget(p);
+                } else {
+                    m.release(p);
+                }
+            }
+        }
+        match m.wanted() {
+            Ok(wanted) => {
+                let surplus: Vec<u32> = running
+                    .keys()
+                    .filter(|p| !wanted.contains(p))
+                    .copied()
+                    .collect();
+                for p in surplus {
+                    if let Some(r) = running.remove(&p) {
+                        r.stop.store(true, Ordering::Release);
+                        join(p, r, &mut done, &mut on_event);
+                        m.release(p);
+                        on_event(GroupEvent::Released { partition: p });
+                    }
+                }
+                for p in wanted {
+                    if running.contains_key(&p) {
+                        continue;
+                    }
+                    match m.try_acquire(p) {
+                        Ok(true) => {}
+                        Ok(false) => continue,
+                        Err(e) => {
+                            on_event(GroupEvent::Unreachable {
+                                reason: e.to_string(),
+                            });
+                            continue;
+                        }
+                    }
+                    done.remove(&p);
+                    let mut w = match open(p) {
+                        Ok(w) => w,
+                        Err(e) => {
+                            m.release(p);
+                            on_event(GroupEvent::OpenFailed {
+                                partition: p,
+                                reason: e.to_string(),
+                            });
+                            continue;
+                        }
+                    };
+                    on_event(GroupEvent::Acquired { partition: p });
+                    let flag = std::sync::Arc::new(AtomicBool::new(false));
+                    let (f, o, mut hk) = (flag.clone(), *opts, hooks(p));
+                    let spawned = std::thread::Builder::new()
+                        .name(format!("partition-{p}"))
+                        .spawn(move || {
+                            let r = run(&mut w, Until::Stopped(&f), &o, &mut hk);
+                            (w, r)
+                        });
+                    match spawned {
+                        Ok(handle) => {
+                            running.insert(p, Running { stop: flag, handle });
+                        }
+                        Err(e) => {
+                            m.release(p);
+                            on_event(GroupEvent::OpenFailed {
+                                partition: p,
+                                reason: e.to_string(),
+                            });
+                        }
+                    }
+                }
+            }
+            Err(e) => on_event(GroupEvent::Unreachable {
+                reason: e.to_string(),
+            }),
+        }
+        let period = m.period();
+        while tick.elapsed() < period && !stop.load(Ordering::Acquire) {
+            std::thread::sleep(Duration::from_millis(20).min(period));
+        }
+    }
+}
