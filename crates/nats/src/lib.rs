@@ -152,13 +152,19 @@ impl Nats {
             version,
             max_payload,
         };
-        nats.block(async {
-            nats.js
-                .query_account()
-                .await
-                .map_err(|e| remote("JetStream account info", e, true))
-        })?;
-        Ok(nats)
+        // A cluster that is still electing its JetStream meta leader does
+        // not answer yet: wait for it (bounded), like any client would.
+        let started = std::time::Instant::now();
+        loop {
+            match nats.block(async { nats.js.query_account().await }) {
+                Ok(_) => return Ok(nats),
+                Err(e) if started.elapsed() < cfg.timeout * 3 => {
+                    let _ = e;
+                    std::thread::sleep(Duration::from_millis(250));
+                }
+                Err(e) => return Err(remote("JetStream account info", e, true)),
+            }
+        }
     }
 
     /// The server's version.
@@ -220,16 +226,23 @@ impl Nats {
                 ..base(&out_stream(p), vec![out_subject(p)])
             });
         }
-        self.block(async {
-            for c in configs {
-                let name = c.name.clone();
-                self.js
-                    .get_or_create_stream(c)
-                    .await
-                    .map_err(|e| remote(&format!("creating stream {name}"), e, true))?;
+        // A cluster recovering a node may refuse placement for a while
+        // ("peer offline"): retry, bounded.
+        let started = std::time::Instant::now();
+        for c in configs {
+            let name = c.name.clone();
+            loop {
+                match self.block(self.js.get_or_create_stream(c.clone())) {
+                    Ok(_) => break,
+                    Err(e) if started.elapsed() < self.cfg.timeout * 3 => {
+                        let _ = e;
+                        std::thread::sleep(Duration::from_millis(250));
+                    }
+                    Err(e) => return Err(remote(&format!("creating stream {name}"), e, true)),
+                }
             }
-            Ok(())
-        })
+        }
+        Ok(())
     }
 
     /// Deletes every Aorta stream (input, control, outputs) and the lease
@@ -277,6 +290,26 @@ impl Nats {
                 .await
                 .map_err(|e| remote(&format!("acknowledgement from {subject}"), e, true))?;
             Ok(ack.sequence)
+        })
+    }
+
+    /// A stream's message count and, on a cluster, its leader's server
+    /// name (for operators and the replication test).
+    pub fn stream_state(&self, name: &str) -> Result<(u64, Option<String>), TransportError> {
+        let (js, name) = (self.js.clone(), name.to_string());
+        self.block(async move {
+            let mut s = js
+                .get_stream(&name)
+                .await
+                .map_err(|e| remote(&format!("opening stream {name}"), e, true))?;
+            let info = s
+                .info()
+                .await
+                .map_err(|e| remote(&format!("stream {name} info"), e, true))?;
+            Ok((
+                info.state.messages,
+                info.cluster.as_ref().and_then(|c| c.leader.clone()),
+            ))
         })
     }
 

@@ -54,10 +54,11 @@ impl NatsProducer {
         let mut last = 0;
         for a in acks {
             let ack = a.await.map_err(|e| {
+                // "No stream" is what a cluster answers while it elects a
+                // new stream leader: transient, like a timeout.
                 let retry = !matches!(
                     e.kind(),
                     async_nats::jetstream::context::PublishErrorKind::MaxPayloadExceeded
-                        | async_nats::jetstream::context::PublishErrorKind::StreamNotFound
                 );
                 remote(&format!("acknowledgement from {}", self.subject), e, retry)
             })?;
