@@ -256,7 +256,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
 }
 
 /// (utime + stime) seconds and peak RSS in MB of this process, from /proc.
-fn self_usage() -> (f64, f64) {
+pub fn self_usage() -> (f64, f64) {
     let cpu = std::fs::read_to_string("/proc/self/stat")
         .ok()
         .and_then(|s| {

@@ -2,6 +2,7 @@
 
 mod attest_cmd;
 mod bench;
+mod bench_scale;
 mod demo;
 mod fleet;
 mod kbs_cmd;
@@ -61,6 +62,11 @@ enum Cmd {
     /// One bench mode in a fresh process (used by `aorta bench`).
     #[command(hide = true)]
     BenchRun(bench::BenchRunArgs),
+    /// Worker throughput against worker processes, spool and NATS.
+    BenchScale(bench_scale::ScaleArgs),
+    /// One worker process of `bench-scale`.
+    #[command(hide = true)]
+    BenchScaleWorker(bench_scale::ScaleWorkerArgs),
 }
 
 /// Errors print as one message chain (`error: a: b: c`), whatever
@@ -94,6 +100,8 @@ fn run() -> Result<()> {
         Cmd::Af(a) => validate_cmd::af_cmd(a),
         Cmd::Bench(a) => bench::run(a),
         Cmd::BenchRun(a) => bench::run_one(a),
+        Cmd::BenchScale(a) => bench_scale::run(a),
+        Cmd::BenchScaleWorker(a) => bench_scale::worker(a),
     }
 }
 

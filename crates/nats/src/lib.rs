@@ -293,6 +293,29 @@ impl Nats {
         })
     }
 
+    /// Deletes every partition's output stream (results, checkpoints),
+    /// keeping the input: for benchmarks that process the same input again.
+    pub fn delete_outputs(&self) -> Result<(), TransportError> {
+        let js = self.js.clone();
+        self.block(async move {
+            use futures_util::StreamExt;
+            let mut names = js.stream_names();
+            let mut doomed = Vec::new();
+            while let Some(n) = names.next().await {
+                let n = n.map_err(|e| remote("listing streams", e, true))?;
+                if n.starts_with("AORTA_OUT_") {
+                    doomed.push(n);
+                }
+            }
+            for n in doomed {
+                js.delete_stream(&n)
+                    .await
+                    .map_err(|e| remote(&format!("deleting stream {n}"), e, true))?;
+            }
+            Ok(())
+        })
+    }
+
     /// A stream's message count and, on a cluster, its leader's server
     /// name (for operators and the replication test).
     pub fn stream_state(&self, name: &str) -> Result<(u64, Option<String>), TransportError> {
