@@ -10,13 +10,13 @@ use anyhow::{bail, Context, Result};
 use aorta_gateway::source::PaperLoad;
 use aorta_gateway::StreamSender;
 use aorta_spool::Spool;
-use aorta_transport::PartitionId;
 use aorta_wire::AlgorithmSet;
 use aorta_worker::WorkerConfig;
 
 use crate::keystore::KeyStore;
 use crate::pipeline::{self, ReplayStream};
 use crate::tee;
+use crate::transport::{Transport, TransportArgs};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Mode {
@@ -63,6 +63,11 @@ pub struct Workload {
     /// --clients, --rate and --seconds.
     #[arg(long)]
     pub input: Option<PathBuf>,
+    /// `spool` (a fresh embedded spool under --tmp) or
+    /// `nats://USER:PASSWORD@HOST:PORT` (NATS JetStream 2.12+; Aorta's
+    /// streams there are deleted and recreated for each run).
+    #[arg(long, default_value = "spool")]
+    pub transport: String,
 }
 
 /// Client directories and their part files, sorted.
@@ -187,6 +192,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
                     &w.algorithms,
                 ])
                 .args(["--cadence-ms", &w.cadence_ms.to_string()])
+                .args(["--transport", &w.transport])
                 .arg("--tmp")
                 .arg(&w.tmp)
                 .args(
@@ -293,7 +299,22 @@ pub fn run_one(a: BenchRunArgs) -> Result<()> {
     let algos = AlgorithmSet::parse(&w.algorithms).map_err(anyhow::Error::msg)?;
     let dir = tempfile_dir(&w.tmp)?;
     let keys = KeyStore::init(&dir.join("keys"))?;
-    let spool = Spool::open(dir.join("spool"))?;
+    let transport = if w.transport == "spool" {
+        Transport::Spool(Spool::open(dir.join("spool"))?)
+    } else {
+        let t = TransportArgs {
+            transport: Some(w.transport.clone()),
+            nats_replicas: 1,
+            ..TransportArgs::default()
+        }
+        .open(0)?;
+        let Transport::Nats(n) = &t else {
+            bail!("--transport takes spool or nats://...");
+        };
+        n.delete_layout()?;
+        n.ensure_layout(1)?;
+        t
+    };
     let mut signed = Vec::new();
     let mut patients = Vec::new();
     for c in 0..w.clients {
@@ -307,7 +328,7 @@ pub fn run_one(a: BenchRunArgs) -> Result<()> {
         signed.push(s);
         patients.push(p);
     }
-    crate::keystore::publish(&spool, &signed)?;
+    transport.publish_enrolments(&signed)?;
     let store = keys.store()?;
     let (fleet, source, fleet_pub, epoch) = match a.mode {
         Mode::SecureTee => {
@@ -358,13 +379,30 @@ pub fn run_one(a: BenchRunArgs) -> Result<()> {
         dangerous_accept_plaintext: a.mode == Mode::Plain,
         ..WorkerConfig::default()
     };
-    let mut worker = pipeline::open_worker(&spool, 0, cfg, fleet, source, keys.controller_pub()?)?;
-    let mut appender = spool.ingest_appender(PartitionId(0))?;
+    let mut worker = transport.open_worker(
+        0,
+        &format!("bench-{}", std::process::id()),
+        cfg,
+        fleet,
+        source,
+        keys.controller_pub()?,
+    )?;
+    let mut appender = transport.envelope_producer(1)?;
     let done = AtomicBool::new(false);
     let handled = AtomicU64::new(0);
     let t0 = Instant::now();
     let (gw, wk) = std::thread::scope(|s| {
-        let h = s.spawn(|| pipeline::run_until_done(&mut worker, &done, &handled));
+        let h = s.spawn(|| {
+            aorta_worker::run::run(
+                &mut worker,
+                aorta_worker::run::Until::InputDone(&done),
+                &aorta_worker::run::RunOptions {
+                    idle_sleep: std::time::Duration::from_millis(2),
+                    ..Default::default()
+                },
+                &mut pipeline::CountInto::new(&handled),
+            )
+        });
         let g = pipeline::replay(
             &mut streams,
             &mut appender,
@@ -379,7 +417,9 @@ pub fn run_one(a: BenchRunArgs) -> Result<()> {
     let wall = t0.elapsed().as_secs_f64();
     let gw = gw?;
     match wk {
-        Ok(r) => r?,
+        Ok(r) => {
+            r?;
+        }
         Err(_) => bail!("worker thread panicked"),
     }
     let rep = worker.report();

@@ -188,7 +188,10 @@ pub fn run(a: ScaleArgs) -> Result<()> {
                 for rep in 0..a.reps {
                     let run_t: Vec<String> = match &transport {
                         Transport::Spool(_) => {
-                            let run = dir.join(format!("run-{workers}-{rep}"));
+                            let run = dir.join(format!("run-{by}-{workers}-{rep}"));
+                            if run.exists() {
+                                std::fs::remove_dir_all(&run)?;
+                            }
                             copy_dir(&template, &run)?;
                             vec!["--spool".into(), run.display().to_string()]
                         }
@@ -257,6 +260,9 @@ pub fn run(a: ScaleArgs) -> Result<()> {
                     samples as f64 / wall
                 );
                     walls.push(wall);
+                    if let Transport::Spool(_) = &transport {
+                        let _ = std::fs::remove_dir_all(&run_t[1]);
+                    }
                 }
                 table.push((
                     format!("{label}, by {by}"),

@@ -233,7 +233,7 @@ mod tests {
         .unwrap();
         let mut out = spool.ingest_appender(PartitionId(0)).unwrap();
         gateway(ks, &mut watch, &mut out);
-        let mut w = pipeline::open_worker(
+        let mut w = pipeline::testing::open_worker(
             spool,
             0,
             WorkerConfig {
@@ -249,7 +249,7 @@ mod tests {
         let rep = w.report();
         assert_eq!(rep.counters.rejected.values().sum::<u64>(), 0);
         assert_eq!((rep.truncated_sessions, rep.missing_envelopes), (0, 0));
-        let (rows, stats) = pipeline::read_spool_results(ks, spool).unwrap();
+        let (rows, stats) = pipeline::testing::read_spool_results(ks, spool).unwrap();
         assert_eq!(stats.rejected, 0);
         let mut rows: Rows = rows
             .into_iter()

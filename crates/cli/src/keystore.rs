@@ -23,7 +23,6 @@ use anyhow::{anyhow, bail, Context, Result};
 use aorta_envelope::enrolment::sign_enrolment;
 use aorta_envelope::{KemKeypair, KemPublic, KemSecret, SigningKey, VerifyingKey};
 use aorta_gateway::Profile;
-use aorta_transport::Producer;
 use aorta_wire::{AlertThresholds, AlgorithmSet, Enrolment, EnrolmentStatus, StreamId};
 use rand::RngCore;
 use zeroize::Zeroizing;
@@ -421,7 +420,9 @@ pub fn default_policy(sim_root: &VerifyingKey) -> Result<String> {
 }
 
 /// Publishes signed enrolment records on the spool's control topic.
+#[cfg(test)]
 pub fn publish(spool: &aorta_spool::Spool, signed: &[Vec<u8>]) -> Result<()> {
+    use aorta_transport::Producer;
     let refs: Vec<&[u8]> = signed.iter().map(Vec::as_slice).collect();
     spool.control_appender()?.append(&refs)?;
     Ok(())

@@ -4,53 +4,14 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context, Result};
-use aorta_envelope::VerifyingKey;
-use aorta_spool::{LogReader, OwnedLog, Spool};
-use aorta_transport::PartitionId;
 use aorta_wire::Quality;
-use aorta_worker::{Worker, WorkerConfig};
 
 use crate::keystore::KeyStore;
 
 pub use aorta_gateway::driver::{replay, Chunks, ReplayStream};
-
-pub type SpoolWorker = Worker<LogReader, OwnedLog, crate::tee::SysRng>;
-
-/// Opens a worker on `spool` partition `p` (restoring its checkpoint).
-/// `source` is asked for keys of epochs newer than those in `fleet`.
-pub fn open_worker(
-    spool: &Spool,
-    p: u32,
-    cfg: WorkerConfig,
-    fleet: aorta_worker::Keyring,
-    source: Option<Box<dyn aorta_worker::KeySource>>,
-    controller: VerifyingKey,
-) -> Result<SpoolWorker> {
-    let input = spool.ingest_reader(PartitionId(p))?;
-    let control = spool.control_reader()?;
-    let output = spool.results_owner(PartitionId(p)).with_context(|| {
-        format!("opening results partition {p} (is another worker running on it?)")
-    })?;
-    Ok(Worker::new(
-        WorkerConfig {
-            partition: p,
-            ..cfg
-        },
-        input,
-        control,
-        output,
-        aorta_worker::WorkerKeys {
-            fleet,
-            controller,
-            source,
-        },
-        crate::tee::sys_rng(),
-        Box::new(crate::tee::unix_now_ms),
-    )?)
-}
 
 /// Counts records handled into an atomic, for progress bars.
 pub struct CountInto<'a> {
@@ -72,28 +33,6 @@ impl<W> aorta_worker::run::RunHooks<W> for CountInto<'_> {
     }
 }
 
-/// Runs `worker` while `producer_done` is false, then drains what is left
-/// and commits. Progress: input records handled so far.
-pub fn run_until_done(
-    worker: &mut SpoolWorker,
-    producer_done: &AtomicBool,
-    progress: &AtomicU64,
-) -> Result<()> {
-    aorta_worker::run::run(
-        worker,
-        aorta_worker::run::Until::InputDone(producer_done),
-        &aorta_worker::run::RunOptions {
-            idle_sleep: std::time::Duration::from_millis(2),
-            ..Default::default()
-        },
-        &mut CountInto {
-            total: progress,
-            seen: 0,
-        },
-    )?;
-    Ok(())
-}
-
 pub use aorta_clinic::{ResultRow, ResultStats};
 
 /// What `hrv-bands` is, printed wherever its results are shown.
@@ -108,17 +47,6 @@ pub fn read_results(
     let mut d = decryptor(keys)?;
     let rows = aorta_clinic::feed::read_all(source, &mut d)?;
     Ok((rows, d.stats))
-}
-
-/// [`read_results`] of a spool.
-#[cfg(test)]
-pub fn read_spool_results(keys: &KeyStore, spool: &Spool) -> Result<(Vec<ResultRow>, ResultStats)> {
-    let mut d = decryptor(keys)?;
-    let mut source = aorta_clinic::SpoolResults::new(spool.clone());
-    let rows = aorta_clinic::feed::read_all(&mut source, &mut d)?;
-    let mut stats = d.stats;
-    stats.corrupt += source.corrupt;
-    Ok((rows, stats))
 }
 
 /// The clinician's decryptor for the deployment in `keys`.
@@ -416,4 +344,65 @@ fn xml_escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
+}
+
+/// Spool-only helpers for the unit tests.
+#[cfg(test)]
+pub mod testing {
+    use anyhow::{Context, Result};
+    use aorta_envelope::VerifyingKey;
+    use aorta_spool::{LogReader, OwnedLog, Spool};
+    use aorta_transport::PartitionId;
+    use aorta_worker::{Worker, WorkerConfig};
+
+    use super::{decryptor, ResultRow, ResultStats};
+    use crate::keystore::KeyStore;
+
+    pub type SpoolWorker = Worker<LogReader, OwnedLog, crate::tee::SysRng>;
+
+    /// Opens a worker on `spool` partition `p` (restoring its checkpoint).
+    /// `source` is asked for keys of epochs newer than those in `fleet`.
+    pub fn open_worker(
+        spool: &Spool,
+        p: u32,
+        cfg: WorkerConfig,
+        fleet: aorta_worker::Keyring,
+        source: Option<Box<dyn aorta_worker::KeySource>>,
+        controller: VerifyingKey,
+    ) -> Result<SpoolWorker> {
+        let input = spool.ingest_reader(PartitionId(p))?;
+        let control = spool.control_reader()?;
+        let output = spool.results_owner(PartitionId(p)).with_context(|| {
+            format!("opening results partition {p} (is another worker running on it?)")
+        })?;
+        Ok(Worker::new(
+            WorkerConfig {
+                partition: p,
+                ..cfg
+            },
+            input,
+            control,
+            output,
+            aorta_worker::WorkerKeys {
+                fleet,
+                controller,
+                source,
+            },
+            crate::tee::sys_rng(),
+            Box::new(crate::tee::unix_now_ms),
+        )?)
+    }
+
+    /// [`read_results`] of a spool.
+    pub fn read_spool_results(
+        keys: &KeyStore,
+        spool: &Spool,
+    ) -> Result<(Vec<ResultRow>, ResultStats)> {
+        let mut d = decryptor(keys)?;
+        let mut source = aorta_clinic::SpoolResults::new(spool.clone());
+        let rows = aorta_clinic::feed::read_all(&mut source, &mut d)?;
+        let mut stats = d.stats;
+        stats.corrupt += source.corrupt;
+        Ok((rows, stats))
+    }
 }
