@@ -65,7 +65,8 @@ pub struct Workload {
     pub input: Option<PathBuf>,
     /// `spool` (a fresh embedded spool under --tmp) or
     /// `nats://USER:PASSWORD@HOST:PORT` (NATS JetStream 2.12+; Aorta's
-    /// streams there are deleted and recreated for each run).
+    /// streams there are deleted and recreated for each run);
+    /// `bench-scale` takes several, comma-separated.
     #[arg(long, default_value = "spool")]
     pub transport: String,
 }

@@ -29,10 +29,6 @@ use crate::transport::{Transport, TransportArgs};
 pub struct ScaleArgs {
     #[command(flatten)]
     pub w: crate::bench::Workload,
-    /// `spool` (a fresh spool under --tmp) or `nats://USER:PASSWORD@HOST:PORT`
-    /// (its Aorta streams are deleted and recreated). Repeatable.
-    #[arg(long, value_delimiter = ',', default_value = "spool")]
-    pub transport: Vec<String>,
     /// Worker process counts to measure.
     #[arg(long, value_delimiter = ',', default_value = "1,2")]
     pub workers: Vec<u32>,
@@ -138,7 +134,14 @@ fn median(mut v: Vec<f64>) -> f64 {
 pub fn run(a: ScaleArgs) -> Result<()> {
     let exe = std::env::current_exe()?;
     let mut table = Vec::new();
-    for t in &a.transport {
+    // `--transport spool,nats://...`: each in turn.
+    for t in
+        a.w.transport
+            .split(',')
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+            .iter()
+    {
         let dir = a.w.tmp.join(format!(
             "aorta-scale-{}-{}",
             std::process::id(),

@@ -24,6 +24,9 @@ pub struct NatsProducer {
     pub retried: u64,
 }
 
+/// Publishes in flight before the oldest acknowledgement is awaited.
+const ACK_WINDOW: usize = 256;
+
 pub(crate) fn msg_id(record: &[u8]) -> String {
     hex::encode(&sha2::Sha256::digest(record)[..16])
 }
@@ -39,8 +42,17 @@ impl NatsProducer {
     }
 
     async fn publish_all(&self, records: &[&[u8]]) -> Result<Offset, TransportError> {
-        let mut acks = Vec::with_capacity(records.len());
+        // Acknowledgements are awaited in a window: the client holds a
+        // permit per unacknowledged publish, and a tick of 100,000 streams
+        // must not wait for permits that only awaiting frees.
+        let mut acks = std::collections::VecDeque::with_capacity(ACK_WINDOW);
+        let mut last = 0;
         for r in records {
+            if acks.len() >= ACK_WINDOW {
+                if let Some(a) = acks.pop_front() {
+                    last = last.max(self.ack(a).await?);
+                }
+            }
             let mut h = HeaderMap::new();
             h.insert(async_nats::header::NATS_MESSAGE_ID, msg_id(r).as_str());
             let ack = self
@@ -49,22 +61,28 @@ impl NatsProducer {
                 .publish_with_headers(self.subject.clone(), h, bytes::Bytes::copy_from_slice(r))
                 .await
                 .map_err(|e| remote(&format!("publishing to {}", self.subject), e, true))?;
-            acks.push(ack);
+            acks.push_back(ack);
         }
-        let mut last = 0;
         for a in acks {
-            let ack = a.await.map_err(|e| {
-                // "No stream" is what a cluster answers while it elects a
-                // new stream leader: transient, like a timeout.
-                let retry = !matches!(
-                    e.kind(),
-                    async_nats::jetstream::context::PublishErrorKind::MaxPayloadExceeded
-                );
-                remote(&format!("acknowledgement from {}", self.subject), e, retry)
-            })?;
-            last = last.max(ack.sequence);
+            last = last.max(self.ack(a).await?);
         }
         Ok(last)
+    }
+
+    async fn ack(
+        &self,
+        a: async_nats::jetstream::context::PublishAckFuture,
+    ) -> Result<u64, TransportError> {
+        let ack = a.await.map_err(|e| {
+            // "No stream" is what a cluster answers while it elects a new
+            // stream leader: transient, like a timeout.
+            let retry = !matches!(
+                e.kind(),
+                async_nats::jetstream::context::PublishErrorKind::MaxPayloadExceeded
+            );
+            remote(&format!("acknowledgement from {}", self.subject), e, retry)
+        })?;
+        Ok(ack.sequence)
     }
 }
 

@@ -86,6 +86,20 @@ fn partitions_are_read_in_order_and_retries_are_stored_once() {
 }
 
 #[test]
+fn one_append_of_more_records_than_the_client_keeps_in_flight_completes() {
+    // A gateway tick of many thousand streams is one append; the client
+    // allows 5,000 unacknowledged publishes (this once hung).
+    let (_s, n) = server();
+    n.ensure_layout(1).unwrap();
+    let records: Vec<Vec<u8>> = (0..12_000u32).map(|i| i.to_le_bytes().to_vec()).collect();
+    let refs: Vec<&[u8]> = records.iter().map(Vec::as_slice).collect();
+    let last = n.producer(PartitionId(0)).append(&refs).unwrap();
+    assert_eq!(last, 12_000);
+    let mut input = n.input(PartitionId(0)).unwrap();
+    assert_eq!(read_all(&mut input).len(), 12_000);
+}
+
+#[test]
 fn commits_are_atomic_and_a_new_owner_fences_the_old_one() {
     let (_s, n) = server();
     n.ensure_layout(1).unwrap();
