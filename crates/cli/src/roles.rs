@@ -739,6 +739,12 @@ pub struct WorkerArgs {
     /// renewing them (takeover within about twice this).
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=300))]
     pub lease_secs: u32,
+    /// Following (`--follow`, `--group`): make results visible within this
+    /// many seconds of catching up with the input. Each commit writes every
+    /// stream's checkpoint: longer means less checkpoint volume, later
+    /// results.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=3600))]
+    pub commit_secs: u32,
 }
 
 pub fn worker(a: WorkerArgs) -> Result<()> {
@@ -796,6 +802,10 @@ pub fn worker(a: WorkerArgs) -> Result<()> {
             last: Instant::now(),
         }))
     });
+    let run_opts = aorta_worker::run::RunOptions {
+        commit_within: Duration::from_secs(u64::from(a.commit_secs)),
+        ..Default::default()
+    };
     let make_hooks = |p: u32| WorkerHooks {
         partition: p,
         notices: NoticePrinter::default(),
@@ -853,7 +863,7 @@ pub fn worker(a: WorkerArgs) -> Result<()> {
                     .map_err(|e| aorta_worker::WorkerError::Checkpoint(format!("{e:#}")))
             },
             &stop,
-            &aorta_worker::run::RunOptions::default(),
+            &run_opts,
             make_hooks,
             |e| print_group_event(&e),
         );
@@ -887,12 +897,7 @@ pub fn worker(a: WorkerArgs) -> Result<()> {
     } else {
         aorta_worker::run::Until::Idle
     };
-    let outcomes = aorta_worker::run::run_partitions(
-        &mut workers,
-        until,
-        &aorta_worker::run::RunOptions::default(),
-        make_hooks,
-    );
+    let outcomes = aorta_worker::run::run_partitions(&mut workers, until, &run_opts, make_hooks);
     if let Some(m) = &metrics {
         for w in &workers {
             snapshots.put(w);

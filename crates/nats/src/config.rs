@@ -23,7 +23,7 @@ pub struct NatsConfig {
     pub tls_client: Option<(PathBuf, PathBuf)>,
     /// Refuse to talk without TLS.
     pub require_tls: bool,
-    /// Replicas of every stream created by `ensure_layout` (1 or 3).
+    /// Replicas of every stream created by `ensure_layout` (1, 3 or 5).
     pub replicas: usize,
     /// How long a request may wait for the server.
     pub timeout: Duration,
@@ -115,9 +115,10 @@ impl NatsConfig {
     /// The address with the password hidden, for messages.
     pub fn redacted(&self) -> String {
         let hosts = self.servers.join(",");
+        let scheme = if self.require_tls { "tls" } else { "nats" };
         match &self.user {
-            Some(u) => format!("nats://{u}:***@{hosts}"),
-            None => format!("nats://{hosts}"),
+            Some(u) => format!("{scheme}://{u}:***@{hosts}"),
+            None => format!("{scheme}://{hosts}"),
         }
     }
 
