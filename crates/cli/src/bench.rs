@@ -319,12 +319,11 @@ pub fn run_one(a: BenchRunArgs) -> Result<()> {
     let mut signed = Vec::new();
     let mut patients = Vec::new();
     for c in 0..w.clients {
-        let (p, s) = keys.enrol(
+        let (p, s) = keys.enrol_new(
             &format!("client-{c:05}"),
             algos,
             f64::from(w.rate),
             w.cadence_ms,
-            0,
         )?;
         signed.push(s);
         patients.push(p);

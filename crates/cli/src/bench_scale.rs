@@ -86,12 +86,11 @@ fn prepare(
     let mut signed = Vec::new();
     let mut patients = Vec::new();
     for c in 0..w.clients {
-        let (p, s) = keys.enrol(
+        let (p, s) = keys.enrol_new(
             &format!("client-{c:05}"),
             algos,
             f64::from(w.rate),
             w.cadence_ms,
-            0,
         )?;
         signed.push(s);
         patients.push(p);
@@ -232,6 +231,7 @@ pub fn run(a: ScaleArgs) -> Result<()> {
                     // `output()` waits for each in turn; all were started first.
                     let mut processed = 0u64;
                     let mut cpu = 0.0;
+                    let mut rss: f64 = 0.0;
                     for c in children {
                         let o = c.context("starting a bench worker")?.wait_with_output()?;
                         if !o.status.success() {
@@ -249,6 +249,9 @@ pub fn run(a: ScaleArgs) -> Result<()> {
                             match kv.split_once('=') {
                                 Some(("samples", v)) => processed += v.parse::<u64>().unwrap_or(0),
                                 Some(("cpu_s", v)) => cpu += v.parse::<f64>().unwrap_or(0.0),
+                                Some(("peak_rss_mb", v)) => {
+                                    rss = rss.max(v.parse::<f64>().unwrap_or(0.0))
+                                }
                                 _ => {}
                             }
                         }
@@ -258,7 +261,7 @@ pub fn run(a: ScaleArgs) -> Result<()> {
                         bail!("integrity check failed: {processed} of {samples} samples processed");
                     }
                     println!(
-                    "  {label} {workers} {by} rep {}: {:.0} samples/s, wall {wall:.2} s, worker CPU {cpu:.2} s",
+                    "  {label} {workers} {by} rep {}: {:.0} samples/s, wall {wall:.2} s, worker CPU {cpu:.2} s, largest worker peak RSS {rss:.0} MB",
                     rep + 1,
                     samples as f64 / wall
                 );

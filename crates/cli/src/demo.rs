@@ -223,7 +223,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
     let mut signed = Vec::new();
     let mut patients = Vec::new();
     for n in &names {
-        let (p, s) = keys.enrol(n, algorithms, rate, profile.cadence_ms, 0)?;
+        let (p, s) = keys.enrol_new(n, algorithms, rate, profile.cadence_ms)?;
         signed.push(s);
         patients.push(p);
         enrol_bar.inc(1);
