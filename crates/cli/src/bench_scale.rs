@@ -195,9 +195,9 @@ pub fn run(a: ScaleArgs) -> Result<()> {
                                 std::fs::remove_dir_all(&run)?;
                             }
                             copy_dir(&template, &run)?;
-                        // The copy's dirty pages must not be written back
-                        // inside the timed region (the workers fdatasync).
-                        let _ = Command::new("sync").status();
+                            // The copy's dirty pages must not be written back
+                            // inside the timed region (the workers fdatasync).
+                            let _ = Command::new("sync").status();
                             vec!["--spool".into(), run.display().to_string()]
                         }
                         Transport::Nats(n) => {
