@@ -104,53 +104,19 @@ impl NatsInput {
 
     /// The sequence of the newest record on this subject (0: none).
     fn subject_last(&self) -> Result<u64, TransportError> {
-        let (nats, stream, subject) =
-            (self.nats.clone(), self.stream.clone(), self.subject.clone());
-        self.nats.block(async move {
-            let s = nats
-                .js()
-                .get_stream_no_info(&stream)
-                .await
-                .map_err(|e| remote(&format!("opening stream {stream}"), e, true))?;
-            match s.get_last_raw_message_by_subject(&subject).await {
-                Ok(m) => Ok(m.sequence),
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        async_nats::jetstream::stream::LastRawMessageErrorKind::NoMessageFound
-                    ) =>
-                {
-                    Ok(0)
-                }
-                Err(e) => Err(remote(&format!("last record of {subject}"), e, true)),
-            }
-        })
+        Ok(self
+            .nats
+            .raw_message(&self.stream, crate::RawAt::LastOf(&self.subject))?
+            .map_or(0, |m| m.sequence))
     }
 
     /// The record stored at `seq`, if it is on this subject.
     fn record_at(&self, seq: u64) -> Result<Option<bytes::Bytes>, TransportError> {
-        let (nats, stream, subject) =
-            (self.nats.clone(), self.stream.clone(), self.subject.clone());
-        self.nats.block(async move {
-            let s = nats
-                .js()
-                .get_stream_no_info(&stream)
-                .await
-                .map_err(|e| remote(&format!("opening stream {stream}"), e, true))?;
-            match s.get_raw_message(seq).await {
-                Ok(m) if m.subject.as_str() == subject => Ok(Some(m.payload)),
-                Ok(_) => Ok(None),
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        async_nats::jetstream::stream::LastRawMessageErrorKind::NoMessageFound
-                    ) =>
-                {
-                    Ok(None)
-                }
-                Err(e) => Err(remote(&format!("reading {stream} at {seq}"), e, true)),
-            }
-        })
+        Ok(self
+            .nats
+            .raw_message(&self.stream, crate::RawAt::Seq(seq))?
+            .filter(|m| m.subject.as_str() == self.subject)
+            .map(|m| m.payload))
     }
 
     /// The headers of the record `poll` last returned.

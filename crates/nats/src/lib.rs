@@ -336,6 +336,42 @@ impl Nats {
         })
     }
 
+    /// The message of `stream` at a sequence, or the last one on a subject;
+    /// `None` if there is none.
+    pub(crate) fn raw_message(
+        &self,
+        stream: &str,
+        at: RawAt<'_>,
+    ) -> Result<Option<jetstream::message::StreamMessage>, TransportError> {
+        let (js, stream) = (self.js.clone(), stream.to_string());
+        let what = match at {
+            RawAt::Seq(seq) => format!("reading {stream} at {seq}"),
+            RawAt::LastOf(subject) => format!("last record of {subject}"),
+        };
+        self.block(async move {
+            let s = js
+                .get_stream_no_info(&stream)
+                .await
+                .map_err(|e| remote(&format!("opening stream {stream}"), e, true))?;
+            let r = match at {
+                RawAt::Seq(seq) => s.get_raw_message(seq).await,
+                RawAt::LastOf(subject) => s.get_last_raw_message_by_subject(subject).await,
+            };
+            match r {
+                Ok(m) => Ok(Some(m)),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        jetstream::stream::LastRawMessageErrorKind::NoMessageFound
+                    ) =>
+                {
+                    Ok(None)
+                }
+                Err(e) => Err(remote(&what, e, true)),
+            }
+        })
+    }
+
     /// A producer of envelopes to partition `p`.
     pub fn producer(&self, p: PartitionId) -> NatsProducer {
         NatsProducer::new(self.clone(), in_subject(p))
@@ -366,6 +402,13 @@ impl Nats {
     pub fn results(&self) -> NatsResults {
         NatsResults::new(self.clone())
     }
+}
+
+/// Where [`Nats::raw_message`] looks.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum RawAt<'a> {
+    Seq(u64),
+    LastOf(&'a str),
 }
 
 /// The first 8 bytes of SHA-256 of `payload`, as a number: checkpoints keep

@@ -120,35 +120,19 @@ impl NatsOutput {
     }
 
     fn read(&self, seq: u64) -> Result<Option<Stored>, TransportError> {
-        let (nats, stream) = (self.nats.clone(), self.stream.clone());
-        self.nats.block(async move {
-            let s = nats
-                .js()
-                .get_stream_no_info(&stream)
-                .await
-                .map_err(|e| remote(&format!("opening stream {stream}"), e, true))?;
-            match s.get_raw_message(seq).await {
-                Ok(m) => {
-                    let h = Some(m.headers);
-                    Ok(Some(Stored {
-                        kind: header(&h, KIND).unwrap_or_default(),
-                        part: header(&h, PART).as_deref().and_then(parse_part),
-                        owner: header(&h, OWNER),
-                        batch: header(&h, BATCH),
-                        payload: m.payload,
-                    }))
+        Ok(self
+            .nats
+            .raw_message(&self.stream, crate::RawAt::Seq(seq))?
+            .map(|m| {
+                let h = Some(m.headers);
+                Stored {
+                    kind: header(&h, KIND).unwrap_or_default(),
+                    part: header(&h, PART).as_deref().and_then(parse_part),
+                    owner: header(&h, OWNER),
+                    batch: header(&h, BATCH),
+                    payload: m.payload,
                 }
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        async_nats::jetstream::stream::LastRawMessageErrorKind::NoMessageFound
-                    ) =>
-                {
-                    Ok(None)
-                }
-                Err(e) => Err(remote(&format!("reading {stream} at {seq}"), e, true)),
-            }
-        })
+            }))
     }
 
     /// Writes this owner's fence after the stream's current end.
