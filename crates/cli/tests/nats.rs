@@ -171,30 +171,7 @@ fn role(keys: &Path, t: &[&str], args: &[&str]) -> String {
 /// 5-minute simulated gateway run over `t` with `partitions`.
 fn deploy(dir: &Path, t: &[&str], partitions: &str) -> common::Kbs {
     let keys = dir.join("keys");
-    run_ok(aorta().args(["keys", "init", "--dir"]).arg(&keys));
-    for i in 0..6 {
-        run_ok(
-            aorta()
-                .args(["keys", "enrol", "--algorithms", ALL, "--patient"])
-                .arg(format!("patient-{i}"))
-                .arg("--dir")
-                .arg(&keys)
-                .args(t),
-        );
-    }
-    let kbs = Kbs::start(&keys, true);
-    role(
-        &keys,
-        t,
-        &[
-            "worker",
-            "--tee",
-            "simulated",
-            "--attest-only",
-            "--kbs",
-            &kbs.addr,
-        ],
-    );
+    let kbs = init_enrol_attest(&keys, t, 6, ALL);
     role(
         &keys,
         t,
@@ -215,16 +192,7 @@ fn deploy(dir: &Path, t: &[&str], partitions: &str) -> common::Kbs {
 }
 
 fn results(dir: &Path, t: &[&str]) -> String {
-    let csv = dir.join("results.csv");
-    run_ok(
-        aorta()
-            .args(["results", "--keys"])
-            .arg(dir.join("keys"))
-            .args(t)
-            .arg("--csv")
-            .arg(&csv),
-    );
-    std::fs::read_to_string(csv).unwrap()
+    results_over(&dir.join("keys"), t, &dir.join("results.csv"))
 }
 
 #[test]

@@ -23,38 +23,7 @@ const MINUTES: &str = "240";
 /// Keys, patients, a key broker and a gateway run over `t`.
 fn deploy(dir: &Path, t: &[&str]) -> (PathBuf, Kbs) {
     let keys = dir.join("keys");
-    run_ok(aorta().args(["keys", "init", "--dir"]).arg(&keys));
-    for i in 0..PATIENTS {
-        run_ok(
-            aorta()
-                .args([
-                    "keys",
-                    "enrol",
-                    "--algorithms",
-                    "hr,sdnn,rmssd,clinical",
-                    "--patient",
-                ])
-                .arg(format!("patient-{i:02}"))
-                .arg("--dir")
-                .arg(&keys)
-                .args(t),
-        );
-    }
-    let kbs = Kbs::start(&keys, true);
-    run_ok(
-        aorta()
-            .args([
-                "worker",
-                "--tee",
-                "simulated",
-                "--attest-only",
-                "--kbs",
-                &kbs.addr,
-                "--keys",
-            ])
-            .arg(&keys)
-            .args(t),
-    );
+    let kbs = init_enrol_attest(&keys, t, PATIENTS, "hr,sdnn,rmssd,clinical");
     run_ok(
         aorta()
             .args([

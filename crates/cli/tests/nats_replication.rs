@@ -16,39 +16,7 @@ use common::*;
 const PATIENTS: usize = 16;
 
 fn enrol_and_start(keys: &Path, t: &[&str]) -> Kbs {
-    run_ok(aorta().args(["keys", "init", "--dir"]).arg(keys));
-    for i in 0..PATIENTS {
-        run_ok(
-            aorta()
-                .args([
-                    "keys",
-                    "enrol",
-                    "--algorithms",
-                    "hr,sdnn,rmssd,clinical",
-                    "--patient",
-                ])
-                .arg(format!("patient-{i:02}"))
-                .arg("--dir")
-                .arg(keys)
-                .args(t),
-        );
-    }
-    let kbs = Kbs::start(keys, true);
-    run_ok(
-        aorta()
-            .args([
-                "worker",
-                "--tee",
-                "simulated",
-                "--attest-only",
-                "--kbs",
-                &kbs.addr,
-                "--keys",
-            ])
-            .arg(keys)
-            .args(t),
-    );
-    kbs
+    init_enrol_attest(keys, t, PATIENTS, "hr,sdnn,rmssd,clinical")
 }
 
 fn gateway(keys: &Path, kbs: &Kbs, t: &[&str]) -> std::process::Command {
@@ -68,15 +36,7 @@ fn gateway(keys: &Path, kbs: &Kbs, t: &[&str]) -> std::process::Command {
 }
 
 fn results(keys: &Path, t: &[&str], csv: &Path) -> String {
-    run_ok(
-        aorta()
-            .args(["results", "--keys"])
-            .arg(keys)
-            .args(t)
-            .arg("--csv")
-            .arg(csv),
-    );
-    std::fs::read_to_string(csv).unwrap()
+    results_over(keys, t, csv)
 }
 
 fn node_of(cluster: &NatsServer, leader: &str) -> usize {

@@ -237,3 +237,42 @@ pub fn assert_hr_close(
         .count();
     assert!(clinical >= min_clinical, "{clinical} clinical windows");
 }
+
+/// `aorta keys init` in `keys`, then `n` patients (`patient-00`, ...)
+/// enrolled for `algorithms` over the transport arguments `t`, a key broker,
+/// and a simulated-TEE worker attested to it (so gateways may send).
+pub fn init_enrol_attest(keys: &Path, t: &[&str], n: usize, algorithms: &str) -> Kbs {
+    run_ok(aorta().args(["keys", "init", "--dir"]).arg(keys));
+    for i in 0..n {
+        run_ok(
+            aorta()
+                .args(["keys", "enrol", "--algorithms", algorithms, "--patient"])
+                .arg(format!("patient-{i:02}"))
+                .arg("--dir")
+                .arg(keys)
+                .args(t),
+        );
+    }
+    let kbs = Kbs::start(keys, true);
+    run_ok(
+        aorta()
+            .args(["worker", "--tee", "simulated", "--attest-only"])
+            .args(["--kbs", &kbs.addr, "--keys"])
+            .arg(keys)
+            .args(t),
+    );
+    kbs
+}
+
+/// `aorta results --csv CSV` over the transport arguments `t`; the CSV.
+pub fn results_over(keys: &Path, t: &[&str], csv: &Path) -> String {
+    run_ok(
+        aorta()
+            .args(["results", "--keys"])
+            .arg(keys)
+            .args(t)
+            .arg("--csv")
+            .arg(csv),
+    );
+    std::fs::read_to_string(csv).unwrap()
+}
