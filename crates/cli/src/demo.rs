@@ -397,9 +397,14 @@ pub fn run(a: DemoArgs) -> Result<()> {
 
     if !a.quiet {
         let table = pipeline::summary_table(&rows);
-        let lines: Vec<&str> = table.lines().collect();
+        // The table's rows, then any warning lines (printed in full).
+        let (lines, warnings): (Vec<&str>, Vec<&str>) =
+            table.lines().partition(|l| !l.starts_with("WARNING"));
         for l in lines.iter().take(11) {
             println!("{l}");
+        }
+        for w in &warnings {
+            println!("{w}");
         }
         if lines.len() > 11 {
             println!(
