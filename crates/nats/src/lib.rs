@@ -248,22 +248,27 @@ impl Nats {
     /// Deletes every Aorta stream (input, control, outputs) and the lease
     /// bucket: for demos and tests that start from nothing.
     pub fn delete_layout(&self) -> Result<(), TransportError> {
+        self.delete_streams(|n| {
+            n == IN_STREAM
+                || n == CONTROL_STREAM
+                || n.starts_with("AORTA_OUT_")
+                || n == "KV_AORTA_LEASES"
+        })
+    }
+
+    fn delete_streams(&self, doomed: impl Fn(&str) -> bool) -> Result<(), TransportError> {
         let js = self.js.clone();
         self.block(async move {
             use futures_util::StreamExt;
             let mut names = js.stream_names();
-            let mut doomed = Vec::new();
+            let mut matched = Vec::new();
             while let Some(n) = names.next().await {
                 let n = n.map_err(|e| remote("listing streams", e, true))?;
-                if n == IN_STREAM
-                    || n == CONTROL_STREAM
-                    || n.starts_with("AORTA_OUT_")
-                    || n == "KV_AORTA_LEASES"
-                {
-                    doomed.push(n);
+                if doomed(&n) {
+                    matched.push(n);
                 }
             }
-            for n in doomed {
+            for n in matched {
                 js.delete_stream(&n)
                     .await
                     .map_err(|e| remote(&format!("deleting stream {n}"), e, true))?;
@@ -296,24 +301,7 @@ impl Nats {
     /// Deletes every partition's output stream (results, checkpoints),
     /// keeping the input: for benchmarks that process the same input again.
     pub fn delete_outputs(&self) -> Result<(), TransportError> {
-        let js = self.js.clone();
-        self.block(async move {
-            use futures_util::StreamExt;
-            let mut names = js.stream_names();
-            let mut doomed = Vec::new();
-            while let Some(n) = names.next().await {
-                let n = n.map_err(|e| remote("listing streams", e, true))?;
-                if n.starts_with("AORTA_OUT_") {
-                    doomed.push(n);
-                }
-            }
-            for n in doomed {
-                js.delete_stream(&n)
-                    .await
-                    .map_err(|e| remote(&format!("deleting stream {n}"), e, true))?;
-            }
-            Ok(())
-        })
+        self.delete_streams(|n| n.starts_with("AORTA_OUT_"))
     }
 
     /// A stream's message count and, on a cluster, its leader's server
