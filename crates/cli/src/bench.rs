@@ -316,19 +316,7 @@ pub fn run_one(a: BenchRunArgs) -> Result<()> {
         n.ensure_layout(1)?;
         t
     };
-    let mut signed = Vec::new();
-    let mut patients = Vec::new();
-    for c in 0..w.clients {
-        let (p, s) = keys.enrol_new(
-            &format!("client-{c:05}"),
-            algos,
-            f64::from(w.rate),
-            w.cadence_ms,
-        )?;
-        signed.push(s);
-        patients.push(p);
-    }
-    transport.publish_enrolments(&signed)?;
+    let patients = enrol_clients(&keys, &w, algos, &transport)?;
     let store = keys.store()?;
     let (fleet, source, fleet_pub, epoch) = match a.mode {
         Mode::SecureTee => {
@@ -446,6 +434,30 @@ pub fn run_one(a: BenchRunArgs) -> Result<()> {
     drop(worker);
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
+}
+
+/// Enrols the workload's clients (`client-00000`, ...) in a fresh key
+/// directory and publishes their enrolments.
+pub fn enrol_clients(
+    keys: &KeyStore,
+    w: &Workload,
+    algos: AlgorithmSet,
+    transport: &Transport,
+) -> Result<Vec<crate::keystore::Patient>> {
+    let mut signed = Vec::with_capacity(w.clients as usize);
+    let mut patients = Vec::with_capacity(w.clients as usize);
+    for c in 0..w.clients {
+        let (p, s) = keys.enrol_new(
+            &format!("client-{c:05}"),
+            algos,
+            f64::from(w.rate),
+            w.cadence_ms,
+        )?;
+        signed.push(s);
+        patients.push(p);
+    }
+    transport.publish_enrolments(&signed)?;
+    Ok(patients)
 }
 
 fn tempfile_dir(base: &std::path::Path) -> Result<PathBuf> {

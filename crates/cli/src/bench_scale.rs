@@ -83,19 +83,7 @@ fn prepare(
 ) -> Result<u64> {
     let algos = AlgorithmSet::parse(&w.algorithms).map_err(anyhow::Error::msg)?;
     let keys = KeyStore::init(&dir.join("keys"))?;
-    let mut signed = Vec::new();
-    let mut patients = Vec::new();
-    for c in 0..w.clients {
-        let (p, s) = keys.enrol_new(
-            &format!("client-{c:05}"),
-            algos,
-            f64::from(w.rate),
-            w.cadence_ms,
-        )?;
-        signed.push(s);
-        patients.push(p);
-    }
-    transport.publish_enrolments(&signed)?;
+    let patients = crate::bench::enrol_clients(&keys, w, algos, transport)?;
     let store = keys.store()?;
     let epoch = store.current()?;
     let fleet = store.public(epoch)?;
