@@ -340,14 +340,19 @@ pub fn run_one(a: BenchRunArgs) -> Result<()> {
         }
     };
     let mut rng = crate::tee::sys_rng();
-    let session = aorta_gateway::batcher::session_id(tee::unix_now_ms(), &mut rng);
+    let session = aorta_gateway::batcher::new_session_id(&mut rng);
     let start_us: i64 = 1_546_300_800_000_000;
     let end_us = start_us + i64::from(w.seconds) * 1_000_000;
     let mut streams = Vec::new();
     for (i, p) in patients.iter().enumerate() {
         let sender = match a.mode {
             Mode::Plain => StreamSender::dangerous_plaintext(p.stream, session, p.profile),
-            _ => keys.stream_sender(p, session, &fleet_pub, epoch, &mut rng)?,
+            _ => keys.stream_sender(
+                p,
+                session,
+                &aorta_kbs::VerifiedFleet::dangerous_unverified(fleet_pub, epoch),
+                &mut rng,
+            )?,
         };
         // The sensor hands over a second (generated) or a file (parsed) at a time.
         let chunks: crate::pipeline::Chunks = match &layout {

@@ -86,14 +86,15 @@ fn prepare(
     let patients = crate::bench::enrol_clients(&keys, w, algos, transport)?;
     let store = keys.store()?;
     let epoch = store.current()?;
-    let fleet = store.public(epoch)?;
+    // The benchmark holds the fleet key itself: no broker, no evidence.
+    let fleet = aorta_kbs::VerifiedFleet::dangerous_unverified(store.public(epoch)?, epoch);
     let mut rng = tee::sys_rng();
-    let session = aorta_gateway::batcher::session_id(tee::unix_now_ms(), &mut rng);
+    let session = aorta_gateway::batcher::new_session_id(&mut rng);
     let start_us: i64 = 1_546_300_800_000_000;
     let end_us = start_us + i64::from(w.seconds) * 1_000_000;
     let mut streams = Vec::new();
     for (i, p) in patients.iter().enumerate() {
-        let sender = keys.stream_sender(p, session, &fleet, epoch, &mut rng)?;
+        let sender = keys.stream_sender(p, session, &fleet, &mut rng)?;
         let mut load = PaperLoad::new(i as u64 + 1, w.rate, start_us);
         let seconds = w.seconds;
         streams.push(ReplayStream::from_chunks(

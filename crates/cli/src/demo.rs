@@ -256,7 +256,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
             // its own release.
             aorta_worker::Keyring::new(match release_keys.take() {
                 Some(k) => k,
-                None => source.fetch().map_err(anyhow::Error::msg)?.keys,
+                None => source.fetch()?.keys,
             }),
             Some(Box::new(source.clone())),
             keys.controller_pub()?,
@@ -268,13 +268,13 @@ pub fn run(a: DemoArgs) -> Result<()> {
     // Gateway streams.
     let watch =
         crate::fleet::FleetWatch::connect(Box::new(broker.clone()), keys.policy()?, true, 0, true)?;
-    let (fleet_pub, epoch) = (watch.current().fleet, watch.current().epoch);
+    let fleet = watch.current().clone();
     let mut rng = crate::tee::sys_rng();
-    let session = aorta_gateway::batcher::session_id(tee::unix_now_ms(), &mut rng);
+    let session = aorta_gateway::batcher::new_session_id(&mut rng);
     let mut streams = Vec::new();
     let mut inputs = inputs;
     for (i, p) in patients.iter().enumerate() {
-        let sender = keys.stream_sender(p, session, &fleet_pub, epoch, &mut rng)?;
+        let sender = keys.stream_sender(p, session, &fleet, &mut rng)?;
         let source: Box<dyn Iterator<Item = RrSample> + Send> = match inputs.as_mut() {
             Some(v) => Box::new(std::mem::take(&mut v[i].samples).into_iter()),
             None => {

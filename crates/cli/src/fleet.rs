@@ -111,11 +111,8 @@ impl FleetWatch {
 }
 
 impl aorta_gateway::driver::KeyUpdates for FleetWatch {
-    fn poll(&mut self, tick: u64) -> Option<aorta_gateway::driver::NewFleetKey> {
-        FleetWatch::poll(self, tick).map(|v| aorta_gateway::driver::NewFleetKey {
-            fleet: v.fleet,
-            epoch: v.epoch,
-        })
+    fn poll(&mut self, tick: u64) -> Option<VerifiedFleet> {
+        FleetWatch::poll(self, tick)
     }
 }
 
@@ -167,7 +164,7 @@ mod tests {
                     .store()
                     .map_err(|e| aorta_kbs::KbsError::Policy(e.to_string()))?;
                 aorta_kbs::admin::rotate(&store, &mut tee::sys_rng(), unix_now())?;
-                this.worker.fetch().map_err(aorta_kbs::KbsError::Refused)?;
+                this.worker.fetch()?;
             }
             this.broker.call(req)
         }
@@ -177,14 +174,12 @@ mod tests {
 
     /// RR streams of every enrolled patient, simulated for `TICKS` ticks.
     fn rr_gateway(ks: &KeyStore, watch: &mut FleetWatch, out: &mut dyn Producer) {
-        let (fleet, epoch) = (watch.current().fleet, watch.current().epoch);
+        let fleet = watch.current().clone();
         let mut rng = tee::sys_rng();
-        let session = aorta_gateway::batcher::session_id(tee::unix_now_ms(), &mut rng);
+        let session = aorta_gateway::batcher::new_session_id(&mut rng);
         let mut streams = Vec::new();
         for (i, p) in ks.patients().unwrap().iter().enumerate() {
-            let sender = ks
-                .stream_sender(p, session, &fleet, epoch, &mut rng)
-                .unwrap();
+            let sender = ks.stream_sender(p, session, &fleet, &mut rng).unwrap();
             let end = START_US + TICKS * 10_000_000;
             let src = RrSimulator::new(SimParams::patient(i as u64), i as u64, START_US)
                 .take_while(move |s| s.t_us < end);

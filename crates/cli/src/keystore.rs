@@ -182,13 +182,12 @@ impl KeyStore {
     }
 
     /// A gateway sender for an enrolled patient: one HPKE session with the
-    /// fleet key of `epoch`, authenticated by the patient's device key.
+    /// verified fleet key, authenticated by the patient's device key.
     pub fn stream_sender<R: rand_core::CryptoRng + rand_core::RngCore>(
         &self,
         p: &Patient,
         session: aorta_wire::SessionId,
-        fleet: &KemPublic,
-        epoch: u32,
+        fleet: &aorta_kbs::VerifiedFleet,
         rng: &mut R,
     ) -> Result<aorta_gateway::StreamSender> {
         Ok(aorta_gateway::StreamSender::new(
@@ -196,7 +195,6 @@ impl KeyStore {
             session,
             p.profile,
             fleet,
-            epoch,
             &self.device_secret(p.stream)?,
             rng,
         )?)

@@ -287,12 +287,12 @@ pub fn gateway(a: GatewayArgs) -> Result<()> {
             Err(e) => return Err(e),
         }
     };
-    let (fleet, epoch) = (watch.current().fleet, watch.current().epoch);
+    let fleet = watch.current().clone();
     let mut rng = crate::tee::sys_rng();
-    let session = aorta_gateway::batcher::session_id(tee::unix_now_ms(), &mut rng);
+    let session = aorta_gateway::batcher::new_session_id(&mut rng);
     let mut senders = Vec::new();
     for p in &patients {
-        senders.push(ks.stream_sender(p, session, &fleet, epoch, &mut rng)?);
+        senders.push(ks.stream_sender(p, session, &fleet, &mut rng)?);
     }
     let mut out = transport.envelope_producer(a.partitions)?;
 
@@ -502,9 +502,9 @@ pub(crate) fn gateway_wave(
     let mut sender = aorta_gateway::WaveSender::new(
         wave.signal,
         p.stream,
-        aorta_gateway::batcher::session_id(tee::unix_now_ms(), &mut rng),
+        aorta_gateway::batcher::new_session_id(&mut rng),
         p.profile,
-        (&watch.current().fleet, watch.current().epoch, &device),
+        (watch.current(), &device),
         fs,
         origin,
         &mut rng,
@@ -520,9 +520,8 @@ pub(crate) fn gateway_wave(
         }
         let env = match watch.poll(tick as u64) {
             Some(v) => {
-                let session = aorta_gateway::batcher::session_id(tee::unix_now_ms(), &mut rng);
-                let session = aorta_wire::SessionId(session.0.max(sender.session().0 + 1));
-                sender.tick_and_rekey(tick_end, session, &v.fleet, v.epoch, &device, &mut rng)?
+                let session = aorta_gateway::batcher::next_session_id(sender.session(), &mut rng);
+                sender.tick_and_rekey(tick_end, session, &v, &device, &mut rng)?
             }
             None => sender.tick(tick_end)?,
         };
@@ -637,13 +636,11 @@ fn gateway_mqtt(
                 if finishing {
                     batch.extend(s.finish(now_us)?);
                 } else if let Some(v) = &rekey {
-                    let session = aorta_gateway::batcher::session_id(tee::unix_now_ms(), &mut rng);
-                    let session = aorta_wire::SessionId(session.0.max(s.session().0 + 1));
+                    let session = aorta_gateway::batcher::next_session_id(s.session(), &mut rng);
                     batch.push(s.tick_and_rekey(
                         now_us,
                         session,
-                        &v.fleet,
-                        v.epoch,
+                        v,
                         &ks.device_secret(p.stream)?,
                         &mut rng,
                     )?);
@@ -841,15 +838,8 @@ pub fn worker(a: WorkerArgs) -> Result<()> {
             |p| {
                 let keys = aorta_worker::Keyring::new(match release_keys.take() {
                     Some(k) => k,
-                    None => {
-                        source
-                            .fetch()
-                            .map_err(|reason| aorta_worker::WorkerError::KeyUnavailable {
-                                epoch: 0,
-                                reason,
-                            })?
-                            .keys
-                    }
+                    None => aorta_worker::KeySource::fetch(&mut source.clone())
+                        .map_err(|e| aorta_worker::WorkerError::key_fetch(0, e))?,
                 });
                 transport
                     .open_worker(
@@ -880,7 +870,7 @@ pub fn worker(a: WorkerArgs) -> Result<()> {
     for p in &owned {
         let keys = aorta_worker::Keyring::new(match release_keys.take() {
             Some(k) => k,
-            None => source.fetch().map_err(anyhow::Error::msg)?.keys,
+            None => source.fetch()?.keys,
         });
         workers.push(transport.open_worker(
             *p,

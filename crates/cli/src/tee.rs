@@ -160,18 +160,25 @@ impl KbsKeys {
         ))
     }
 
-    pub fn fetch(&self) -> Result<Release, String> {
+    pub fn fetch(&self) -> Result<Release, aorta_kbs::KbsError> {
         let att = self
             .attestation
             .lock()
-            .map_err(|_| "attestation lock poisoned".to_string())?;
-        att.fetch().map_err(|e| e.to_string())
+            .map_err(|_| aorta_kbs::KbsError::Poisoned)?;
+        att.fetch()
     }
 }
 
 impl aorta_worker::KeySource for KbsKeys {
-    fn fetch(&mut self) -> Result<Vec<(u32, KemSecret)>, String> {
-        KbsKeys::fetch(self).map(|r| r.keys)
+    fn fetch(&mut self) -> Result<Vec<(u32, KemSecret)>, aorta_worker::KeyFetchError> {
+        KbsKeys::fetch(self).map(|r| r.keys).map_err(|e| {
+            let reason = e.to_string();
+            if e.retryable() {
+                aorta_worker::KeyFetchError::Unavailable { reason }
+            } else {
+                aorta_worker::KeyFetchError::Refused { reason }
+            }
+        })
     }
 }
 

@@ -1,7 +1,8 @@
 use std::collections::VecDeque;
 
 use aorta_envelope::session::dangerous_plaintext_envelope;
-use aorta_envelope::{KemPublic, KemSecret, SenderSession};
+use aorta_envelope::{KemSecret, SenderSession};
+use aorta_kbs::VerifiedFleet;
 use aorta_wire::{BodyFlags, Bucket, ContentType, RrBatch, RrSample, SessionId, StreamId};
 use rand_core::{CryptoRng, RngCore};
 
@@ -109,24 +110,24 @@ impl std::fmt::Debug for StreamSender {
 }
 
 impl StreamSender {
-    /// Starts a session: one HPKE Auth key agreement with the fleet key of
-    /// `epoch`. `session` must exceed every earlier session id of this stream
-    /// (the worker rejects older ones); [`session_id`] derives one from the clock.
+    /// Starts a session: one HPKE Auth key agreement with a fleet key the
+    /// gateway verified (`aorta_kbs::verify_fleet`). `session` must exceed
+    /// every earlier session id of this stream (the worker rejects older
+    /// ones); [`new_session_id`] makes one from the clock.
     pub fn new<R: RngCore + CryptoRng>(
         stream: StreamId,
         session: SessionId,
         profile: Profile,
-        fleet: &KemPublic,
-        epoch: u32,
+        fleet: &VerifiedFleet,
         device: &KemSecret,
         rng: &mut R,
     ) -> Result<Self, GatewayError> {
         let s = SenderSession::start(
             ContentType::RrBatch,
-            epoch,
+            fleet.epoch,
             stream,
             session,
-            fleet,
+            &fleet.fleet,
             device,
             rng,
         )?;
@@ -243,15 +244,13 @@ impl StreamSender {
     /// Key rotation: seals this tick's envelope as the last of the current
     /// session (flagged `handover`, so the worker neither reports the
     /// session as truncated nor closes open windows), then continues the
-    /// stream in `session` under the fleet key of `epoch`. Buffered samples
-    /// carry over. Cadence and sizes are unchanged.
-    #[allow(clippy::too_many_arguments)]
+    /// stream in `session` under the verified fleet key `fleet`. Buffered
+    /// samples carry over. Cadence and sizes are unchanged.
     pub fn tick_and_rekey<R: RngCore + CryptoRng>(
         &mut self,
         tick_end_us: i64,
         session: SessionId,
-        fleet: &KemPublic,
-        epoch: u32,
+        fleet: &VerifiedFleet,
         device: &KemSecret,
         rng: &mut R,
     ) -> Result<Vec<u8>, GatewayError> {
@@ -260,7 +259,7 @@ impl StreamSender {
             session,
             ContentType::RrBatch,
             self.stream,
-            (fleet, epoch, device),
+            (fleet, device),
             rng,
         )?;
         let env = self.emit(tick_end_us, Ending::Handover)?;
@@ -365,6 +364,21 @@ pub fn session_id<R: RngCore>(now_ms: u64, rng: &mut R) -> SessionId {
     SessionId((now_ms << 20) | u64::from(rng.next_u32() & 0xF_FFFF))
 }
 
+/// A new session id from the system clock ([`session_id`]): the one place
+/// gateways, the demo and the benchmarks get their session ids from.
+pub fn new_session_id<R: RngCore>(rng: &mut R) -> SessionId {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    session_id(now_ms, rng)
+}
+
+/// The session id a stream moves to on key rotation: from the clock, and
+/// above `current` even if the clock stepped back.
+pub fn next_session_id<R: RngCore>(current: SessionId, rng: &mut R) -> SessionId {
+    SessionId(new_session_id(rng).0.max(current.0.saturating_add(1)))
+}
+
 /// The sender session a stream moves to on key rotation: `session` must be
 /// newer than `current` (the worker refuses older sessions).
 pub(crate) fn next_session<R: RngCore + CryptoRng>(
@@ -372,7 +386,7 @@ pub(crate) fn next_session<R: RngCore + CryptoRng>(
     session: SessionId,
     content: ContentType,
     stream: StreamId,
-    (fleet, epoch, device): (&KemPublic, u32, &KemSecret),
+    (fleet, device): (&VerifiedFleet, &KemSecret),
     rng: &mut R,
 ) -> Result<SenderSession, GatewayError> {
     if session <= current {
@@ -382,7 +396,13 @@ pub(crate) fn next_session<R: RngCore + CryptoRng>(
         });
     }
     Ok(SenderSession::start(
-        content, epoch, stream, session, fleet, device, rng,
+        content,
+        fleet.epoch,
+        stream,
+        session,
+        &fleet.fleet,
+        device,
+        rng,
     )?)
 }
 
@@ -400,8 +420,7 @@ mod tests {
             StreamId([1; 16]),
             SessionId(1),
             Profile::rr_default(),
-            &fleet.public,
-            1,
+            &VerifiedFleet::dangerous_unverified(fleet.public, 1),
             &device.secret,
             &mut rng,
         )

@@ -8,12 +8,13 @@
 //! benchmarks; key rotation arrives through [`KeyUpdates`] at a tick
 //! boundary, so every stream moves to the new epoch together.
 
-use aorta_envelope::{KemPublic, KemSecret};
+use aorta_envelope::KemSecret;
+use aorta_kbs::VerifiedFleet;
 use aorta_transport::Producer;
-use aorta_wire::{RrSample, SessionId};
+use aorta_wire::RrSample;
 use rand_core::{CryptoRng, RngCore};
 
-use crate::batcher::session_id;
+use crate::batcher::next_session_id;
 use crate::{GatewayError, StreamSender};
 
 /// Samples in chunks (a generated second, a parsed file...), in time order
@@ -95,18 +96,12 @@ impl ReplayStream {
     }
 }
 
-/// A fleet key the gateway has checked and may switch to.
-#[derive(Debug, Clone)]
-pub struct NewFleetKey {
-    pub fleet: KemPublic,
-    pub epoch: u32,
-}
-
 /// Tells the driver, at a tick, that every stream must move to a newer
-/// fleet key. Implementations check the key broker's evidence first
-/// (`aorta_kbs::verify_fleet`); the driver never asks where a key came from.
+/// fleet key. The key is an [`aorta_kbs::VerifiedFleet`]: only
+/// `aorta_kbs::verify_fleet` (or the explicitly named
+/// `VerifiedFleet::dangerous_unverified`) makes one.
 pub trait KeyUpdates {
-    fn poll(&mut self, tick: u64) -> Option<NewFleetKey>;
+    fn poll(&mut self, tick: u64) -> Option<VerifiedFleet>;
 }
 
 /// What a gateway replay did.
@@ -155,8 +150,6 @@ pub fn replay<P: Producer + ?Sized, R: RngCore + CryptoRng>(
             Some(w) if !last => w.poll(stats.ticks),
             _ => None,
         };
-        // A new session id only when rotating: no clock or RNG work per tick.
-        let session = rekey.as_ref().map(|_| session_id(now_ms(), rng));
         batch.clear();
         for s in streams.iter_mut() {
             stats.samples += s.feed(if last { i64::MAX } else { tick_end });
@@ -167,13 +160,8 @@ pub fn replay<P: Producer + ?Sized, R: RngCore + CryptoRng>(
                     what: format!("stream {}", s.sender.stream()),
                     reason: "key rotation needs the stream's device key".into(),
                 })?;
-                // A session id above the current one even if the clock stepped back.
-                let fresh = session.map_or(0, |x| x.0);
-                let next = SessionId(fresh.max(s.sender.session().0 + 1));
-                batch.push(
-                    s.sender
-                        .tick_and_rekey(tick_end, next, &v.fleet, v.epoch, device, rng)?,
-                );
+                let next = next_session_id(s.sender.session(), rng);
+                batch.push(s.sender.tick_and_rekey(tick_end, next, v, device, rng)?);
             } else {
                 batch.push(s.sender.tick(tick_end)?);
             }
@@ -191,10 +179,4 @@ pub fn replay<P: Producer + ?Sized, R: RngCore + CryptoRng>(
     }
     stats.backlog_ticks = streams.iter().map(|s| s.sender.backlog_ticks()).sum();
     Ok(stats)
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }

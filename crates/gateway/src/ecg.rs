@@ -5,7 +5,8 @@
 //! worker's detector is scale-free). Out-of-range values saturate,
 //! non-finite ones become 0.
 
-use aorta_envelope::{KemPublic, KemSecret, SenderSession};
+use aorta_envelope::{KemSecret, SenderSession};
+use aorta_kbs::VerifiedFleet;
 use aorta_wire::{BodyFlags, ContentType, EcgBatch, SessionId, StreamId, ECG_UNIT_UV};
 use rand_core::{CryptoRng, RngCore};
 
@@ -53,7 +54,7 @@ impl WaveSender {
         stream: StreamId,
         session: SessionId,
         profile: Profile,
-        (fleet, epoch, device): (&KemPublic, u32, &KemSecret),
+        (fleet, device): (&VerifiedFleet, &KemSecret),
         fs_hz: u32,
         origin_us: i64,
         rng: &mut R,
@@ -62,7 +63,15 @@ impl WaveSender {
             Signal::Ecg => ContentType::EcgBatch,
             Signal::Ppg => ContentType::PpgBatch,
         };
-        let sealed = SenderSession::start(content, epoch, stream, session, fleet, device, rng)?;
+        let sealed = SenderSession::start(
+            content,
+            fleet.epoch,
+            stream,
+            session,
+            &fleet.fleet,
+            device,
+            rng,
+        )?;
         Ok(Self {
             session: sealed,
             content_type: content,
@@ -117,15 +126,13 @@ impl WaveSender {
     /// Key rotation at a tick boundary, as for RR streams
     /// ([`crate::StreamSender::tick_and_rekey`]): the tick's envelope ends
     /// the current session (flagged `handover`), then the stream continues
-    /// in `session` under the fleet key of `epoch`. Sample indices carry
-    /// on, so the worker's detector does not restart.
-    #[allow(clippy::too_many_arguments)]
+    /// in `session` under the verified fleet key `fleet`. Sample indices
+    /// carry on, so the worker's detector does not restart.
     pub fn tick_and_rekey<R: RngCore + CryptoRng>(
         &mut self,
         tick_end_us: i64,
         session: SessionId,
-        fleet: &KemPublic,
-        epoch: u32,
+        fleet: &VerifiedFleet,
         device: &KemSecret,
         rng: &mut R,
     ) -> Result<Vec<u8>, GatewayError> {
@@ -134,7 +141,7 @@ impl WaveSender {
             session,
             self.content_type,
             self.stream,
-            (fleet, epoch, device),
+            (fleet, device),
             rng,
         )?;
         let env = self.emit(tick_end_us, false, true)?;

@@ -50,6 +50,13 @@ impl Client {
             .take(MAX_LINE as u64)
             .read_until(b'\n', &mut resp)
             .map_err(unreachable)?;
+        if resp.is_empty() {
+            // Closed at its connection cap or timeout: try again later.
+            return Err(KbsError::Unreachable {
+                addr: self.addr.clone(),
+                reason: "the broker closed the connection without answering".into(),
+            });
+        }
         let r: Response = serde_json::from_slice(&resp)
             .map_err(|e| KbsError::Protocol(format!("unreadable answer: {e}")))?;
         if let Response::Error { error } = r {
@@ -188,7 +195,11 @@ impl WorkerAttestation {
     }
 }
 
-/// A fleet key a gateway may encrypt to, and why.
+/// A fleet key a gateway may encrypt to, and why. Only [`verify_fleet`]
+/// makes one (the private field keeps struct literals out of other crates),
+/// so a gateway sender built from it encrypts to a key whose holder was
+/// attested; [`VerifiedFleet::dangerous_unverified`] is the named exception
+/// for benchmarks and tests that hold the fleet key themselves.
 #[derive(Debug, Clone)]
 pub struct VerifiedFleet {
     pub epoch: u32,
@@ -199,6 +210,31 @@ pub struct VerifiedFleet {
     pub simulated: bool,
     /// The broker runs a policy other than the gateway's own.
     pub policy_differs: bool,
+    /// `false` only for [`VerifiedFleet::dangerous_unverified`].
+    verified: bool,
+}
+
+impl VerifiedFleet {
+    /// A fleet key nobody checked: no evidence, no policy. For benchmarks
+    /// and tests that generated the key themselves; never for a gateway
+    /// that sends patients' data to a worker it has not seen attested.
+    pub fn dangerous_unverified(fleet: KemPublic, epoch: u32) -> Self {
+        Self {
+            epoch,
+            fleet,
+            worker: "unverified".into(),
+            tee: "none".into(),
+            measurement: String::new(),
+            simulated: false,
+            policy_differs: false,
+            verified: false,
+        }
+    }
+
+    /// Whether [`verify_fleet`] checked the evidence behind this key.
+    pub fn is_verified(&self) -> bool {
+        self.verified
+    }
 }
 
 /// The gateway's check: the broker's answer to [`Request::Fleet`] must
@@ -249,5 +285,6 @@ pub fn verify_fleet(
         measurement: a.measurement,
         simulated: a.simulated,
         policy_differs: *broker_policy != policy.short_hash(),
+        verified: true,
     })
 }

@@ -59,3 +59,12 @@ pub enum KbsError {
     #[error("internal lock poisoned")]
     Poisoned,
 }
+
+impl KbsError {
+    /// Whether asking again later can help: the broker could not be
+    /// reached or a file could not be read, as opposed to a refusal (policy,
+    /// evidence, revocation), a malformed answer or a defect.
+    pub fn retryable(&self) -> bool {
+        matches!(self, Self::Unreachable { .. } | Self::Io { .. })
+    }
+}

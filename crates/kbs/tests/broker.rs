@@ -261,6 +261,8 @@ fn gateway_check_of_the_fleet_key() {
     w.fetch().unwrap();
     let resp = b.handle(Request::Fleet);
     let v = verify_fleet(&resp, &policy, true, NOW).unwrap();
+    assert!(v.is_verified());
+    assert!(!aorta_kbs::VerifiedFleet::dangerous_unverified(v.fleet, 1).is_verified());
     assert_eq!(v.epoch, 1);
     assert_eq!(v.fleet, s.store.public(1).unwrap());
     assert_eq!(v.worker, w.worker_id());

@@ -65,7 +65,18 @@ impl Patient {
     fn envelope(&mut self, seq: u64, s: &[RrSample], wm: i64, last: bool) {
         self.closed.clear();
         let (st, closed) = (&mut self.st, &mut self.closed);
-        st.on_envelope(&self.limits, 1, seq, s, wm, last, false, closed);
+        st.on_envelope(
+            &self.limits,
+            &aorta_runtime::Batch {
+                session: 1,
+                seq,
+                samples: s,
+                watermark: aorta_runtime::EventTime(wm),
+                last,
+                backlog: false,
+            },
+            closed,
+        );
         for w in closed.iter() {
             compute_window(w, &mut self.bands, &mut self.out);
             st.clinical_step(w, &self.thresholds, &mut self.out);
@@ -109,7 +120,7 @@ fn run_ecg(batches: &[EcgBatch]) -> Patient {
         let wm =
             p.st.wave_to_rr(&p.limits, WaveKind::Ecg, b, last, &mut rr)
                 .unwrap();
-        p.envelope(i as u64, &rr, wm, last);
+        p.envelope(i as u64, &rr, wm.micros(), last);
     }
     p
 }

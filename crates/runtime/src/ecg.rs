@@ -141,7 +141,7 @@ impl EcgState {
             detector: Detector::new(kind, b.fs_hz)?,
             last_beat_us: None,
             held: BTreeMap::new(),
-            watermark_us: i64::MIN,
+            watermark_us: b.watermark_us,
         })
     }
 

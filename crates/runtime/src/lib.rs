@@ -20,7 +20,7 @@ mod stream;
 
 pub use compute::compute_window;
 pub use seq::{SeqTracker, SeqVerdict, REPLAY_WINDOW};
-pub use stream::{ClosedWindow, Limits, StreamCounters, StreamState, Verdict};
+pub use stream::{Batch, ClosedWindow, EventTime, Limits, StreamCounters, StreamState, Verdict};
 
 /// Why an envelope was not used. Counted per reason; never fatal.
 #[derive(

@@ -88,6 +88,40 @@ impl ClosedWindow {
     }
 }
 
+/// A point in event time: microseconds since the Unix epoch on the
+/// sender's clock (when a heartbeat happened, not when it arrived).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct EventTime(pub i64);
+
+impl EventTime {
+    pub fn micros(self) -> i64 {
+        self.0
+    }
+
+    /// `self` less `us` microseconds, saturating at the ends of time.
+    pub fn before(self, us: i64) -> i64 {
+        self.0.saturating_sub(us)
+    }
+}
+
+/// One authenticated envelope's content, as a stream applies it.
+#[derive(Debug, Clone, Copy)]
+pub struct Batch<'a> {
+    /// The sender's session and the envelope's sequence number in it.
+    pub session: u64,
+    pub seq: u64,
+    /// RR samples (for ECG and PPG streams: the intervals the worker's
+    /// detector found in the envelope's waveform).
+    pub samples: &'a [RrSample],
+    /// No later sample of this stream is dated before it.
+    pub watermark: EventTime,
+    /// The last envelope of its session.
+    pub last: bool,
+    /// The gateway sent it late (it had fallen behind).
+    pub backlog: bool,
+}
+
 /// The outcome of offering an authenticated envelope's sequence number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
@@ -102,7 +136,8 @@ pub struct StreamState {
     algorithms: Vec<(i64, u32)>,
     keep_samples: bool,
     session: Option<Session>,
-    watermark_us: i64,
+    /// The newest watermark applied (`None` before the first envelope).
+    watermark: Option<EventTime>,
     /// Every block before this one has been closed (emitted); `None` until
     /// the first block closes. Samples for closed blocks are late.
     closed_before: Option<i64>,
@@ -138,7 +173,7 @@ impl StreamState {
             algorithms: vec![(effective_from_us, algorithms.0)],
             keep_samples: needs_samples(algorithms),
             session: None,
-            watermark_us: i64::MIN,
+            watermark: None,
             closed_before: None,
             open: BTreeMap::new(),
             pending: 0,
@@ -210,18 +245,20 @@ impl StreamState {
 
     /// Applies an authenticated envelope: its sequence number, samples,
     /// watermark and flags. Appends every block that closes to `out`.
-    #[allow(clippy::too_many_arguments)]
     pub fn on_envelope(
         &mut self,
         limits: &Limits,
-        session: u64,
-        seq: u64,
-        samples: &[RrSample],
-        watermark_us: i64,
-        final_: bool,
-        backlog: bool,
+        batch: &Batch<'_>,
         out: &mut Vec<ClosedWindow>,
     ) -> Verdict {
+        let Batch {
+            session,
+            seq,
+            samples,
+            watermark,
+            last: final_,
+            backlog,
+        } = *batch;
         if let Verdict::Reject(r) = self.precheck(session, seq) {
             return Verdict::Reject(r);
         }
@@ -259,7 +296,7 @@ impl StreamState {
             self.flag(Quality::BACKLOG);
         }
         self.add_samples(limits, samples);
-        self.advance(limits, watermark_us, out);
+        self.advance(limits, watermark, out);
         if final_ {
             if let Some(s) = self.session.as_mut() {
                 s.finalized = true;
@@ -322,20 +359,23 @@ impl StreamState {
     }
 
     /// Moves the watermark and closes every block it has passed.
-    fn advance(&mut self, limits: &Limits, watermark_us: i64, out: &mut Vec<ClosedWindow>) {
-        if watermark_us <= self.watermark_us {
+    fn advance(&mut self, limits: &Limits, watermark: EventTime, out: &mut Vec<ClosedWindow>) {
+        if self.watermark.is_some_and(|w| watermark <= w) {
             return;
         }
+        let watermark_us = watermark.micros();
         // Envelopes come every tick, data or not: an empty block that lies
         // wholly after the previous watermark and more than a block before
         // this one was covered by no envelope at all (a deleted session, a
         // gateway that was off) and is a gap, not a quiet block.
         let tick = self.cadence_us.max(BLOCK_US);
-        if self.watermark_us != i64::MIN && watermark_us.saturating_sub(self.watermark_us) > tick {
-            self.uncovered = Some((self.watermark_us, watermark_us.saturating_sub(tick)));
+        if let Some(previous) = self.watermark {
+            if watermark_us.saturating_sub(previous.micros()) > tick {
+                self.uncovered = Some((previous.micros(), watermark.before(tick)));
+            }
         }
         let uncovered = self.uncovered;
-        self.watermark_us = watermark_us;
+        self.watermark = Some(watermark);
         // Close from the first unclosed block; before anything has closed,
         // from the earliest block holding data (none: nothing to close yet).
         let Some(mut next) = self
@@ -345,7 +385,7 @@ impl StreamState {
             return;
         };
         let start = next;
-        let horizon = watermark_us.saturating_sub(limits.allowed_lateness_us);
+        let horizon = watermark.before(limits.allowed_lateness_us);
         let mut emitted_empty = 0u32;
         while (next + 1).saturating_mul(BLOCK_US) < horizon {
             match self.open.remove(&next) {
@@ -397,7 +437,7 @@ impl StreamState {
         batch: &aorta_wire::EcgBatch,
         last: bool,
         out: &mut Vec<RrSample>,
-    ) -> Result<i64, Rejection> {
+    ) -> Result<EventTime, Rejection> {
         let o = crate::ecg::ecg_to_rr(
             &mut self.ecg,
             kind,
@@ -410,7 +450,7 @@ impl StreamState {
         if o.lost_samples > 0 || o.restarted {
             self.flag(Quality::GAP);
         }
-        Ok(o.watermark_us)
+        Ok(EventTime(o.watermark_us))
     }
 
     /// Runs the `clinical` operator on a closed block of this stream (if the

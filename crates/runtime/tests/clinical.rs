@@ -96,12 +96,14 @@ fn feed(
         closed.clear();
         state.on_envelope(
             &limits,
-            1,
-            *seq,
-            s,
-            *wm,
-            i + 1 == envs.len(),
-            false,
+            &aorta_runtime::Batch {
+                session: 1,
+                seq: *seq,
+                samples: s,
+                watermark: aorta_runtime::EventTime(*wm),
+                last: i + 1 == envs.len(),
+                backlog: false,
+            },
             &mut closed,
         );
         for w in &closed {

@@ -19,7 +19,18 @@ fn run(envs: &[Envelope], state: &mut StreamState) -> Vec<ClosedWindow> {
     let mut out = Vec::new();
     let n = envs.len();
     for (i, (seq, s, wm)) in envs.iter().enumerate() {
-        state.on_envelope(&limits, 1, *seq, s, *wm, i + 1 == n, false, &mut out);
+        state.on_envelope(
+            &limits,
+            &aorta_runtime::Batch {
+                session: 1,
+                seq: *seq,
+                samples: s,
+                watermark: aorta_runtime::EventTime(*wm),
+                last: i + 1 == n,
+                backlog: false,
+            },
+            &mut out,
+        );
     }
     out
 }
@@ -103,12 +114,20 @@ proptest! {
         let mut first = StreamState::new(algos(), 0);
         let mut got = Vec::new();
         for (seq, s, wm) in &envs[..cut] {
-            first.on_envelope(&limits, 1, *seq, s, *wm, false, false, &mut got);
+            first.on_envelope(
+&limits,
+&aorta_runtime::Batch { session: 1, seq: *seq, samples: s, watermark: aorta_runtime::EventTime(*wm), last: false, backlog: false },
+&mut got,
+);
         }
         let mut restored = StreamState::from_bytes(&first.to_bytes().unwrap()).unwrap();
         prop_assert_eq!(&restored, &first);
         for (i, (seq, s, wm)) in envs.iter().enumerate().skip(cut) {
-            restored.on_envelope(&limits, 1, *seq, s, *wm, i + 1 == envs.len(), false, &mut got);
+            restored.on_envelope(
+&limits,
+&aorta_runtime::Batch { session: 1, seq: *seq, samples: s, watermark: aorta_runtime::EventTime(*wm), last: i + 1 == envs.len(), backlog: false },
+&mut got,
+);
         }
         prop_assert_eq!(got, want);
     }
@@ -125,36 +144,42 @@ fn samples_beyond_the_lateness_are_counted_and_flagged() {
     };
     s.on_envelope(
         &limits,
-        1,
-        0,
-        &[sample(1), sample(2)],
-        T0 + TICK,
-        false,
-        false,
+        &aorta_runtime::Batch {
+            session: 1,
+            seq: 0,
+            samples: &[sample(1), sample(2)],
+            watermark: aorta_runtime::EventTime(T0 + TICK),
+            last: false,
+            backlog: false,
+        },
         &mut out,
     );
     // The watermark passes the end of block 1 by more than the lateness:
     // blocks 0 and 1 (empty) close.
     s.on_envelope(
         &limits,
-        1,
-        1,
-        &[sample(25)],
-        T0 + 3 * TICK + 1,
-        false,
-        false,
+        &aorta_runtime::Batch {
+            session: 1,
+            seq: 1,
+            samples: &[sample(25)],
+            watermark: aorta_runtime::EventTime(T0 + 3 * TICK + 1),
+            last: false,
+            backlog: false,
+        },
         &mut out,
     );
     assert_eq!(out.len(), 2, "blocks 0 and 1 closed");
     // A sample for block 0 now is late.
     s.on_envelope(
         &limits,
-        1,
-        2,
-        &[sample(3), sample(31)],
-        T0 + 4 * TICK,
-        true,
-        false,
+        &aorta_runtime::Batch {
+            session: 1,
+            seq: 2,
+            samples: &[sample(3), sample(31)],
+            watermark: aorta_runtime::EventTime(T0 + 4 * TICK),
+            last: true,
+            backlog: false,
+        },
         &mut out,
     );
     assert_eq!(s.counters.late_samples, 1);
@@ -177,16 +202,29 @@ fn empty_blocks_are_emitted_when_beats_stop() {
         t_us: T0 + 1_000_000,
         rr_us: 800_000,
     };
-    s.on_envelope(&limits, 1, 0, &[sample], T0 + TICK, false, false, &mut out);
+    s.on_envelope(
+        &limits,
+        &aorta_runtime::Batch {
+            session: 1,
+            seq: 0,
+            samples: &[sample],
+            watermark: aorta_runtime::EventTime(T0 + TICK),
+            last: false,
+            backlog: false,
+        },
+        &mut out,
+    );
     for k in 1..6u64 {
         s.on_envelope(
             &limits,
-            1,
-            k,
-            &[],
-            T0 + (k as i64 + 1) * TICK,
-            false,
-            false,
+            &aorta_runtime::Batch {
+                session: 1,
+                seq: k,
+                samples: &[],
+                watermark: aorta_runtime::EventTime(T0 + (k as i64 + 1) * TICK),
+                last: false,
+                backlog: false,
+            },
             &mut out,
         );
     }
@@ -208,12 +246,14 @@ fn physiologically_impossible_rr_is_excluded_and_counted() {
     };
     s.on_envelope(
         &limits,
-        1,
-        0,
-        &[at(1, 800_000), at(2, 20_000_000), at(3, 0), at(4, 810_000)],
-        T0 + TICK,
-        true,
-        false,
+        &aorta_runtime::Batch {
+            session: 1,
+            seq: 0,
+            samples: &[at(1, 800_000), at(2, 20_000_000), at(3, 0), at(4, 810_000)],
+            watermark: aorta_runtime::EventTime(T0 + TICK),
+            last: true,
+            backlog: false,
+        },
         &mut out,
     );
     assert_eq!(s.counters.out_of_range_samples, 2);

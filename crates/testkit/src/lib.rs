@@ -213,8 +213,7 @@ impl Fleet {
                     d.stream,
                     SessionId(1000),
                     self.profile,
-                    &self.fleet.public,
-                    1,
+                    &aorta_gateway::VerifiedFleet::dangerous_unverified(self.fleet.public, 1),
                     &d.key.secret,
                     &mut rng,
                 )
@@ -234,7 +233,8 @@ impl Fleet {
                 let env = if t == ticks {
                     s.finish(end).map(Vec::into_iter)
                 } else if let Some((_, key, epoch)) = rotate.filter(|r| r.0 == t) {
-                    s.tick_and_rekey(end, SessionId(2000), key, epoch, &d.key.secret, &mut rng)
+                    let key = aorta_gateway::VerifiedFleet::dangerous_unverified(*key, epoch);
+                    s.tick_and_rekey(end, SessionId(2000), &key, &d.key.secret, &mut rng)
                         .map(|e| vec![e].into_iter())
                 } else {
                     s.tick(end).map(|e| vec![e].into_iter())

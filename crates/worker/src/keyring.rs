@@ -68,5 +68,18 @@ pub trait KeySource: Send {
     /// means the broker could not be asked or refused this worker; the
     /// worker then stops without committing past the envelope that needed
     /// the key, so nothing is lost.
-    fn fetch(&mut self) -> Result<Vec<(u32, KemSecret)>, String>;
+    fn fetch(&mut self) -> Result<Vec<(u32, KemSecret)>, KeyFetchError>;
+}
+
+/// Why a [`KeySource`] gave no keys: whether asking again can help.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyFetchError {
+    /// The broker could not be reached (down, overloaded, network): retry.
+    #[error("the key broker is unavailable: {reason}")]
+    Unavailable { reason: String },
+    /// The broker answered and refused this worker (evidence no longer
+    /// satisfies the policy, worker revoked): asking again will not help
+    /// until an operator acts.
+    #[error("the key broker refused this worker: {reason}")]
+    Refused { reason: String },
 }

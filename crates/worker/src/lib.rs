@@ -23,7 +23,7 @@ pub mod run;
 mod worker;
 
 pub use checkpoint::CHECKPOINT_PURPOSE;
-pub use keyring::{KeySource, Keyring};
+pub use keyring::{KeyFetchError, KeySource, Keyring};
 pub use registry::{Registry, RegistryUpdate};
 pub use worker::{
     result_bucket, CheckpointStats, Counters, Notice, Rejected, Worker, WorkerConfig, WorkerKeys,
@@ -43,6 +43,8 @@ pub enum WorkerError {
     Crypto(#[from] aorta_envelope::CryptoError),
     #[error("no key for fleet epoch {epoch}: {reason}")]
     KeyUnavailable { epoch: u32, reason: String },
+    #[error("no key for fleet epoch {epoch}: the key broker refused this worker: {reason}")]
+    KeyRefused { epoch: u32, reason: String },
     #[error("the worker holds no fleet key")]
     NoKeys,
     #[error("partition {partition}: the worker thread panicked")]
@@ -52,6 +54,14 @@ pub enum WorkerError {
 }
 
 impl WorkerError {
+    /// A [`KeySource`] failure while looking for the key of `epoch`.
+    pub fn key_fetch(epoch: u32, e: KeyFetchError) -> Self {
+        match e {
+            KeyFetchError::Unavailable { reason } => Self::KeyUnavailable { epoch, reason },
+            KeyFetchError::Refused { reason } => Self::KeyRefused { epoch, reason },
+        }
+    }
+
     /// Whether running the worker again later can help (a transport or key
     /// broker that was unreachable), as opposed to a refusal or a defect.
     pub fn retryable(&self) -> bool {

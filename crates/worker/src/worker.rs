@@ -4,7 +4,9 @@ use aorta_envelope::session::{dangerous_plaintext_body, results_channel};
 use aorta_envelope::{KemPublic, ReceiverSession, SenderSession, VerifyingKey};
 use aorta_hrv::HrvBands;
 use aorta_runtime::ecg::WaveKind;
-use aorta_runtime::{compute_window, ClosedWindow, Limits, Rejection, StreamState, Verdict};
+use aorta_runtime::{
+    compute_window, Batch, ClosedWindow, EventTime, Limits, Rejection, StreamState, Verdict,
+};
 use aorta_transport::{CommitLog, Consumer, Offset, Polled, TransportError};
 use aorta_wire::{
     Body, BodyFlags, Bucket, ContentType, EcgBatch, Enrolment, EnrolmentStatus, Header,
@@ -726,7 +728,7 @@ impl<C: Consumer, L: CommitLog, R: RngCore + CryptoRng> Worker<C, L, R> {
             return Ok(());
         };
         let watermark = match content {
-            Content::Rr(wm) => wm,
+            Content::Rr(wm) => EventTime(wm),
             Content::Wave(kind, wave) => {
                 let limits = &self.cfg.limits;
                 match state.wave_to_rr(limits, kind, &wave, flags.final_, &mut self.samples) {
@@ -739,16 +741,15 @@ impl<C: Consumer, L: CommitLog, R: RngCore + CryptoRng> Worker<C, L, R> {
             }
         };
         self.closed.clear();
-        let verdict = state.on_envelope(
-            &self.cfg.limits,
-            header.session.0,
-            header.seq,
-            &self.samples,
+        let batch = Batch {
+            session: header.session.0,
+            seq: header.seq,
+            samples: &self.samples,
             watermark,
-            flags.final_,
-            flags.backlog,
-            &mut self.closed,
-        );
+            last: flags.final_,
+            backlog: flags.backlog,
+        };
+        let verdict = state.on_envelope(&self.cfg.limits, &batch, &mut self.closed);
         if let Verdict::Reject(r) = verdict {
             self.reject(offset, Some(stream), r);
             return Ok(());
@@ -871,7 +872,7 @@ impl<C: Consumer, L: CommitLog, R: RngCore + CryptoRng> Worker<C, L, R> {
         };
         let keys = source
             .fetch()
-            .map_err(|reason| WorkerError::KeyUnavailable { epoch, reason })?;
+            .map_err(|e| WorkerError::key_fetch(epoch, e))?;
         self.keyring.extend(keys);
         Ok(self.keyring.get(epoch).is_some())
     }

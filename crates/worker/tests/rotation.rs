@@ -15,7 +15,9 @@ use aorta_envelope::{KemKeypair, KemPublic, KemSecret};
 use aorta_runtime::Rejection;
 use aorta_testkit::{Fleet, MemInput, MemLog};
 use aorta_wire::{AlgorithmSet, Header, Quality, ResultRecord, StreamId};
-use aorta_worker::{KeySource, Keyring, Worker, WorkerConfig, WorkerError, WorkerKeys};
+use aorta_worker::{
+    KeyFetchError, KeySource, Keyring, Worker, WorkerConfig, WorkerError, WorkerKeys,
+};
 
 const START_US: i64 = 1_700_000_000_000_000;
 const TICKS: i64 = 36;
@@ -47,14 +49,14 @@ fn produce(f: &Fleet, rotate: Option<&KemPublic>) -> Vec<Vec<u8>> {
 struct Broker {
     keys: Vec<(u32, [u8; 32])>,
     asked: Arc<AtomicUsize>,
-    fail: bool,
+    fail: Option<KeyFetchError>,
 }
 
 impl KeySource for Broker {
-    fn fetch(&mut self) -> Result<Vec<(u32, KemSecret)>, String> {
+    fn fetch(&mut self) -> Result<Vec<(u32, KemSecret)>, KeyFetchError> {
         self.asked.fetch_add(1, Ordering::SeqCst);
-        if self.fail {
-            return Err("key broker unreachable".into());
+        if let Some(e) = &self.fail {
+            return Err(e.clone());
         }
         Ok(self
             .keys
@@ -97,7 +99,7 @@ fn decrypt(f: &Fleet, e2: &KemPublic, log: &MemLog) -> Results {
     log.decrypt_results(&f.clinician.secret, |epoch| keys[&epoch])
 }
 
-fn broker(k2: &KemKeypair, fail: bool) -> (Box<dyn KeySource>, Arc<AtomicUsize>) {
+fn broker(k2: &KemKeypair, fail: Option<KeyFetchError>) -> (Box<dyn KeySource>, Arc<AtomicUsize>) {
     let asked = Arc::new(AtomicUsize::new(0));
     let f = fleet();
     let b = Broker {
@@ -124,7 +126,7 @@ fn rotation_mid_stream_loses_and_duplicates_nothing() {
     let k2 = epoch2();
     let base = baseline(&f, &k2);
 
-    let (source, asked) = broker(&k2, false);
+    let (source, asked) = broker(&k2, None);
     let mut w = worker(
         &f,
         MemInput::new(produce(&f, Some(&k2.public))),
@@ -163,7 +165,12 @@ fn an_unreachable_broker_stops_the_worker_and_a_restart_resumes_exactly() {
     let input = produce(&f, Some(&k2.public));
     let base = baseline(&f, &k2);
 
-    let (down, asked) = broker(&k2, true);
+    let (down, asked) = broker(
+        &k2,
+        Some(KeyFetchError::Unavailable {
+            reason: "connection refused".into(),
+        }),
+    );
     let mut w = worker(
         &f,
         MemInput::new(input.clone()),
@@ -176,6 +183,7 @@ fn an_unreachable_broker_stops_the_worker_and_a_restart_resumes_exactly() {
         matches!(err, WorkerError::KeyUnavailable { epoch: 2, .. }),
         "{err}"
     );
+    assert!(err.retryable(), "an unreachable broker is worth retrying");
     assert_eq!(asked.load(Ordering::SeqCst), 1);
     // What survives is what was committed; restart with the broker back.
     let log = w.output_mut().after_crash();
@@ -183,10 +191,34 @@ fn an_unreachable_broker_stops_the_worker_and_a_restart_resumes_exactly() {
         !log.committed.is_empty(),
         "results before the rotation were committed"
     );
-    let (up, _) = broker(&k2, false);
+    let (up, _) = broker(&k2, None);
     let mut w = worker(&f, MemInput::new(input), log, Some(up)).unwrap();
     w.drain(|_| {}).unwrap();
     assert_eq!(decrypt(&f, &k2.public, w.output_mut()), base);
+}
+
+/// A broker that answers and refuses (revoked worker) is not the same as
+/// one that is down: the error says retrying will not help, and nothing
+/// past the envelope that needed the key is committed.
+#[test]
+fn a_broker_that_refuses_stops_the_worker_with_a_fatal_error() {
+    let f = fleet();
+    let k2 = epoch2();
+    let input = produce(&f, Some(&k2.public));
+    let (refusing, _) = broker(
+        &k2,
+        Some(KeyFetchError::Refused {
+            reason: "worker revoked".into(),
+        }),
+    );
+    let mut w = worker(&f, MemInput::new(input), MemLog::default(), Some(refusing)).unwrap();
+    let err = w.drain(|_| {}).unwrap_err();
+    assert!(
+        matches!(&err, WorkerError::KeyRefused { epoch: 2, reason } if reason == "worker revoked"),
+        "{err}"
+    );
+    assert!(!err.retryable());
+    assert!(err.to_string().contains("refused this worker"), "{err}");
 }
 
 #[test]
@@ -194,7 +226,7 @@ fn a_checkpoint_sealed_under_a_new_epoch_needs_that_epoch() {
     let f = fleet();
     let k2 = epoch2();
     let input = produce(&f, Some(&k2.public));
-    let (source, _) = broker(&k2, false);
+    let (source, _) = broker(&k2, None);
     let mut w = worker(
         &f,
         MemInput::new(input.clone()),
@@ -211,7 +243,7 @@ fn a_checkpoint_sealed_under_a_new_epoch_needs_that_epoch() {
         "{err}"
     );
     // With the broker, the worker obtains epoch 2 and resumes at the end.
-    let (source, asked) = broker(&k2, false);
+    let (source, asked) = broker(&k2, None);
     let mut w = worker(&f, MemInput::new(input), log, Some(source)).unwrap();
     assert_eq!(asked.load(Ordering::SeqCst), 1);
     assert_eq!(w.drain(|_| {}).unwrap(), 0, "nothing left to process");
@@ -232,7 +264,7 @@ fn an_epoch_the_broker_does_not_release_is_rejected_and_isolated() {
         assert_eq!(Header::parse_envelope(&input[i]).unwrap().stream, victim);
         input[i][8..12].copy_from_slice(&99u32.to_le_bytes());
     }
-    let (source, asked) = broker(&k2, false);
+    let (source, asked) = broker(&k2, None);
     let mut w = worker(&f, MemInput::new(input), MemLog::default(), Some(source)).unwrap();
     w.drain(|_| {}).unwrap();
     let r = w.report();

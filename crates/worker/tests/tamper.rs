@@ -233,8 +233,7 @@ fn injection_with_only_the_fleet_public_key_is_rejected() {
             victim,
             SessionId(session),
             f.profile,
-            &f.fleet.public,
-            1,
+            &aorta_gateway::VerifiedFleet::dangerous_unverified(f.fleet.public, 1),
             &attacker.secret,
             &mut rng,
         )
