@@ -120,6 +120,11 @@ impl PpgDetector {
         }
     }
 
+    /// First sample of the segment whose quality is not reported yet.
+    pub fn open_segment_start(&self) -> u64 {
+        self.n - self.n % self.seg_len.max(1)
+    }
+
     pub fn take_quality(&mut self) -> Vec<PpgQuality> {
         std::mem::take(&mut self.quality)
     }

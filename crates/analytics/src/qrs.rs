@@ -290,6 +290,12 @@ impl QrsDetector {
         std::mem::take(&mut self.quality)
     }
 
+    /// First sample of the segment whose quality is not reported yet:
+    /// samples from here on may still turn out to lie in a noisy segment.
+    pub fn open_segment_start(&self) -> u64 {
+        self.n - self.n % self.seg_len.max(1)
+    }
+
     fn step(&mut self, raw: f32, out: &mut Vec<Beat>) {
         let x = if raw.is_finite() && raw.abs() <= 20.0 {
             raw

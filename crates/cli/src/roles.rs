@@ -935,8 +935,8 @@ where
         println!("{who}: rejected {n} envelopes: {}", reason.name());
     }
     println!(
-        "{who}: {} missing envelopes (gaps), {} reordered, {} truncated sessions, {} late samples, {} out-of-range samples, {} lost ECG/PPG samples",
-        r.missing_envelopes, r.reordered_envelopes, r.truncated_sessions, r.late_samples, r.out_of_range_samples, r.lost_wave_samples
+        "{who}: {} missing envelopes (gaps), {} reordered, {} truncated sessions, {} late samples, {} out-of-range samples, {} lost ECG/PPG samples, {} noisy ECG/PPG 10-s segments",
+        r.missing_envelopes, r.reordered_envelopes, r.truncated_sessions, r.late_samples, r.out_of_range_samples, r.lost_wave_samples, r.noisy_segments
     );
     if r.counters.input_discontinuities + r.counters.control_discontinuities > 0 {
         println!(

@@ -11,6 +11,13 @@
 //! `insufficient` under 60 NN intervals. Events (AF onset/offset, alerts)
 //! are records at their own event time with value 1 (raised) or 0.
 //!
+//! Beats of an ECG or PPG stream whose interval touches a span the
+//! detector's signal-quality check flagged ([`ClosedWindow::noisy_spans`])
+//! are left out of everything here — HRV, AF detection, rate and pause
+//! alerts — because noise is not rhythm; the window keeps the `noisy` flag,
+//! and the AF detector's window goes on across the gap. A stream noisy for
+//! longer than the signal-loss limit raises the signal-loss alert.
+//!
 //! State is bounded: the last 30 blocks' samples (capped per block by
 //! [`crate::Limits`]), the AF detector's two 64-beat windows and the alert
 //! latches — about 7 KiB at 90 bpm.
@@ -107,9 +114,18 @@ impl ClinicalState {
         if self.alerts.config() != cfg {
             self.alerts.set_config(cfg);
         }
+        let noisy = |t: i64, rr: u32| {
+            let from = t - i64::from(rr);
+            w.noisy_spans.iter().any(|&(a, b)| from < b && t >= a)
+        };
         let mut b = Block {
             block: w.block,
-            beats: w.samples.iter().map(|s| (s.t_us, s.rr_us)).collect(),
+            beats: w
+                .samples
+                .iter()
+                .filter(|s| !noisy(s.t_us, s.rr_us))
+                .map(|s| (s.t_us, s.rr_us))
+                .collect(),
             quality: w.quality.0,
             af_decisions: 0,
             af_positive: 0,

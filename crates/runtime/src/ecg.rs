@@ -57,8 +57,10 @@ impl Detector {
         })
     }
 
-    /// Feeds samples; appends beat sample indices (detector-relative).
-    fn push(&mut self, b: &[i16], last: bool, beats: &mut Vec<u64>) {
+    /// Feeds samples; appends beat sample indices (detector-relative) to
+    /// `beats` and the (start, length) of every completed 10-s segment the
+    /// detector's quality check failed to `noisy`.
+    fn push(&mut self, b: &[i16], last: bool, beats: &mut Vec<u64>, noisy: &mut Vec<(u64, u64)>) {
         match self {
             Self::Qrs(d) => {
                 let unit = ECG_UNIT_UV / 1000.0;
@@ -68,8 +70,12 @@ impl Detector {
                 if last {
                     d.finish(&mut out);
                 }
-                // Quality is reported per RR window, not per ECG segment.
-                d.take_quality();
+                noisy.extend(
+                    d.take_quality()
+                        .iter()
+                        .filter(|q| !q.ok())
+                        .map(|q| (q.start, q.len)),
+                );
                 beats.extend(out.iter().map(|x| x.sample));
             }
             Self::Ppg(d) => {
@@ -79,9 +85,22 @@ impl Detector {
                 if last {
                     d.finish(&mut out);
                 }
-                d.take_quality();
+                noisy.extend(
+                    d.take_quality()
+                        .iter()
+                        .filter(|q| q.motion || q.invalid_samples > 0)
+                        .map(|q| (q.start, q.len)),
+                );
                 beats.extend(out.iter().map(|x| x.sample));
             }
+        }
+    }
+
+    /// First sample whose segment's quality is not known yet.
+    fn open_segment_start(&self) -> u64 {
+        match self {
+            Self::Qrs(d) => d.open_segment_start(),
+            Self::Ppg(d) => d.open_segment_start(),
         }
     }
 }
@@ -110,10 +129,15 @@ pub struct EcgState {
 }
 
 /// What one batch did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct WaveOutcome {
-    /// RR watermark: no later RR interval ends before it.
+    /// RR watermark: no later RR interval ends before it, and the signal
+    /// quality of everything before it is known.
     pub watermark_us: i64,
+    /// Event-time spans [from, to) µs the detector's signal-quality check
+    /// flagged (noise, motion, flat line, clipping): beats in them are
+    /// unreliable.
+    pub noisy_spans: Vec<(i64, i64)>,
     /// Samples given up as lost (a gap that did not fill in time).
     pub lost_samples: u64,
     /// The stream changed sampling rate, start time or signal kind:
@@ -162,9 +186,20 @@ impl EcgState {
     }
 
     /// Runs the detector over contiguous samples starting at `next_index`.
-    fn process(&mut self, samples: &[i16], last: bool, out: &mut Vec<RrSample>) {
+    fn process(
+        &mut self,
+        samples: &[i16],
+        last: bool,
+        out: &mut Vec<RrSample>,
+        noisy_spans: &mut Vec<(i64, i64)>,
+    ) {
         let mut beats = Vec::new();
-        self.detector.push(samples, last, &mut beats);
+        let mut noisy = Vec::new();
+        self.detector.push(samples, last, &mut beats, &mut noisy);
+        for (start, len) in noisy {
+            let from = self.base_index + start;
+            noisy_spans.push((self.time_of(from), self.time_of(from + len)));
+        }
         self.next_index += samples.len() as u64;
         for beat in beats {
             let t = self.time_of(self.base_index + beat);
@@ -231,7 +266,7 @@ pub fn ecg_to_rr(
     let mut ended = false;
     if b.first_index == s.next_index {
         ended = last;
-        s.process(&b.samples, last, out);
+        s.process(&b.samples, last, out, &mut outcome.noisy_spans);
     } else {
         let held = Held {
             last,
@@ -253,7 +288,7 @@ pub fn ecg_to_rr(
         if first == s.next_index {
             if let Some(h) = s.held.remove(&first) {
                 ended |= h.last;
-                s.process(&h.samples, h.last, out);
+                s.process(&h.samples, h.last, out, &mut outcome.noisy_spans);
             }
             continue;
         }
@@ -269,7 +304,13 @@ pub fn ecg_to_rr(
         }
         outcome.lost_samples += s.skip_to(first)?;
     }
-    let frontier = s.time_of(s.next_index).min(s.watermark_us);
+    // Nothing after the start of the segment whose quality is still open
+    // may close: its blocks could yet be flagged noisy.
+    let unjudged = s.time_of(s.base_index + s.detector.open_segment_start());
+    let frontier = s
+        .time_of(s.next_index)
+        .min(s.watermark_us)
+        .min(unjudged.saturating_add(DETECTOR_MARGIN_US));
     outcome.watermark_us = if ended && s.held.is_empty() {
         s.watermark_us
     } else {

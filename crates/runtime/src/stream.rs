@@ -52,6 +52,8 @@ pub struct StreamCounters {
     pub truncated_sessions: u64,
     pub rejected_envelopes: u64,
     pub windows: u64,
+    /// 10-s raw-signal segments (ECG, PPG) the quality check flagged.
+    pub noisy_segments: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -80,6 +82,10 @@ pub struct ClosedWindow {
     pub samples: Vec<RrSample>,
     pub quality: Quality,
     pub algorithms: AlgorithmSet,
+    /// Event-time spans [from, to) µs inside this block whose raw signal
+    /// (ECG, PPG) failed the detector's quality check; beats in them are
+    /// unreliable. Non-empty only with [`Quality::NOISY`] set.
+    pub noisy_spans: Vec<(i64, i64)>,
 }
 
 impl ClosedWindow {
@@ -154,6 +160,10 @@ pub struct StreamState {
     clinical: Option<Box<crate::clinical::ClinicalState>>,
     /// R-peak detection state of a raw-ECG stream.
     ecg: Option<Box<crate::ecg::EcgState>>,
+    /// Flagged raw-signal spans not yet behind every closed block, in time
+    /// order: at most a few (the ECG watermark waits for each segment's
+    /// verdict, so they are attached when their blocks close).
+    noisy: std::collections::VecDeque<(i64, i64)>,
 }
 
 fn needs_samples(set: AlgorithmSet) -> bool {
@@ -182,6 +192,7 @@ impl StreamState {
             counters: StreamCounters::default(),
             clinical: None,
             ecg: None,
+            noisy: std::collections::VecDeque::new(),
         }
     }
 
@@ -450,6 +461,14 @@ impl StreamState {
         if o.lost_samples > 0 || o.restarted {
             self.flag(Quality::GAP);
         }
+        for span in o.noisy_spans {
+            self.counters.noisy_segments += 1;
+            // Adjacent flagged segments merge into one span.
+            match self.noisy.back_mut() {
+                Some(last) if last.1 >= span.0 => last.1 = last.1.max(span.1),
+                _ => self.noisy.push_back(span),
+            }
+        }
         Ok(EventTime(o.watermark_us))
     }
 
@@ -494,6 +513,22 @@ impl StreamState {
     fn close(&mut self, block: i64, b: OpenBlock) -> ClosedWindow {
         self.counters.windows += 1;
         let start = block * BLOCK_US;
+        let end = start + BLOCK_US;
+        // Spans wholly before this block can touch no later one.
+        while self.noisy.front().is_some_and(|s| s.1 <= start) {
+            self.noisy.pop_front();
+        }
+        let noisy_spans: Vec<(i64, i64)> = self
+            .noisy
+            .iter()
+            .take_while(|s| s.0 < end)
+            .map(|s| (s.0.max(start), s.1.min(end)))
+            .collect();
+        let noisy_flag = if noisy_spans.is_empty() {
+            0
+        } else {
+            Quality::NOISY
+        };
         let mut samples: Vec<RrSample> = b
             .samples
             .iter()
@@ -512,8 +547,9 @@ impl StreamState {
                 sum_sq: b.sums_sq,
             },
             samples,
-            quality: Quality(b.quality),
+            quality: Quality(b.quality | noisy_flag),
             algorithms: self.algorithms_at(start),
+            noisy_spans,
         }
     }
 
@@ -535,5 +571,6 @@ impl StreamState {
             + self.algorithms.capacity() * 16
             + self.clinical.as_ref().map_or(0, |c| c.heap_bytes())
             + self.ecg.as_ref().map_or(0, |e| e.heap_bytes())
+            + self.noisy.capacity() * 16
     }
 }

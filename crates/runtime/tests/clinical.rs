@@ -293,3 +293,91 @@ fn every_operator_golden_after_restore_and_reordering() {
     feed(&mut st, &rest, cut, rest.len(), &mut got);
     assert_eq!(order_free(&want), order_free(&got));
 }
+
+/// Issue 12: noise is not rhythm. Six minutes of irregularly irregular
+/// intervals raise AF; the same beats in windows whose raw signal the
+/// quality check flagged raise nothing, count no AF decision and leave the
+/// 5-minute window `noisy` with no NN intervals.
+#[test]
+fn beats_in_flagged_spans_are_not_rhythm() {
+    use aorta_runtime::clinical::ClinicalState;
+    use aorta_wire::Quality;
+    let mut x = 7u64;
+    let mut t = T0;
+    let first = T0 / 10_000_000;
+    let mut blocks: Vec<ClosedWindow> = (0..36)
+        .map(|k| ClosedWindow {
+            block: first + k,
+            sums: aorta_hrv::BlockSums::default(),
+            samples: Vec::new(),
+            quality: Quality::default(),
+            algorithms: AlgorithmSet::parse("clinical").unwrap(),
+            noisy_spans: Vec::new(),
+        })
+        .collect();
+    loop {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let rr = 400_000 + ((x >> 33) % 700_000) as u32;
+        t += i64::from(rr);
+        let Some(b) = blocks.get_mut((t / 10_000_000 - first) as usize) else {
+            break;
+        };
+        b.samples.push(RrSample { t_us: t, rr_us: rr });
+    }
+    let run = |blocks: &[ClosedWindow]| {
+        let mut st = ClinicalState::default();
+        let mut out = Vec::new();
+        for w in blocks {
+            st.on_block(w, &AlertThresholds::default(), &mut out);
+        }
+        out
+    };
+    let clean = run(&blocks);
+    let onsets = |out: &[ResultRecord]| {
+        out.iter()
+            .filter(|r| r.metric == Metric::AfEvent && r.value == 1.0)
+            .count()
+    };
+    assert_eq!(onsets(&clean), 1, "irregularly irregular beats are AF");
+
+    // The first 20 s are clean (too few beats for an AF decision), then
+    // the signal turns to noise.
+    let flagged: Vec<ClosedWindow> = blocks
+        .iter()
+        .enumerate()
+        .map(|(k, w)| match k {
+            0 | 1 => w.clone(),
+            _ => ClosedWindow {
+                quality: Quality(Quality::NOISY),
+                noisy_spans: vec![(w.start_us(), w.start_us() + 10_000_000)],
+                ..w.clone()
+            },
+        })
+        .collect();
+    let noisy = run(&flagged);
+    assert_eq!(onsets(&noisy), 0, "noise raised AF");
+    let windows: Vec<&ResultRecord> = noisy
+        .iter()
+        .filter(|r| r.metric == Metric::AfBurden)
+        .collect();
+    assert!(!windows.is_empty());
+    for w in &windows {
+        assert!(w.value.is_nan(), "no AF decision from noisy beats");
+        assert!(w.quality.contains(Quality::NOISY) && w.quality.contains(Quality::INSUFFICIENT));
+    }
+    // The last window [40 s, 340 s) holds only noise: no NN interval.
+    let last = windows.last().unwrap();
+    assert_eq!(last.t_us, blocks[4].start_us());
+    assert_eq!(last.n, 0);
+    // Rate alerts ignore the noise too; a signal lost to noise for longer
+    // than the limit is reported as signal loss.
+    assert!(!noisy.iter().any(|r| matches!(
+        r.metric,
+        Metric::AlertTachy | Metric::AlertBrady | Metric::AlertPause
+    ) && r.value == 1.0));
+    assert!(noisy
+        .iter()
+        .any(|r| r.metric == Metric::AlertSignalLoss && r.value == 1.0));
+}

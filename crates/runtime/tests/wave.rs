@@ -139,3 +139,100 @@ fn ecg_operator_golden_and_order_and_restore_invariant() {
 fn ppg_operator_golden_and_order_and_restore_invariant() {
     check(WaveKind::Ppg, "ppg-synthetic", ppg_input(), 200);
 }
+
+/// Issue 12: the quality flag reaches the results. One minute of 0-dB
+/// muscle noise (the NST's SNR definition, `aorta_analytics::noise`) in the
+/// middle of three minutes of real ECG: every 10-s window inside it is
+/// flagged `noisy` with the flagged span, and no window of the clean
+/// stretches is, whatever the arrival order.
+#[test]
+fn noisy_ecg_flags_its_windows_and_only_those() {
+    use aorta_analytics::noise::{qrs_amplitude, synthesise, NoiseKind};
+    use aorta_runtime::{Batch, Limits, StreamState};
+    use aorta_wire::{AlgorithmSet, Quality};
+
+    let (clean, fs) = ecg_input();
+    let mv: Vec<f32> = clean.iter().map(|v| f32::from(*v) / 200.0).collect();
+    // Reference beats for the amplitude: the detector's own on the clean signal.
+    let mut rr = Vec::new();
+    feed(&mut None, WaveKind::Ecg, &batches(&clean, fs), &mut rr);
+    let beats: Vec<u64> = rr
+        .iter()
+        .map(|s| ((s.t_us - ORIGIN) as u64 * u64::from(fs)) / 1_000_000)
+        .collect();
+    let a = qrs_amplitude(&mv, f64::from(fs), &beats);
+    let noise = synthesise(NoiseKind::Muscle, mv.len(), f64::from(fs), 7);
+    let scale = (a * a / 8.0).sqrt(); // 0 dB: noise power = signal power
+    let (from, to) = (60 * fs as usize, 120 * fs as usize);
+    let noisy: Vec<i16> = clean
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            if (from..to).contains(&i) {
+                (f64::from(*v) + noise[i] * scale * 200.0).round() as i16
+            } else {
+                *v
+            }
+        })
+        .collect();
+
+    let run = |order: &[usize]| {
+        let bs = batches(&noisy, fs);
+        let limits = Limits::default();
+        let mut st = StreamState::new(AlgorithmSet::parse("hr,clinical").unwrap(), 0);
+        let mut closed = Vec::new();
+        let mut rr = Vec::new();
+        for (seq, &i) in order.iter().enumerate() {
+            let last = seq + 1 == order.len();
+            rr.clear();
+            let wm = st
+                .wave_to_rr(&limits, WaveKind::Ecg, &bs[i], last, &mut rr)
+                .unwrap();
+            let batch = Batch {
+                session: 1,
+                seq: i as u64,
+                samples: &rr,
+                watermark: wm,
+                last,
+                backlog: false,
+            };
+            st.on_envelope(&limits, &batch, &mut closed);
+        }
+        assert!(st.counters.noisy_segments >= 6, "{:?}", st.counters);
+        closed
+    };
+    let n = noisy.len().div_ceil(fs as usize);
+    let in_order: Vec<usize> = (0..n).collect();
+    let closed = run(&in_order);
+    assert_eq!(closed.len(), 18, "three minutes of 10-s windows");
+    let block0 = ORIGIN / 10_000_000;
+    for w in &closed {
+        let k = w.block - block0;
+        let flagged = w.quality.contains(Quality::NOISY);
+        assert_eq!(flagged, !w.noisy_spans.is_empty(), "window {k}");
+        if (6..=11).contains(&k) {
+            assert!(flagged, "window {k} lies inside the noise");
+            let covered: i64 = w.noisy_spans.iter().map(|(a, b)| b - a).sum();
+            assert_eq!(covered, 10_000_000, "window {k}: {:?}", w.noisy_spans);
+        } else if !(5..=12).contains(&k) {
+            assert!(!flagged, "window {k} is clean: {:?}", w.noisy_spans);
+        }
+        for (a, b) in &w.noisy_spans {
+            assert!(w.start_us() <= *a && a < b && *b <= w.start_us() + 10_000_000);
+        }
+    }
+    // The same flags whatever the arrival order within the lateness.
+    let mut order = in_order.clone();
+    for i in (0..n - 1).step_by(5) {
+        order.swap(i, i + 1);
+    }
+    let key = |c: &[aorta_runtime::ClosedWindow]| {
+        c.iter()
+            .map(|w| {
+                let noisy = w.quality.contains(Quality::NOISY);
+                (w.block, noisy, w.noisy_spans.clone())
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(key(&run(&order)), key(&closed));
+}

@@ -203,8 +203,13 @@ impl Quality {
     /// Computed by a worker in the SIMULATED TEE (development only: the
     /// deployment was started with `--allow-simulated`).
     pub const SIMULATED_TEE: u32 = 1 << 9;
+    /// The worker's signal-quality check flagged the raw ECG or PPG in this
+    /// window (noise, motion, flat line, clipping): its beats are
+    /// unreliable. The `clinical` operator leaves them out of HRV, AF
+    /// detection and rate alerts.
+    pub const NOISY: u32 = 1 << 10;
 
-    const NAMES: [(u32, &'static str); 10] = [
+    const NAMES: [(u32, &'static str); 11] = [
         (Self::GAP, "gap"),
         (Self::REJECTED, "rejected"),
         (Self::LATE, "late"),
@@ -215,6 +220,7 @@ impl Quality {
         (Self::INSUFFICIENT, "insufficient"),
         (Self::OVERFLOW, "overflow"),
         (Self::SIMULATED_TEE, "SIMULATED-TEE"),
+        (Self::NOISY, "noisy"),
     ];
 
     pub fn contains(self, flag: u32) -> bool {

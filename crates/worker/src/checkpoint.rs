@@ -10,8 +10,9 @@ pub const CHECKPOINT_PURPOSE: &str = "aorta/v1/checkpoint";
 /// 3: ECG/PPG reorder buffers, AF detector with lags and ectopic filtering;
 /// 4: input log fingerprint, enrolment floors, discontinuity counters;
 /// 5: QRS detector with a second low-pass and signal-quality indices;
-/// 6: a stream's watermark is absent, not `i64::MIN`, before its first envelope).
-pub(crate) const FORMAT: u32 = 6;
+/// 6: a stream's watermark is absent, not `i64::MIN`, before its first envelope;
+/// 7: flagged raw-signal spans per stream, the noisy-segment counter).
+pub(crate) const FORMAT: u32 = 7;
 
 /// A sealed checkpoint is `epoch u32 LE ‖ SealingKey::seal(aad, state)`;
 /// the epoch is also in the AAD.

@@ -189,6 +189,8 @@ pub struct WorkerReport {
     pub late_samples: u64,
     /// Raw ECG/PPG samples given up (gaps that did not fill in time).
     pub lost_wave_samples: u64,
+    /// 10-s raw ECG/PPG segments the signal-quality check flagged.
+    pub noisy_segments: u64,
     pub out_of_range_samples: u64,
     pub truncated_sessions: u64,
     pub recent_rejections: Vec<Rejected>,
@@ -907,6 +909,7 @@ impl<C: Consumer, L: CommitLog, R: RngCore + CryptoRng> Worker<C, L, R> {
             reordered_envelopes: sum(|s| s.counters.reordered_envelopes),
             late_samples: sum(|s| s.counters.late_samples),
             lost_wave_samples: sum(|s| s.counters.lost_wave_samples),
+            noisy_segments: sum(|s| s.counters.noisy_segments),
             out_of_range_samples: sum(|s| s.counters.out_of_range_samples),
             truncated_sessions: sum(|s| s.counters.truncated_sessions),
             recent_rejections: self.recent.iter().cloned().collect(),
