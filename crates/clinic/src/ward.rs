@@ -187,6 +187,7 @@ const FLAGS_SHOWN: u32 = Quality::GAP
     | Quality::OUT_OF_RANGE
     | Quality::BACKLOG
     | Quality::OVERFLOW
+    | Quality::NOISY
     | Quality::SIMULATED_TEE;
 
 impl Ward {
