@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use aorta_gateway::source::mqtt::{MqttEvent, MqttSource};
+use aorta_gateway::source::mqtt::MqttSource;
 use aorta_gateway::source::{RrSimulator, SimParams};
 use aorta_gateway::StreamSender;
 use aorta_spool::Spool;
@@ -224,6 +224,17 @@ pub struct GatewayArgs {
     /// gateway's clock are refused (counted).
     #[arg(long, default_value_t = 60)]
     pub max_ahead_s: u32,
+    /// MQTT: ticks of envelopes held while the transport is slow or down
+    /// (beyond, the oldest are dropped, counted and reported).
+    #[arg(long, default_value_t = 360)]
+    pub outbox_ticks: usize,
+    /// MQTT: MiB of envelopes held while the transport is slow or down.
+    #[arg(long, default_value_t = 256)]
+    pub outbox_mib: usize,
+    /// MQTT: on exit, seconds to wait for the transport to take what is
+    /// still held before counting it as not sent.
+    #[arg(long, default_value_t = 30)]
+    pub outbox_grace_s: u32,
     /// Serve Prometheus/OpenMetrics metrics at http://ADDR/metrics.
     #[arg(long, value_name = "ADDR")]
     pub metrics: Option<String>,
@@ -297,7 +308,7 @@ pub fn gateway(a: GatewayArgs) -> Result<()> {
     let mut out = transport.envelope_producer(a.partitions)?;
 
     if let Some(addr) = &a.mqtt {
-        return gateway_mqtt(&a, addr, &ks, &patients, senders, &mut watch, &mut out);
+        return gateway_mqtt(&a, addr, &ks, &patients, senders, &mut watch, out);
     }
     if let Some(record) = &a.ecg_wfdb {
         let (header, mv) = crate::validate_cmd::read_lead(record, a.channel)?;
@@ -553,134 +564,127 @@ fn gateway_mqtt(
     addr: &str,
     ks: &KeyStore,
     patients: &[Patient],
-    mut senders: Vec<StreamSender>,
+    senders: Vec<StreamSender>,
     watch: &mut FleetWatch,
-    out: &mut dyn Producer,
+    out: aorta_gateway::route::Partitioned<Box<dyn Producer + Send>>,
 ) -> Result<()> {
-    use aorta_gateway::source::mqtt::Recv;
-    let mut rng = crate::tee::sys_rng();
-    let mut tick = 0u64;
+    use aorta_gateway::driver::{live, LiveHooks, LiveOptions, LiveStats, LiveStream};
+    use aorta_gateway::outbox::{Outbox, OutboxLimits};
     let (host, port) = addr.rsplit_once(':').context("--mqtt takes HOST:PORT")?;
     let port: u16 = port.parse().context("--mqtt port")?;
     let devices: Vec<String> = patients.iter().map(|p| p.name.clone()).collect();
-    let index: std::collections::HashMap<&str, usize> = devices
-        .iter()
-        .enumerate()
-        .map(|(i, d)| (d.as_str(), i))
-        .collect();
-    let src = MqttSource::connect(
-        host,
-        port,
-        &format!("aorta-gateway-{}", std::process::id()),
+    let mut src = aorta_gateway::source::mqtt::MqttDevices::new(
+        MqttSource::connect(
+            host,
+            port,
+            &format!("aorta-gateway-{}", std::process::id()),
+            &devices,
+        )?,
         &devices,
-    )?;
-    let cadence = Duration::from_millis(u64::from(
-        patients.first().map_or(10_000, |p| p.profile.cadence_ms),
-    ));
-    let max_ahead_us = i64::from(a.max_ahead_s) * 1_000_000;
-    let started = Instant::now();
-    let mut next_tick = Instant::now() + cadence;
-    let (mut samples, mut envelopes) = (0u64, 0u64);
-    let mut refused: std::collections::BTreeMap<&'static str, u64> = Default::default();
-    let mut reported = refused.clone();
-    let mut disconnects = 0u64;
-    let mut subscribed_once = false;
-    let mut bytes = 0u64;
-    let metrics = crate::metrics::start("gateway", a.metrics.as_deref())?;
-    let stop = |samples: u64| {
-        a.max_samples.is_some_and(|m| samples >= m)
-            || a.duration_s
-                .is_some_and(|d| started.elapsed().as_secs() >= d)
+    );
+    let mut streams = Vec::with_capacity(senders.len());
+    for (sender, p) in senders.into_iter().zip(patients) {
+        streams.push(LiveStream::new(sender, ks.device_secret(p.stream)?));
+    }
+    let opts = LiveOptions {
+        cadence: Duration::from_millis(u64::from(
+            patients.first().map_or(10_000, |p| p.profile.cadence_ms),
+        )),
+        max_ahead_us: i64::from(a.max_ahead_s) * 1_000_000,
     };
-    loop {
-        let wait = next_tick.saturating_duration_since(Instant::now());
-        match src.recv_timeout(wait) {
-            Recv::Event(MqttEvent::Subscribed) => {
-                if !subscribed_once {
-                    println!("subscribed to {} device topics on {addr}", devices.len());
-                    subscribed_once = true;
-                } else {
-                    eprintln!("gateway: MQTT subscription renewed after reconnecting");
-                }
+    let outbox = Outbox::new(
+        out,
+        OutboxLimits {
+            max_ticks: a.outbox_ticks,
+            max_bytes: a.outbox_mib << 20,
+        },
+    )?;
+
+    struct Hooks<'a> {
+        a: &'a GatewayArgs,
+        addr: &'a str,
+        started: Instant,
+        metrics: Option<aorta_metrics::Exporter>,
+        reported: LiveStats,
+    }
+    impl LiveHooks for Hooks<'_> {
+        fn notice(&mut self, m: &str) {
+            if m.starts_with("subscribed") {
+                println!("{m} on {}", self.addr);
+            } else {
+                eprintln!("gateway: {m}");
             }
-            Recv::Event(MqttEvent::Samples { device, samples: s }) => {
-                if let Some(sender) = index.get(device.as_str()).and_then(|i| senders.get_mut(*i)) {
-                    let now_us = tee::unix_now_ms() as i64 * 1000;
-                    for x in s {
-                        match sender.push_checked(x, now_us, max_ahead_us) {
-                            Ok(()) => samples += 1,
-                            Err(r) => *refused.entry(r.name()).or_insert(0) += 1,
-                        }
-                    }
-                }
-            }
-            Recv::Event(MqttEvent::BadLine { reason, .. }) => {
-                *refused.entry("malformed line").or_insert(0) += 1;
-                let _ = reason;
-            }
-            Recv::Event(MqttEvent::Refused(r)) => *refused.entry(r.name()).or_insert(0) += 1,
-            Recv::Event(MqttEvent::Disconnected { reason }) => {
-                disconnects += 1;
-                eprintln!("gateway: MQTT connection lost ({reason}); reconnecting");
-            }
-            Recv::Timeout => {}
-            Recv::Stopped => bail!("the MQTT reader stopped"),
         }
-        let finishing = stop(samples);
-        if Instant::now() >= next_tick || finishing {
-            let now_us = tee::unix_now_ms() as i64 * 1000;
-            let mut batch = Vec::new();
-            let rekey = if finishing { None } else { watch.poll(tick) };
-            tick += 1;
-            for (s, p) in senders.iter_mut().zip(patients) {
-                if finishing {
-                    batch.extend(s.finish(now_us)?);
-                } else if let Some(v) = &rekey {
-                    let session = aorta_gateway::batcher::next_session_id(s.session(), &mut rng);
-                    batch.push(s.tick_and_rekey(
-                        now_us,
-                        session,
-                        v,
-                        &ks.device_secret(p.stream)?,
-                        &mut rng,
-                    )?);
-                } else {
-                    batch.push(s.tick(now_us)?);
-                }
-            }
-            envelopes += batch.len() as u64;
-            bytes += batch.iter().map(|b| b.len() as u64).sum::<u64>();
-            let refs: Vec<&[u8]> = batch.iter().map(Vec::as_slice).collect();
-            out.append(&refs)?;
-            next_tick += cadence;
-            if let Some(m) = &metrics {
-                crate::metrics::gateway(m, envelopes, bytes);
-                for (reason, n) in &refused {
+        fn stop(&mut self, s: &LiveStats) -> bool {
+            self.a.max_samples.is_some_and(|m| s.samples >= m)
+                || self
+                    .a
+                    .duration_s
+                    .is_some_and(|d| self.started.elapsed().as_secs() >= d)
+        }
+        fn tick(&mut self, s: &LiveStats) {
+            if let Some(m) = &self.metrics {
+                crate::metrics::gateway(m, s.sealed_envelopes, s.sealed_bytes);
+                for (reason, n) in &s.refused {
                     crate::metrics::gateway_refused(m, reason, *n);
                 }
-                m.counter(
-                    "aorta_gateway_mqtt_reconnects",
-                    "MQTT connections lost and re-established",
-                    &[],
-                    disconnects,
+                crate::metrics::gateway_outbox(m, &s.outbox);
+            }
+            if s.refused != self.reported.refused {
+                eprintln!("gateway: refused so far: {}", counts(&s.refused));
+            }
+            let (o, r) = (&s.outbox, &self.reported.outbox);
+            if o.dropped_ticks > r.dropped_ticks || (o.retries > r.retries && o.queued_ticks > 1) {
+                eprintln!(
+                    "gateway: the transport is not keeping up ({}): {} ticks waiting ({} KiB), {} envelopes dropped so far (oldest first; workers flag the gap)",
+                    o.last_error.as_deref().unwrap_or("slow"),
+                    o.queued_ticks,
+                    o.queued_bytes / 1024,
+                    o.dropped_envelopes
                 );
             }
-            if refused != reported {
-                eprintln!("gateway: refused so far: {}", counts(&refused));
-                reported = refused.clone();
-            }
-        }
-        if finishing {
-            break;
+            self.reported = s.clone();
         }
     }
+    let mut hooks = Hooks {
+        a,
+        addr,
+        started: Instant::now(),
+        metrics: crate::metrics::start("gateway", a.metrics.as_deref())?,
+        reported: LiveStats::default(),
+    };
+    let mut rng = crate::tee::sys_rng();
+    let stats = live(
+        &mut streams,
+        &mut src,
+        &outbox,
+        Some(watch),
+        &opts,
+        &mut rng,
+        &mut hooks,
+    )?;
+    let reconnects = src.reconnects;
     src.disconnect();
-    let total: u64 = refused.values().sum();
+    let sent = outbox.close(Duration::from_secs(u64::from(a.outbox_grace_s)))?;
+    let total: u64 = stats.refused.values().sum();
     println!(
-        "gateway: {samples} samples, {total} refused, {envelopes} envelopes, {disconnects} MQTT reconnections"
+        "gateway: {} samples, {total} refused, {} envelopes, {reconnects} MQTT reconnections",
+        stats.samples, stats.sealed_envelopes
     );
     if total > 0 {
-        println!("gateway: refused: {}", counts(&refused));
+        println!("gateway: refused: {}", counts(&stats.refused));
+    }
+    println!(
+        "gateway: transport: {} envelopes sent, {} not sent ({} retries{})",
+        sent.sent_envelopes,
+        sent.dropped_envelopes,
+        sent.retries,
+        sent.last_error
+            .as_deref()
+            .map_or(String::new(), |e| format!("; last error: {e}"))
+    );
+    if let Some(m) = &hooks.metrics {
+        crate::metrics::gateway_outbox(m, &sent);
     }
     Ok(())
 }

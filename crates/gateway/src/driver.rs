@@ -180,3 +180,162 @@ pub fn replay<P: Producer + ?Sized, R: RngCore + CryptoRng>(
     stats.backlog_ticks = streams.iter().map(|s| s.sender.backlog_ticks()).sum();
     Ok(stats)
 }
+
+/// Where a live gateway's samples come from (MQTT devices in deployment).
+pub trait LiveSource {
+    /// Waits at most `timeout` for the next event.
+    fn next(&mut self, timeout: std::time::Duration) -> LiveEvent;
+}
+
+/// What a [`LiveSource`] had.
+#[derive(Debug)]
+pub enum LiveEvent {
+    /// Samples for the stream at this index of the driver's streams.
+    Samples {
+        stream: usize,
+        samples: Vec<RrSample>,
+    },
+    /// Input refused before it reached a stream, and why.
+    Refused(&'static str),
+    /// Something for the operator (subscribed, reconnecting...).
+    Notice(String),
+    /// Nothing yet.
+    Idle,
+    /// The source is gone for good.
+    Stopped,
+}
+
+/// One live stream: its sender and the device key a key rotation needs.
+pub struct LiveStream {
+    pub sender: StreamSender,
+    device: KemSecret,
+}
+
+impl std::fmt::Debug for LiveStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveStream")
+            .field("sender", &self.sender)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LiveStream {
+    pub fn new(sender: StreamSender, device: KemSecret) -> Self {
+        Self { sender, device }
+    }
+}
+
+/// What a live gateway did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LiveStats {
+    /// Samples accepted into a stream.
+    pub samples: u64,
+    /// Samples or messages refused, by reason.
+    pub refused: std::collections::BTreeMap<&'static str, u64>,
+    pub ticks: u64,
+    /// Envelopes sealed (one per stream per tick) and their bytes.
+    pub sealed_envelopes: u64,
+    pub sealed_bytes: u64,
+    /// What the transport took, retried, dropped, and holds now.
+    pub outbox: crate::outbox::OutboxStats,
+}
+
+/// Settings of [`live`].
+#[derive(Debug, Clone, Copy)]
+pub struct LiveOptions {
+    /// Time between ticks (the streams' cadence).
+    pub cadence: std::time::Duration,
+    /// Samples dated further than this ahead of the gateway clock are refused.
+    pub max_ahead_us: i64,
+}
+
+/// The caller's view into [`live`]: progress, notices and when to stop.
+pub trait LiveHooks {
+    /// After every tick.
+    fn tick(&mut self, _stats: &LiveStats) {}
+    fn notice(&mut self, _message: &str) {}
+    /// Checked after every event: `true` ends the streams' sessions and
+    /// returns.
+    fn stop(&mut self, _stats: &LiveStats) -> bool {
+        false
+    }
+}
+
+/// A live gateway: samples from `src` go to their streams as they come
+/// (refused ones counted by reason); every `cadence` of wall-clock time
+/// every stream seals one envelope, and the tick goes to `outbox`, which
+/// never blocks (see [`crate::outbox`]). Key rotation as in [`replay`].
+/// Returns when `hooks.stop` says so or the source stops, after sealing
+/// each stream's final envelope; the caller then closes the outbox.
+pub fn live<S: LiveSource + ?Sized, R: RngCore + CryptoRng>(
+    streams: &mut [LiveStream],
+    src: &mut S,
+    outbox: &crate::outbox::Outbox,
+    mut keys: Option<&mut dyn KeyUpdates>,
+    opts: &LiveOptions,
+    rng: &mut R,
+    hooks: &mut dyn LiveHooks,
+) -> Result<LiveStats, GatewayError> {
+    use std::time::Instant;
+    let mut stats = LiveStats::default();
+    let mut next_tick = Instant::now() + opts.cadence;
+    loop {
+        let wait = next_tick.saturating_duration_since(Instant::now());
+        let mut stopped = false;
+        match src.next(wait) {
+            LiveEvent::Samples { stream, samples } => {
+                if let Some(s) = streams.get_mut(stream) {
+                    let now_us = now_us();
+                    for x in samples {
+                        match s.sender.push_checked(x, now_us, opts.max_ahead_us) {
+                            Ok(()) => stats.samples += 1,
+                            Err(r) => *stats.refused.entry(r.name()).or_insert(0) += 1,
+                        }
+                    }
+                }
+            }
+            LiveEvent::Refused(why) => *stats.refused.entry(why).or_insert(0) += 1,
+            LiveEvent::Notice(m) => hooks.notice(&m),
+            LiveEvent::Idle => {}
+            LiveEvent::Stopped => stopped = true,
+        }
+        let finishing = stopped || hooks.stop(&stats);
+        if Instant::now() < next_tick && !finishing {
+            continue;
+        }
+        let now = now_us();
+        let rekey = match keys.as_deref_mut() {
+            Some(k) if !finishing => k.poll(stats.ticks),
+            _ => None,
+        };
+        let mut batch = Vec::with_capacity(streams.len());
+        for s in streams.iter_mut() {
+            if finishing {
+                batch.extend(s.sender.finish(now)?);
+            } else if let Some(v) = &rekey {
+                let session = next_session_id(s.sender.session(), rng);
+                batch.push(s.sender.tick_and_rekey(now, session, v, &s.device, rng)?);
+            } else {
+                batch.push(s.sender.tick(now)?);
+            }
+        }
+        stats.ticks += 1;
+        stats.sealed_envelopes += batch.len() as u64;
+        stats.sealed_bytes += batch.iter().map(|b| b.len() as u64).sum::<u64>();
+        outbox.push(batch)?;
+        stats.outbox = outbox.stats();
+        hooks.tick(&stats);
+        if finishing {
+            return Ok(stats);
+        }
+        // A gateway that fell behind (suspended, overloaded) ticks once and
+        // carries on from now: envelopes stay one per cadence.
+        next_tick = (next_tick + opts.cadence).max(Instant::now());
+    }
+}
+
+fn now_us() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64)
+}

@@ -204,3 +204,63 @@ pub fn decode(
     }
     out
 }
+
+/// An [`MqttSource`] as a live gateway's [`crate::driver::LiveSource`]:
+/// device names map to the driver's stream indices; subscriptions and
+/// reconnections become notices, and reconnections are counted.
+#[derive(Debug)]
+pub struct MqttDevices {
+    src: MqttSource,
+    index: std::collections::HashMap<String, usize>,
+    subscribed: bool,
+    /// Connections lost and re-established so far.
+    pub reconnects: u64,
+}
+
+impl MqttDevices {
+    /// `devices[i]` feeds the driver's stream `i`.
+    pub fn new(src: MqttSource, devices: &[String]) -> Self {
+        Self {
+            src,
+            index: devices
+                .iter()
+                .enumerate()
+                .map(|(i, d)| (d.clone(), i))
+                .collect(),
+            subscribed: false,
+            reconnects: 0,
+        }
+    }
+
+    pub fn disconnect(self) {
+        self.src.disconnect();
+    }
+}
+
+impl crate::driver::LiveSource for MqttDevices {
+    fn next(&mut self, timeout: Duration) -> crate::driver::LiveEvent {
+        use crate::driver::LiveEvent;
+        match self.src.recv_timeout(timeout) {
+            Recv::Event(MqttEvent::Samples { device, samples }) => match self.index.get(&device) {
+                Some(&stream) => LiveEvent::Samples { stream, samples },
+                None => LiveEvent::Idle,
+            },
+            Recv::Event(MqttEvent::BadLine { .. }) => LiveEvent::Refused("malformed line"),
+            Recv::Event(MqttEvent::Refused(r)) => LiveEvent::Refused(r.name()),
+            Recv::Event(MqttEvent::Disconnected { reason }) => {
+                self.reconnects += 1;
+                LiveEvent::Notice(format!("MQTT connection lost ({reason}); reconnecting"))
+            }
+            Recv::Event(MqttEvent::Subscribed) => {
+                let first = !std::mem::replace(&mut self.subscribed, true);
+                LiveEvent::Notice(if first {
+                    format!("subscribed to {} device topics", self.index.len())
+                } else {
+                    "MQTT subscription renewed after reconnecting".into()
+                })
+            }
+            Recv::Timeout => LiveEvent::Idle,
+            Recv::Stopped => LiveEvent::Stopped,
+        }
+    }
+}
