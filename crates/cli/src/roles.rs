@@ -606,6 +606,7 @@ fn gateway_mqtt(
         started: Instant,
         metrics: Option<aorta_metrics::Exporter>,
         reported: LiveStats,
+        lagging: bool,
     }
     impl LiveHooks for Hooks<'_> {
         fn notice(&mut self, m: &str) {
@@ -634,7 +635,15 @@ fn gateway_mqtt(
                 eprintln!("gateway: refused so far: {}", counts(&s.refused));
             }
             let (o, r) = (&s.outbox, &self.reported.outbox);
+            if self.lagging && o.queued_ticks <= 1 {
+                self.lagging = false;
+                eprintln!(
+                    "gateway: the transport caught up ({} envelopes dropped in all)",
+                    o.dropped_envelopes
+                );
+            }
             if o.dropped_ticks > r.dropped_ticks || (o.retries > r.retries && o.queued_ticks > 1) {
+                self.lagging = true;
                 eprintln!(
                     "gateway: the transport is not keeping up ({}): {} ticks waiting ({} KiB), {} envelopes dropped so far (oldest first; workers flag the gap)",
                     o.last_error.as_deref().unwrap_or("slow"),
@@ -652,6 +661,7 @@ fn gateway_mqtt(
         started: Instant::now(),
         metrics: crate::metrics::start("gateway", a.metrics.as_deref())?,
         reported: LiveStats::default(),
+        lagging: false,
     };
     let mut rng = crate::tee::sys_rng();
     let stats = live(
