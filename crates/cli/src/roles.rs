@@ -510,7 +510,7 @@ pub(crate) fn gateway_wave(
         * 10_000_000;
     let mut rng = crate::tee::sys_rng();
     let device = ks.device_secret(p.stream)?;
-    let mut sender = aorta_gateway::WaveSender::new(
+    let sender = aorta_gateway::WaveSender::new(
         wave.signal,
         p.stream,
         aorta_gateway::batcher::new_session_id(&mut rng),
@@ -520,35 +520,30 @@ pub(crate) fn gateway_wave(
         origin,
         &mut rng,
     )?;
+    let mut stream = [aorta_gateway::driver::WaveReplay::new(
+        sender,
+        device,
+        wave.signal,
+        wave.samples,
+        (fs, origin),
+        p.profile.cadence_ms,
+    )];
     let cadence_us = i64::from(p.profile.cadence_ms) * 1000;
-    let per_tick = (f64::from(p.profile.cadence_ms) / 1000.0 * f64::from(fs)).round() as usize;
-    let (mut envelopes, mut bytes) = (0u64, 0u64);
-    let mut tick_end = origin + cadence_us;
-    for (tick, chunk) in wave.samples.chunks(per_tick.max(1)).enumerate() {
-        match wave.signal {
-            aorta_gateway::Signal::Ppg => sender.push_units(chunk),
-            aorta_gateway::Signal::Ecg => sender.push_mv(chunk),
-        }
-        let env = match watch.poll(tick as u64) {
-            Some(v) => {
-                let session = aorta_gateway::batcher::next_session_id(sender.session(), &mut rng);
-                sender.tick_and_rekey(tick_end, session, &v, &device, &mut rng)?
-            }
-            None => sender.tick(tick_end)?,
-        };
-        envelopes += 1;
-        bytes += env.len() as u64;
-        out.append(&[&env])?;
-        tick_end += cadence_us;
-    }
-    let rest = sender.finish(tick_end)?;
-    envelopes += rest.len() as u64;
-    bytes += rest.iter().map(|e| e.len() as u64).sum::<u64>();
-    let refs: Vec<&[u8]> = rest.iter().map(Vec::as_slice).collect();
-    out.append(&refs)?;
+    // Ticks up to the one that ends after the last sample; the last seals
+    // whatever is left.
+    let end = stream[0].end_us();
+    let ticks = (end - origin).max(1).div_euclid(cadence_us) + 1;
+    let stats = aorta_gateway::driver::replay(
+        &mut stream,
+        out,
+        (origin, origin + ticks * cadence_us),
+        Some(watch),
+        &mut rng,
+        |_| {},
+    )?;
     println!(
-        "gateway: {secs:.0} s of {} at {fs} Hz for '{}' in {envelopes} envelopes ({bytes} bytes)",
-        wave.what, p.name
+        "gateway: {secs:.0} s of {} at {fs} Hz for '{}' in {} envelopes ({} bytes)",
+        wave.what, p.name, stats.envelopes, stats.bytes
     );
     Ok(())
 }

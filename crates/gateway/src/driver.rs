@@ -96,6 +96,164 @@ impl ReplayStream {
     }
 }
 
+/// A stream [`replay`] drives: fed from its source up to a time, then
+/// sealed once per tick.
+pub trait Replayed {
+    /// The stream's cadence, µs (every stream of one replay shares it).
+    fn cadence_us(&self) -> i64;
+    /// Moves every sample before `until_us` from the source into the
+    /// sender; returns how many.
+    fn feed(&mut self, until_us: i64) -> u64;
+    /// Seals the tick ending at `end_us`.
+    fn tick(&mut self, end_us: i64) -> Result<Vec<u8>, GatewayError>;
+    /// Seals the tick ending at `end_us` as the last of the current
+    /// session and continues under `fleet` in a newer session.
+    fn rekey(
+        &mut self,
+        end_us: i64,
+        fleet: &VerifiedFleet,
+        rng: &mut dyn CryptoRngDyn,
+    ) -> Result<Vec<u8>, GatewayError>;
+    /// Seals everything left, ending the stream.
+    fn finish(&mut self, end_us: i64) -> Result<Vec<Vec<u8>>, GatewayError>;
+    /// Ticks whose samples did not fit the stream's bucket (carried over).
+    fn backlog_ticks(&self) -> u64 {
+        0
+    }
+}
+
+/// An object-safe cryptographic RNG, so that [`Replayed`] stays a trait
+/// object-friendly interface.
+pub trait CryptoRngDyn: RngCore + CryptoRng {}
+impl<T: RngCore + CryptoRng> CryptoRngDyn for T {}
+
+impl Replayed for ReplayStream {
+    fn cadence_us(&self) -> i64 {
+        i64::from(self.sender.profile().cadence_ms) * 1000
+    }
+    fn feed(&mut self, until_us: i64) -> u64 {
+        ReplayStream::feed(self, until_us)
+    }
+    fn tick(&mut self, end_us: i64) -> Result<Vec<u8>, GatewayError> {
+        self.sender.tick(end_us)
+    }
+    fn rekey(
+        &mut self,
+        end_us: i64,
+        fleet: &VerifiedFleet,
+        mut rng: &mut dyn CryptoRngDyn,
+    ) -> Result<Vec<u8>, GatewayError> {
+        let device = self.device.as_ref().ok_or_else(|| GatewayError::Input {
+            what: format!("stream {}", self.sender.stream()),
+            reason: "key rotation needs the stream's device key".into(),
+        })?;
+        let next = next_session_id(self.sender.session(), &mut rng);
+        self.sender
+            .tick_and_rekey(end_us, next, fleet, device, &mut rng)
+    }
+    fn finish(&mut self, end_us: i64) -> Result<Vec<Vec<u8>>, GatewayError> {
+        self.sender.finish(end_us)
+    }
+    fn backlog_ticks(&self) -> u64 {
+        self.sender.backlog_ticks()
+    }
+}
+
+/// A recorded ECG or PPG waveform replayed as one stream: each tick gets
+/// the samples dated before its end.
+pub struct WaveReplay {
+    sender: crate::WaveSender,
+    device: KemSecret,
+    signal: crate::Signal,
+    samples: Vec<f32>,
+    pos: usize,
+    fs_hz: u32,
+    origin_us: i64,
+    cadence_us: i64,
+}
+
+impl std::fmt::Debug for WaveReplay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WaveReplay")
+            .field("fs_hz", &self.fs_hz)
+            .field("pos", &self.pos)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WaveReplay {
+    /// `samples` (ECG in mV, PPG in sensor units) at `fs_hz`, sample 0 at
+    /// the sender's origin `origin_us`.
+    pub fn new(
+        sender: crate::WaveSender,
+        device: KemSecret,
+        signal: crate::Signal,
+        samples: Vec<f32>,
+        (fs_hz, origin_us): (u32, i64),
+        cadence_ms: u32,
+    ) -> Self {
+        Self {
+            sender,
+            device,
+            signal,
+            samples,
+            pos: 0,
+            fs_hz: fs_hz.max(1),
+            origin_us,
+            cadence_us: i64::from(cadence_ms) * 1000,
+        }
+    }
+
+    /// Event time just past the last sample.
+    pub fn end_us(&self) -> i64 {
+        self.origin_us + (self.samples.len() as i128 * 1_000_000 / i128::from(self.fs_hz)) as i64
+    }
+}
+
+impl Replayed for WaveReplay {
+    fn cadence_us(&self) -> i64 {
+        self.cadence_us
+    }
+    fn feed(&mut self, until_us: i64) -> u64 {
+        // Samples strictly before `until_us`.
+        let upto = if until_us == i64::MAX {
+            self.samples.len()
+        } else {
+            let span = i128::from(until_us.saturating_sub(self.origin_us).max(0));
+            let n = (span * i128::from(self.fs_hz) + 999_999) / 1_000_000;
+            usize::try_from(n)
+                .unwrap_or(usize::MAX)
+                .min(self.samples.len())
+        };
+        let Some(chunk) = self.samples.get(self.pos..upto.max(self.pos)) else {
+            return 0;
+        };
+        match self.signal {
+            crate::Signal::Ecg => self.sender.push_mv(chunk),
+            crate::Signal::Ppg => self.sender.push_units(chunk),
+        }
+        let n = chunk.len();
+        self.pos += n;
+        n as u64
+    }
+    fn tick(&mut self, end_us: i64) -> Result<Vec<u8>, GatewayError> {
+        self.sender.tick(end_us)
+    }
+    fn rekey(
+        &mut self,
+        end_us: i64,
+        fleet: &VerifiedFleet,
+        mut rng: &mut dyn CryptoRngDyn,
+    ) -> Result<Vec<u8>, GatewayError> {
+        let next = next_session_id(self.sender.session(), &mut rng);
+        self.sender
+            .tick_and_rekey(end_us, next, fleet, &self.device, &mut rng)
+    }
+    fn finish(&mut self, end_us: i64) -> Result<Vec<Vec<u8>>, GatewayError> {
+        self.sender.finish(end_us)
+    }
+}
+
 /// Tells the driver, at a tick, that every stream must move to a newer
 /// fleet key. The key is an [`aorta_kbs::VerifiedFleet`]: only
 /// `aorta_kbs::verify_fleet` (or the explicitly named
@@ -120,8 +278,8 @@ pub struct GatewayStats {
 /// where a rotation is reported (streams need [`ReplayStream::with_device`]).
 /// A transport error stops the replay and is returned; nothing is dropped
 /// silently (the caller learns how far it got from `on_tick`).
-pub fn replay<P: Producer + ?Sized, R: RngCore + CryptoRng>(
-    streams: &mut [ReplayStream],
+pub fn replay<S: Replayed, P: Producer + ?Sized, R: RngCore + CryptoRng>(
+    streams: &mut [S],
     out: &mut P,
     (start_us, end_us): (i64, i64),
     mut keys: Option<&mut dyn KeyUpdates>,
@@ -131,11 +289,8 @@ pub fn replay<P: Producer + ?Sized, R: RngCore + CryptoRng>(
     let Some(first) = streams.first() else {
         return Ok(GatewayStats::default());
     };
-    let cadence_us = i64::from(first.sender.profile().cadence_ms) * 1000;
-    if streams
-        .iter()
-        .any(|s| i64::from(s.sender.profile().cadence_ms) * 1000 != cadence_us)
-    {
+    let cadence_us = first.cadence_us();
+    if cadence_us <= 0 || streams.iter().any(|s| s.cadence_us() != cadence_us) {
         return Err(GatewayError::Input {
             what: "replay".into(),
             reason: "all streams of one replay must share a cadence".into(),
@@ -154,16 +309,11 @@ pub fn replay<P: Producer + ?Sized, R: RngCore + CryptoRng>(
         for s in streams.iter_mut() {
             stats.samples += s.feed(if last { i64::MAX } else { tick_end });
             if last {
-                batch.extend(s.sender.finish(tick_end)?);
+                batch.extend(s.finish(tick_end)?);
             } else if let Some(v) = &rekey {
-                let device = s.device.as_ref().ok_or_else(|| GatewayError::Input {
-                    what: format!("stream {}", s.sender.stream()),
-                    reason: "key rotation needs the stream's device key".into(),
-                })?;
-                let next = next_session_id(s.sender.session(), rng);
-                batch.push(s.sender.tick_and_rekey(tick_end, next, v, device, rng)?);
+                batch.push(s.rekey(tick_end, v, rng)?);
             } else {
-                batch.push(s.sender.tick(tick_end)?);
+                batch.push(s.tick(tick_end)?);
             }
         }
         stats.ticks += 1;
@@ -177,7 +327,7 @@ pub fn replay<P: Producer + ?Sized, R: RngCore + CryptoRng>(
         }
         tick_end += cadence_us;
     }
-    stats.backlog_ticks = streams.iter().map(|s| s.sender.backlog_ticks()).sum();
+    stats.backlog_ticks = streams.iter().map(|s| s.backlog_ticks()).sum();
     Ok(stats)
 }
 
