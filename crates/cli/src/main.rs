@@ -2,6 +2,7 @@
 
 mod attest_cmd;
 mod bench;
+mod bench_latency;
 mod bench_scale;
 mod demo;
 mod fleet;
@@ -67,6 +68,11 @@ enum Cmd {
     /// One worker process of `bench-scale`.
     #[command(hide = true)]
     BenchScaleWorker(bench_scale::ScaleWorkerArgs),
+    /// End-to-end latency of a live, paced gateway with following workers.
+    BenchLatency(bench_latency::LatencyArgs),
+    /// One worker process of `bench-latency`.
+    #[command(hide = true)]
+    BenchLatencyWorker(bench_latency::LatencyWorkerArgs),
 }
 
 /// Errors print as one message chain (`error: a: b: c`), whatever
@@ -102,6 +108,8 @@ fn run() -> Result<()> {
         Cmd::BenchRun(a) => bench::run_one(a),
         Cmd::BenchScale(a) => bench_scale::run(a),
         Cmd::BenchScaleWorker(a) => bench_scale::worker(a),
+        Cmd::BenchLatency(a) => bench_latency::run(a),
+        Cmd::BenchLatencyWorker(a) => bench_latency::worker(a),
     }
 }
 

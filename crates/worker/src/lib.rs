@@ -26,7 +26,8 @@ pub use checkpoint::CHECKPOINT_PURPOSE;
 pub use keyring::{KeyFetchError, KeySource, Keyring};
 pub use registry::{Registry, RegistryUpdate};
 pub use worker::{
-    result_bucket, CheckpointStats, Counters, Notice, Rejected, Worker, WorkerConfig, WorkerKeys,
+    result_bucket, CheckpointStats, Counters, LatencyProbe, Notice, Rejected, Worker, WorkerConfig,
+    WorkerKeys,
     WorkerReport, MAX_NOTICES,
 };
 

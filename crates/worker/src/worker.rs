@@ -239,6 +239,20 @@ pub struct Worker<C, L, R> {
     records: Vec<ResultRecord>,
     content: Vec<u8>,
     now_ms: Box<dyn Fn() -> u64 + Send>,
+    /// Benchmarks only: end-to-end latency of every envelope.
+    latency: Option<LatencyProbe>,
+}
+
+/// End-to-end latency, for benchmarks of a paced (real-time) gateway,
+/// whose envelopes' watermarks are the wall-clock time they were sealed:
+/// for every accepted envelope, the time from that watermark to the commit
+/// that made its results visible.
+#[derive(Debug, Default, Clone)]
+pub struct LatencyProbe {
+    /// Watermarks (µs) of envelopes accepted since the last commit.
+    pending: Vec<i64>,
+    /// (watermark µs, latency ms) of envelopes committed.
+    pub committed: Vec<(i64, u32)>,
 }
 
 impl<C, L, R> std::fmt::Debug for Worker<C, L, R> {
@@ -297,6 +311,7 @@ impl<C: Consumer, L: CommitLog, R: RngCore + CryptoRng> Worker<C, L, R> {
             records: Vec::new(),
             content: Vec::new(),
             now_ms,
+            latency: None,
         };
         // The newest commit that opens as this partition's checkpoint: the
         // host can append a forged commit frame (the spool's checksum has no
@@ -761,6 +776,9 @@ impl<C: Consumer, L: CommitLog, R: RngCore + CryptoRng> Worker<C, L, R> {
         }
         self.counters.envelopes_accepted += 1;
         self.counters.samples += self.samples.len() as u64;
+        if let Some(p) = &mut self.latency {
+            p.pending.push(watermark.micros());
+        }
         let closed = std::mem::take(&mut self.closed);
         for w in &closed {
             self.emit(enrolment, w)?;
@@ -856,7 +874,27 @@ impl<C: Consumer, L: CommitLog, R: RngCore + CryptoRng> Worker<C, L, R> {
         };
         self.since_commit = 0;
         self.bytes_since_commit = 0;
+        if let Some(p) = &mut self.latency {
+            let now_us = i64::try_from((self.now_ms)()).unwrap_or(i64::MAX) * 1000;
+            for wm in p.pending.drain(..) {
+                let ms = now_us.saturating_sub(wm).max(0) / 1000;
+                p.committed.push((wm, u32::try_from(ms).unwrap_or(u32::MAX)));
+            }
+        }
         Ok(())
+    }
+
+    /// Starts measuring end-to-end latency ([`LatencyProbe`]; benchmarks).
+    pub fn probe_latency(&mut self) {
+        self.latency.get_or_insert_with(LatencyProbe::default);
+    }
+
+    /// The latencies measured so far (empty unless probing).
+    pub fn take_latencies(&mut self) -> Vec<(i64, u32)> {
+        self.latency
+            .as_mut()
+            .map(|p| std::mem::take(&mut p.committed))
+            .unwrap_or_default()
     }
 
     /// Makes sure the keyring holds `epoch` if the key broker releases it.
