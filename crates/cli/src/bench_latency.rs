@@ -20,7 +20,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use aorta_gateway::driver::{live, LiveEvent, LiveHooks, LiveOptions, LiveSource, LiveStats, LiveStream};
+use aorta_gateway::driver::{
+    live, LiveEvent, LiveHooks, LiveOptions, LiveSource, LiveStats, LiveStream,
+};
 use aorta_gateway::outbox::{Outbox, OutboxLimits};
 use aorta_wire::{AlgorithmSet, RrSample};
 use aorta_worker::WorkerConfig;

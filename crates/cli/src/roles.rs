@@ -602,6 +602,9 @@ fn gateway_mqtt(
         metrics: Option<aorta_metrics::Exporter>,
         reported: LiveStats,
         lagging: bool,
+        /// SIGTERM / SIGINT: end every session with its final envelope,
+        /// send what is held, exit.
+        term: std::sync::Arc<AtomicBool>,
     }
     impl LiveHooks for Hooks<'_> {
         fn notice(&mut self, m: &str) {
@@ -612,7 +615,8 @@ fn gateway_mqtt(
             }
         }
         fn stop(&mut self, s: &LiveStats) -> bool {
-            self.a.max_samples.is_some_and(|m| s.samples >= m)
+            self.term.load(std::sync::atomic::Ordering::Acquire)
+                || self.a.max_samples.is_some_and(|m| s.samples >= m)
                 || self
                     .a
                     .duration_s
@@ -625,6 +629,12 @@ fn gateway_mqtt(
                     crate::metrics::gateway_refused(m, reason, *n);
                 }
                 crate::metrics::gateway_outbox(m, &s.outbox);
+                m.counter(
+                    "aorta_gateway_samples_accepted",
+                    "Samples accepted from devices into their streams",
+                    &[],
+                    s.samples,
+                );
             }
             if s.refused != self.reported.refused {
                 eprintln!("gateway: refused so far: {}", counts(&s.refused));
@@ -657,6 +667,7 @@ fn gateway_mqtt(
         metrics: crate::metrics::start("gateway", a.metrics.as_deref())?,
         reported: LiveStats::default(),
         lagging: false,
+        term: shutdown_flag()?,
     };
     let mut rng = crate::tee::sys_rng();
     let stats = live(
@@ -692,6 +703,20 @@ fn gateway_mqtt(
         crate::metrics::gateway_outbox(m, &sent);
     }
     Ok(())
+}
+
+/// A flag the first SIGTERM or SIGINT sets: a following worker commits
+/// what it read, a group member also hands its partitions back at once (no
+/// waiting for the lease to expire), and the process exits. A second
+/// signal ends the process immediately (what was not committed is
+/// processed again by whoever takes the partition).
+fn shutdown_flag() -> Result<std::sync::Arc<AtomicBool>> {
+    let flag = std::sync::Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register_conditional_shutdown(sig, 1, flag.clone())?;
+        signal_hook::flag::register(sig, flag.clone())?;
+    }
+    Ok(flag)
 }
 
 fn counts(m: &std::collections::BTreeMap<&'static str, u64>) -> String {
@@ -840,7 +865,7 @@ pub fn worker(a: WorkerArgs) -> Result<()> {
             partitions: a.partitions,
         });
         let mut release_keys = Some(release.keys);
-        let stop = AtomicBool::new(false);
+        let stop = shutdown_flag()?;
         let controller = ks.controller_pub()?;
         let workers = aorta_worker::run::run_group(
             &mut group,
@@ -890,7 +915,12 @@ pub fn worker(a: WorkerArgs) -> Result<()> {
             ks.controller_pub()?,
         )?);
     }
-    let stop = AtomicBool::new(false);
+    // Following: SIGTERM / SIGINT commit what was read and end the run.
+    let stop = if a.follow {
+        shutdown_flag()?
+    } else {
+        std::sync::Arc::new(AtomicBool::new(false))
+    };
     let until = if a.follow {
         aorta_worker::run::Until::Stopped(&stop)
     } else {
@@ -994,6 +1024,11 @@ impl aorta_worker::run::Membership for NatsGroup {
     }
     fn forget(&mut self, p: u32) {
         self.0.leases.forget(p);
+    }
+    fn leave(&mut self) {
+        if let Err(e) = self.0.leases.leave() {
+            eprintln!("worker: could not withdraw from the group ({e}); the others wait for the lease to expire");
+        }
     }
     fn period(&self) -> Duration {
         (self.0.leases.ttl() / 3).max(Duration::from_millis(200))

@@ -95,6 +95,10 @@ struct Member {
 
 impl Member {
     fn start(keys: &Path, kbs: &Kbs, t: &[&str]) -> Self {
+        Self::start_with(keys, kbs, t, "2")
+    }
+
+    fn start_with(keys: &Path, kbs: &Kbs, t: &[&str], lease_secs: &str) -> Self {
         let mut child = aorta()
             .args([
                 "worker",
@@ -102,7 +106,7 @@ impl Member {
                 "simulated",
                 "--group",
                 "--lease-secs",
-                "2",
+                lease_secs,
             ])
             .args(["--partitions", PARTITIONS, "--checkpoint-every", "256"])
             .args(["--kbs", &kbs.addr, "--keys"])
@@ -318,4 +322,50 @@ fn a_paused_member_commits_nothing_after_its_partitions_move_and_says_why() {
         "the paused member committed after losing its partitions:\n{log}"
     );
     eprintln!("{log}");
+}
+
+/// SIGTERM (a pod being stopped, an operator's Ctrl-C): the member commits
+/// what it read, releases its partitions and withdraws from the group. The
+/// leases here last five minutes, so the other member can only take the
+/// partitions because they were handed over, not because a lease expired;
+/// the results equal a fault-free run's.
+#[test]
+fn a_member_stopped_with_sigterm_hands_its_partitions_over_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let want = reference(&dir.path().join("reference"));
+    let nats = NatsServer::start().unwrap_or_else(|e| panic!("{e}"));
+    let url = nats.url();
+    let t = ["--transport", url.as_str()];
+    let rdir = dir.path().join("sigterm");
+    let (keys, kbs) = deploy(&rdir, &t);
+    let stays = Member::start_with(&keys, &kbs, &t, "300");
+    let mut leaves = Member::start_with(&keys, &kbs, &t, "300");
+    wait_until(
+        "both members to hold partitions",
+        Duration::from_secs(60),
+        || stays.held().len() + leaves.held().len() == 8 && !leaves.held().is_empty(),
+    );
+    let held = leaves.held();
+    let pid = leaves.child.id().to_string();
+    let asked = Instant::now();
+    run_ok(std::process::Command::new("kill").args(["-TERM", &pid]));
+    let status = leaves.child.wait().unwrap();
+    assert!(status.success(), "{status:?}\n{}", leaves.log());
+    let log = leaves.log();
+    for p in &held {
+        assert!(
+            log.contains(&format!("worker: partition {p} stopped after")),
+            "partition {p} was not committed on the way out:\n{log}"
+        );
+    }
+    wait_until(
+        "the remaining member to take the released partitions (leases last 300 s)",
+        Duration::from_secs(120),
+        || {
+            held.iter()
+                .all(|p| stays.acquired_after(*p, asked).is_some())
+        },
+    );
+    let summary = wait_for_results(&keys, &t, &rdir, &want, &[&stays]);
+    assert!(summary.contains(" 0 duplicates dropped"), "{summary}");
 }

@@ -132,6 +132,19 @@ impl Leases {
         })
     }
 
+    /// Withdraws this member's announcement (it leaves on purpose, after
+    /// releasing its partitions): the others rebalance at their next period
+    /// instead of waiting for the announcement to expire.
+    pub fn leave(&self) -> Result<(), TransportError> {
+        let (store, k) = (self.store.clone(), format!("member.{}", self.me));
+        self.nats.block(async move {
+            store
+                .delete(k)
+                .await
+                .map_err(|e| remote("leaving the group", e, true))
+        })
+    }
+
     /// Live members (whose announcement has not expired).
     pub fn members(&self) -> Result<Vec<String>, TransportError> {
         let store = self.store.clone();

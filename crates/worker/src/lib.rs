@@ -27,8 +27,7 @@ pub use keyring::{KeyFetchError, KeySource, Keyring};
 pub use registry::{Registry, RegistryUpdate};
 pub use worker::{
     result_bucket, CheckpointStats, Counters, LatencyProbe, Notice, Rejected, Worker, WorkerConfig,
-    WorkerKeys,
-    WorkerReport, MAX_NOTICES,
+    WorkerKeys, WorkerReport, MAX_NOTICES,
 };
 
 /// Worker failures. Bad *input* is never an error (it is counted); these are

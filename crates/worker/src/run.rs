@@ -215,6 +215,8 @@ pub trait Membership {
     fn release(&mut self, p: u32);
     /// Drops `p` without giving it up (someone else owns it already).
     fn forget(&mut self, p: u32);
+    /// Leaves the group on purpose, after releasing every partition.
+    fn leave(&mut self) {}
     /// How often to heartbeat and renew.
     fn period(&self) -> Duration;
 }
@@ -309,6 +311,7 @@ where
                     m.release(p);
                 }
             }
+            m.leave();
             return done.into_values().collect();
         }
         if let Err(e) = m.heartbeat() {

@@ -878,7 +878,8 @@ impl<C: Consumer, L: CommitLog, R: RngCore + CryptoRng> Worker<C, L, R> {
             let now_us = i64::try_from((self.now_ms)()).unwrap_or(i64::MAX) * 1000;
             for wm in p.pending.drain(..) {
                 let ms = now_us.saturating_sub(wm).max(0) / 1000;
-                p.committed.push((wm, u32::try_from(ms).unwrap_or(u32::MAX)));
+                p.committed
+                    .push((wm, u32::try_from(ms).unwrap_or(u32::MAX)));
             }
         }
         Ok(())
