@@ -320,6 +320,7 @@ pub fn run(a: LatencyArgs) -> Result<()> {
     let mut cpu = 0.0;
     let mut rss: f64 = 0.0;
     let mut envelopes = 0u64;
+    let (mut ckpt_mb, mut ckpt_s, mut commits) = (0f64, 0f64, 0u64);
     for (mut child, file) in children {
         drop(child.stdin.take());
         let o = child.wait_with_output()?;
@@ -336,6 +337,9 @@ pub fn run(a: LatencyArgs) -> Result<()> {
                 Some(("cpu_s", v)) => cpu += v.parse::<f64>().unwrap_or(0.0),
                 Some(("peak_rss_mb", v)) => rss = rss.max(v.parse::<f64>().unwrap_or(0.0)),
                 Some(("envelopes", v)) => envelopes += v.parse::<u64>().unwrap_or(0),
+                Some(("checkpoint_mb", v)) => ckpt_mb += v.parse::<f64>().unwrap_or(0.0),
+                Some(("checkpoint_s", v)) => ckpt_s += v.parse::<f64>().unwrap_or(0.0),
+                Some(("commits", v)) => commits += v.parse::<u64>().unwrap_or(0),
                 _ => {}
             }
         }
@@ -374,6 +378,9 @@ pub fn run(a: LatencyArgs) -> Result<()> {
         "gateway CPU {:.1} s (RSS {g_rss:.0} MB); workers CPU {cpu:.1} s, largest peak RSS {rss:.0} MB; wall {} s",
         g_cpu1 - g_cpu0,
         a.seconds
+    );
+    println!(
+        "checkpoints: {commits} commits; the last of every partition together {ckpt_mb:.1} MB, sealed and committed in {ckpt_s:.2} s"
     );
     println!("\n| minute | envelopes | p50 ms | p99 ms | max ms |\n|---:|---:|---:|---:|---:|");
     let minutes = (lat.iter().map(|x| x.0).max().unwrap_or(first) - first) / 60_000_000 + 1;
@@ -461,8 +468,13 @@ pub fn worker(a: LatencyWorkerArgs) -> Result<()> {
     }
     let mut f = std::io::BufWriter::new(std::fs::File::create(&a.out)?);
     let mut envelopes = 0;
+    let (mut ckpt_bytes, mut ckpt_secs, mut commits) = (0u64, 0f64, 0u64);
     for w in &mut workers {
         envelopes += w.report().counters.envelopes_accepted;
+        let c = w.checkpoint_stats();
+        ckpt_bytes += c.last_bytes;
+        ckpt_secs += c.last_seconds;
+        commits += c.commits;
         for (wm, ms) in w.take_latencies() {
             f.write_all(&wm.to_le_bytes())?;
             f.write_all(&ms.to_le_bytes())?;
@@ -470,6 +482,9 @@ pub fn worker(a: LatencyWorkerArgs) -> Result<()> {
     }
     f.flush()?;
     let (cpu, rss) = crate::bench::self_usage();
-    println!("LATENCY envelopes={envelopes} cpu_s={cpu:.2} peak_rss_mb={rss:.1}");
+    println!(
+        "LATENCY envelopes={envelopes} cpu_s={cpu:.2} peak_rss_mb={rss:.1} checkpoint_mb={:.1} checkpoint_s={ckpt_secs:.2} commits={commits}",
+        ckpt_bytes as f64 / 1e6
+    );
     Ok(())
 }
