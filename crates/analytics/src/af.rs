@@ -28,6 +28,15 @@
 //! and missed detections in a noisy signal easily do): it neither starts
 //! nor ends AF, and its decision says `noise`.
 //!
+//! Periodicity ([`periodicity`]): the larger lag-2 / lag-3 autocorrelation
+//! of the successive differences of the last 33 intervals. Ventricular
+//! bigeminy and trigeminy with varying coupling, and runs of PVC couplets,
+//! are irregular at every lag yet repeat their *pattern* every 2 or 3 beats;
+//! AF's differences are uncorrelated (≈ 0). A window whose periodicity
+//! exceeds [`AfConfig::periodic_onset`] cannot start AF, and one above
+//! [`AfConfig::periodic_offset`] counts towards ending it (after the
+//! bigeminy suppression of Petrėnas et al. 2015, in autocorrelation form).
+//!
 //! AF starts when the irregularity exceeds [`AfConfig::onset`] and ends
 //! when it falls below [`AfConfig::offset`] (hysteresis), each for
 //! [`AfConfig::min_run`] consecutive beats (debouncing). A decision refers
@@ -64,6 +73,10 @@ pub struct AfConfig {
     pub min_run: u32,
     /// Irregularity above which a window is noise, not rhythm.
     pub max_irregularity: f64,
+    /// Periodicity above which a window cannot start AF.
+    pub periodic_onset: f64,
+    /// Periodicity above which a window counts towards ending AF.
+    pub periodic_offset: f64,
 }
 
 impl Default for AfConfig {
@@ -78,6 +91,8 @@ impl Default for AfConfig {
             compensation: 0.1,
             min_run: 16,
             max_irregularity: 0.35,
+            periodic_onset: 0.70,
+            periodic_offset: 0.85,
         }
     }
 }
@@ -100,6 +115,8 @@ pub struct AfDecision {
     pub concentration: f64,
     /// The window was too irregular to be rhythm (see the module docs).
     pub noise: bool,
+    /// Lag-2/3 periodicity of the last intervals ([`periodicity`]).
+    pub periodicity: f64,
 }
 
 /// Why [`classify_segment`] did not decide.
@@ -192,6 +209,30 @@ pub fn features(rr: &[f64], lags: usize, cfg: &AfConfig, s: &mut Scratch) -> (f6
     (irregularity, concentration)
 }
 
+/// Intervals whose successive differences [`periodicity`] looks at.
+pub const PERIODIC_SPAN: usize = 33;
+
+/// The larger of the lag-2 and lag-3 autocorrelations of the successive
+/// differences of the last [`PERIODIC_SPAN`] intervals of `rr` (ms):
+/// Σ dᵢ·dᵢ₋ₖ / Σ dᵢ² over those differences. Near 0 for AF, near 1 for a
+/// pattern that repeats every 2 or 3 beats. 0 for fewer intervals.
+pub fn periodicity(rr: &[f64]) -> f64 {
+    let Some(tail) = rr
+        .len()
+        .checked_sub(PERIODIC_SPAN)
+        .and_then(|s| rr.get(s..))
+    else {
+        return 0.0;
+    };
+    let d = |i: usize| tail[i + 1] - tail[i];
+    let n = PERIODIC_SPAN - 1;
+    let energy: f64 = (0..n).map(|i| d(i) * d(i)).sum::<f64>() + 1e-9;
+    [2usize, 3]
+        .iter()
+        .map(|&k| (k..n).map(|i| d(i) * d(i - k)).sum::<f64>() / energy)
+        .fold(f64::NEG_INFINITY, f64::max)
+}
+
 /// A premature interval is shorter than this share of the median.
 const PREMATURE: f64 = 0.9;
 /// A compensatory pause is longer than this share of the median.
@@ -220,12 +261,16 @@ pub fn classify_segment(rr_ms: &[f64], cfg: &AfConfig) -> Result<AfDecision, Und
     if irregularity > cfg.max_irregularity {
         return Err(Undecided::Noise);
     }
+    let periodicity = periodicity(&rr);
     Ok(AfDecision {
         time: 0.0,
+        // The periodicity gate was cross-validated on the streaming
+        // detector only; strips are judged as before (it is reported).
         af: concentration < cfg.max_concentration && irregularity > cfg.onset,
         irregularity,
         concentration,
         noise: false,
+        periodicity,
     })
 }
 
@@ -330,13 +375,14 @@ impl AfDetector {
             irregularity
         };
         let noise = irregularity > self.cfg.max_irregularity;
+        let periodicity = periodicity(self.rrs.make_contiguous());
         let centre = self.times[lags + w / 2];
         let mut event = None;
         let wants_change = !noise
             && if self.in_af {
-                effective < self.cfg.offset
+                effective < self.cfg.offset || periodicity > self.cfg.periodic_offset
             } else {
-                effective > self.cfg.onset
+                effective > self.cfg.onset && periodicity <= self.cfg.periodic_onset
             };
         self.run = if wants_change { self.run + 1 } else { 0 };
         if self.run >= self.cfg.min_run.max(1) {
@@ -355,6 +401,7 @@ impl AfDetector {
                 irregularity,
                 concentration,
                 noise,
+                periodicity,
             }),
             event,
         )
@@ -463,5 +510,57 @@ mod tests {
         short.extend([f64::NAN, 50.0, 20_000.0]);
         assert_eq!(classify_segment(&short, &cfg), Err(Undecided::TooFewBeats));
         assert_eq!(classify_segment(&[], &cfg), Err(Undecided::TooFewBeats));
+    }
+
+    /// Ventricular trigeminy whose intervals vary by ±15 % is irregular at
+    /// every lag (the old rule called it AF) but repeats its pattern every
+    /// three beats: the periodicity gate keeps it out, while irregularly
+    /// irregular intervals are still AF.
+    #[test]
+    fn periodic_ectopy_is_not_af_but_irregular_rhythm_still_is() {
+        let mut x = 11u64;
+        let mut jitter = move || {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (x >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+        };
+        let trigeminy: Vec<f64> = (0..600)
+            .map(|i| {
+                let base = [520.0, 1150.0, 820.0][i % 3];
+                base * (1.0 + 0.3 * jitter())
+            })
+            .collect();
+        let af: Vec<f64> = (0..600).map(|_| 700.0 * (1.0 + 0.6 * jitter())).collect();
+        let onsets = |rr: &[f64], cfg: AfConfig| {
+            let mut d = AfDetector::new(cfg);
+            let mut t = 0.0;
+            let mut n = 0;
+            let mut per = Vec::new();
+            for r in rr {
+                t += r / 1000.0;
+                let (dec, ev) = d.push(*r, t);
+                per.extend(dec.map(|d| d.periodicity));
+                n += usize::from(matches!(ev, Some(AfEvent::Onset(_))));
+            }
+            per.sort_by(f64::total_cmp);
+            (n, per[per.len() / 2])
+        };
+        let without = AfConfig {
+            periodic_onset: f64::INFINITY,
+            periodic_offset: f64::INFINITY,
+            ..AfConfig::default()
+        };
+        assert!(
+            onsets(&trigeminy, without).0 > 0,
+            "the old rule calls it AF"
+        );
+        let (n, per) = onsets(&trigeminy, AfConfig::default());
+        assert_eq!(n, 0, "trigeminy raised AF (median periodicity {per:.2})");
+        assert!(per > 0.7, "{per}");
+        let (n, per) = onsets(&af, AfConfig::default());
+        assert_eq!(n, 1, "AF missed (median periodicity {per:.2})");
+        assert!(per.abs() < 0.3, "{per}");
+        assert_eq!(periodicity(&af[..PERIODIC_SPAN - 1]), 0.0);
     }
 }

@@ -11,8 +11,9 @@ pub const CHECKPOINT_PURPOSE: &str = "aorta/v1/checkpoint";
 /// 4: input log fingerprint, enrolment floors, discontinuity counters;
 /// 5: QRS detector with a second low-pass and signal-quality indices;
 /// 6: a stream's watermark is absent, not `i64::MIN`, before its first envelope;
-/// 7: flagged raw-signal spans per stream, the noisy-segment counter).
-pub(crate) const FORMAT: u32 = 7;
+/// 7: flagged raw-signal spans per stream, the noisy-segment counter;
+/// 8: the AF detector's periodicity thresholds).
+pub(crate) const FORMAT: u32 = 8;
 
 /// A sealed checkpoint is `epoch u32 LE ‖ SealingKey::seal(aad, state)`;
 /// the epoch is also in the AAD.
