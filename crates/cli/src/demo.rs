@@ -266,8 +266,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
     let handled = AtomicU64::new(0);
 
     // Gateway streams.
-    let watch =
-        crate::fleet::FleetWatch::connect(Box::new(broker.clone()), keys.policy()?, true, 0, true)?;
+    let watch = crate::fleet::connect(Box::new(broker.clone()), keys.policy()?, true, 0, true)?;
     let fleet = watch.current().clone();
     let mut rng = crate::tee::sys_rng();
     let session = aorta_gateway::batcher::new_session_id(&mut rng);

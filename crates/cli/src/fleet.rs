@@ -1,119 +1,41 @@
-//! The gateway's side of key management: it sends nothing until the key
-//! broker has shown it the fleet key together with evidence, acceptable
-//! under the gateway's own copy of the controller-signed policy, of a
-//! worker that was offered that key. It checks again every few ticks and
-//! switches every stream to a new epoch at a tick boundary.
+//! The gateway's fleet key watcher lives in the key broker's library
+//! (`aorta_kbs::FleetWatch`); this module connects it the way the CLI
+//! prints: notices on stderr, the simulated-TEE warning first.
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use aorta_attest::simulated::WARNING;
-use aorta_kbs::proto::Request;
-use aorta_kbs::{verify_fleet, SignedPolicy, Transport, VerifiedFleet};
+use aorta_kbs::{SignedPolicy, Transport};
 
-use crate::tee::unix_now;
+pub use aorta_kbs::FleetWatch;
 
-pub struct FleetWatch {
+/// Obtains and checks the current fleet key (see `aorta_kbs::FleetWatch`),
+/// with notices on stderr unless `quiet`.
+pub fn connect(
     transport: Box<dyn Transport>,
     policy: SignedPolicy,
     allow_simulated: bool,
-    current: VerifiedFleet,
-    /// Check the broker every this many ticks (0: never).
-    pub check_every: u64,
+    check_every: u64,
     quiet: bool,
-}
-
-fn describe(v: &VerifiedFleet) -> String {
-    format!(
-        "fleet key epoch {} verified: held by {} worker {} with measurement {}{}",
-        v.epoch,
-        v.tee,
-        v.worker,
-        v.measurement,
-        if v.policy_differs {
-            " (note: the broker's policy differs from this gateway's)"
-        } else {
-            ""
-        }
-    )
-}
-
-impl FleetWatch {
-    /// Obtains and checks the current fleet key; refuses (an error with the
-    /// reason) if the evidence behind it does not satisfy `policy`.
-    pub fn connect(
-        transport: Box<dyn Transport>,
-        policy: SignedPolicy,
-        allow_simulated: bool,
-        check_every: u64,
-        quiet: bool,
-    ) -> Result<Self> {
-        let resp = transport.call(&Request::Fleet)?;
-        let current = verify_fleet(&resp, &policy, allow_simulated, unix_now())?;
-        if current.simulated && !allow_simulated {
-            bail!("refusing to send: the fleet key is held by a SIMULATED TEE worker (pass --allow-simulated for development)");
-        }
-        if !quiet {
-            if current.simulated {
-                eprintln!("\n{WARNING}\ngateway: --allow-simulated: data will be sent to a SIMULATED TEE\n");
-            }
-            eprintln!("gateway: {}", describe(&current));
-        }
-        Ok(Self {
-            transport,
-            policy,
-            allow_simulated,
-            current,
-            check_every,
-            quiet,
-        })
+) -> Result<FleetWatch> {
+    let notices: aorta_kbs::watch::Notices = if quiet {
+        Box::new(|_| {})
+    } else {
+        Box::new(|m| eprintln!("gateway: {m}"))
+    };
+    let w = FleetWatch::connect(
+        transport,
+        policy,
+        allow_simulated,
+        check_every,
+        Box::new(crate::tee::unix_now),
+        notices,
+    )?;
+    if w.current().simulated && !quiet {
+        eprintln!(
+            "\n{WARNING}\ngateway: --allow-simulated: data will be sent to a SIMULATED TEE\n"
+        );
     }
-
-    pub fn current(&self) -> &VerifiedFleet {
-        &self.current
-    }
-
-    /// At tick `tick`: a newer verified fleet key to switch to, if the
-    /// broker has rotated. A broker that cannot be reached, or a new epoch
-    /// whose evidence fails, leaves the current (verified) key in use.
-    pub fn poll(&mut self, tick: u64) -> Option<VerifiedFleet> {
-        if self.check_every == 0 || tick == 0 || !tick.is_multiple_of(self.check_every) {
-            return None;
-        }
-        let checked = self
-            .transport
-            .call(&Request::Fleet)
-            .map_err(anyhow::Error::from)
-            .and_then(|r| {
-                Ok(verify_fleet(
-                    &r,
-                    &self.policy,
-                    self.allow_simulated,
-                    unix_now(),
-                )?)
-            });
-        match checked {
-            Ok(v) if v.epoch > self.current.epoch => {
-                if !self.quiet {
-                    eprintln!("gateway: switching every stream to {}", describe(&v));
-                }
-                self.current = v.clone();
-                Some(v)
-            }
-            Ok(_) => None,
-            Err(e) => {
-                eprintln!(
-                    "gateway: key check failed, staying on epoch {}: {e:#}",
-                    self.current.epoch
-                );
-                None
-            }
-        }
-    }
-}
-
-impl aorta_gateway::driver::KeyUpdates for FleetWatch {
-    fn poll(&mut self, tick: u64) -> Option<VerifiedFleet> {
-        FleetWatch::poll(self, tick)
-    }
+    Ok(w)
 }
 
 #[cfg(test)]
@@ -136,7 +58,9 @@ mod tests {
     use super::*;
     use crate::keystore::{publish, KeyStore};
     use crate::pipeline::{self, ReplayStream};
+    use crate::tee::unix_now;
     use crate::tee::{self, KbsKeys};
+    use aorta_kbs::proto::Request;
 
     const START_US: i64 = 1_700_000_000_000_000;
     const TICKS: i64 = 30;
@@ -218,7 +142,7 @@ mod tests {
             calls: AtomicUsize::new(0),
             at: rotate_at.unwrap_or(usize::MAX),
         });
-        let mut watch = FleetWatch::connect(
+        let mut watch = connect(
             Box::new(Rot(rot.clone())),
             ks.policy().unwrap(),
             true,

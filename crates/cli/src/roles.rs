@@ -280,7 +280,7 @@ pub fn gateway(a: GatewayArgs) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(a.wait_secs);
     let mut waiting = false;
     let mut watch = loop {
-        match FleetWatch::connect(
+        match crate::fleet::connect(
             Box::new(aorta_kbs::Client::new(a.kbs.clone())),
             ks.policy()?,
             a.allow_simulated,

@@ -262,6 +262,12 @@ pub trait KeyUpdates {
     fn poll(&mut self, tick: u64) -> Option<VerifiedFleet>;
 }
 
+impl KeyUpdates for aorta_kbs::FleetWatch {
+    fn poll(&mut self, tick: u64) -> Option<VerifiedFleet> {
+        aorta_kbs::FleetWatch::poll(self, tick)
+    }
+}
+
 /// What a gateway replay did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct GatewayStats {

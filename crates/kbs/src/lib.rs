@@ -26,10 +26,12 @@ pub mod client;
 pub mod proto;
 pub mod server;
 pub mod store;
+pub mod watch;
 
 pub use broker::Broker;
 pub use client::{verify_fleet, Client, Release, Transport, VerifiedFleet, WorkerAttestation};
 pub use store::{SignedPolicy, Store};
+pub use watch::FleetWatch;
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

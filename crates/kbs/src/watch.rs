@@ -1,0 +1,117 @@
+//! The gateway's side of key management: it sends nothing until the key
+//! broker has shown it the fleet key together with evidence, acceptable
+//! under the gateway's own copy of the controller-signed policy, of a
+//! worker that was offered that key ([`crate::verify_fleet`]). It checks
+//! again every few ticks and reports a newer verified key, which the
+//! gateway driver switches every stream to at a tick boundary.
+
+use crate::proto::Request;
+use crate::{verify_fleet, KbsError, SignedPolicy, Transport, VerifiedFleet};
+
+/// Where a watcher's messages go (the operator's log; never key material).
+pub type Notices = Box<dyn FnMut(&str) + Send>;
+
+/// Watches the key broker for the current verified fleet key.
+pub struct FleetWatch {
+    transport: Box<dyn Transport>,
+    policy: SignedPolicy,
+    allow_simulated: bool,
+    current: VerifiedFleet,
+    /// Check the broker every this many ticks (0: never).
+    pub check_every: u64,
+    notices: Notices,
+    now: Box<dyn Fn() -> u64 + Send>,
+}
+
+impl std::fmt::Debug for FleetWatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FleetWatch")
+            .field("epoch", &self.current.epoch)
+            .field("check_every", &self.check_every)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One line on a verified key: epoch, holder, measurement.
+pub fn describe(v: &VerifiedFleet) -> String {
+    format!(
+        "fleet key epoch {} verified: held by {} worker {} with measurement {}{}",
+        v.epoch,
+        v.tee,
+        v.worker,
+        v.measurement,
+        if v.policy_differs {
+            " (note: the broker's policy differs from this gateway's)"
+        } else {
+            ""
+        }
+    )
+}
+
+impl FleetWatch {
+    /// Obtains and checks the current fleet key; refuses
+    /// ([`KbsError::GatewayRefuses`], with the reason) if the evidence
+    /// behind it does not satisfy `policy`, or if it is held by a simulated
+    /// TEE and `allow_simulated` is off. `now` gives Unix seconds (the
+    /// evidence's validity is checked against it).
+    pub fn connect(
+        transport: Box<dyn Transport>,
+        policy: SignedPolicy,
+        allow_simulated: bool,
+        check_every: u64,
+        now: Box<dyn Fn() -> u64 + Send>,
+        mut notices: Notices,
+    ) -> Result<Self, KbsError> {
+        let resp = transport.call(&Request::Fleet)?;
+        let current = verify_fleet(&resp, &policy, allow_simulated, now())?;
+        if current.simulated && !allow_simulated {
+            return Err(KbsError::GatewayRefuses(
+                "the fleet key is held by a SIMULATED TEE worker (pass --allow-simulated for development)"
+                    .into(),
+            ));
+        }
+        notices(&describe(&current));
+        Ok(Self {
+            transport,
+            policy,
+            allow_simulated,
+            current,
+            check_every,
+            notices,
+            now,
+        })
+    }
+
+    pub fn current(&self) -> &VerifiedFleet {
+        &self.current
+    }
+
+    /// At tick `tick`: a newer verified fleet key to switch to, if the
+    /// broker has rotated. A broker that cannot be reached, or a new epoch
+    /// whose evidence fails, leaves the current (verified) key in use and
+    /// says why.
+    pub fn poll(&mut self, tick: u64) -> Option<VerifiedFleet> {
+        if self.check_every == 0 || tick == 0 || !tick.is_multiple_of(self.check_every) {
+            return None;
+        }
+        let checked = self
+            .transport
+            .call(&Request::Fleet)
+            .and_then(|r| verify_fleet(&r, &self.policy, self.allow_simulated, (self.now)()));
+        match checked {
+            Ok(v) if v.epoch > self.current.epoch => {
+                (self.notices)(&format!("switching every stream to {}", describe(&v)));
+                self.current = v.clone();
+                Some(v)
+            }
+            Ok(_) => None,
+            Err(e) => {
+                (self.notices)(&format!(
+                    "key check failed, staying on epoch {}: {e}",
+                    self.current.epoch
+                ));
+                None
+            }
+        }
+    }
+}
