@@ -430,41 +430,29 @@ pub fn worker(a: LatencyWorkerArgs) -> Result<()> {
         w.probe_latency();
         workers.push(w);
     }
-    let stop = AtomicBool::new(false);
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
     let opts = aorta_worker::run::RunOptions {
         commit_within: Duration::from_secs_f64(a.commit_secs.max(0.0)),
         ..aorta_worker::run::RunOptions::default()
     };
-    let results: Vec<Result<()>> = std::thread::scope(|s| {
-        s.spawn(|| {
-            // Standard input closes when the benchmark is done.
+    // Standard input closes when the benchmark is done.
+    std::thread::spawn({
+        let stop = stop.clone();
+        move || {
             let _ = std::io::stdin().read_to_end(&mut Vec::new());
             stop.store(true, Ordering::Release);
-        });
-        let hs: Vec<_> = workers
-            .iter_mut()
-            .map(|w| {
-                let (stop, opts) = (&stop, &opts);
-                s.spawn(move || -> Result<()> {
-                    aorta_worker::run::run(
-                        w,
-                        aorta_worker::run::Until::Stopped(stop),
-                        opts,
-                        &mut aorta_worker::run::NoHooks,
-                    )?;
-                    Ok(())
-                })
-            })
-            .collect();
-        hs.into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a worker thread panicked")))
-            })
-            .collect()
+        }
     });
-    for r in results {
-        r?;
+    let outcomes = aorta_worker::run::run_partitions(
+        &mut workers,
+        aorta_worker::run::Until::Stopped(&stop),
+        &opts,
+        |_| aorta_worker::run::NoHooks,
+    );
+    for o in outcomes {
+        if let Err(e) = o.result {
+            bail!("partition {}: {e}", o.partition);
+        }
     }
     let mut f = std::io::BufWriter::new(std::fs::File::create(&a.out)?);
     let mut envelopes = 0;
