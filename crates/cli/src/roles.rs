@@ -1031,7 +1031,9 @@ impl aorta_worker::run::Membership for NatsGroup {
         }
     }
     fn period(&self) -> Duration {
-        (self.0.leases.ttl() / 3).max(Duration::from_millis(200))
+        // A third of the lease, and at least every second, so that joins
+        // and leaves rebalance promptly even with long leases.
+        (self.0.leases.ttl() / 3).clamp(Duration::from_millis(200), Duration::from_secs(1))
     }
 }
 

@@ -202,47 +202,115 @@ impl Fleet {
         ticks: i64,
         rotate: Option<(i64, &aorta_envelope::KemPublic, u32)>,
     ) -> Vec<Vec<u8>> {
+        use aorta_gateway::driver::{replay, CryptoRngDyn, KeyUpdates, Replayed};
         use aorta_gateway::source::{RrSimulator, SimParams};
-        use aorta_wire::SessionId;
+        use aorta_gateway::{GatewayError, StreamSender, VerifiedFleet};
+        use aorta_wire::{RrSample, SessionId};
+
+        /// A test stream: the library's tick loop drives it; a rotation
+        /// moves it to the fixed session 2000 (tests compare runs).
+        struct Stream<'a> {
+            sender: StreamSender,
+            device: &'a aorta_envelope::KemSecret,
+            sim: std::iter::Peekable<Box<dyn Iterator<Item = RrSample>>>,
+        }
+        impl Replayed for Stream<'_> {
+            fn cadence_us(&self) -> i64 {
+                i64::from(self.sender.profile().cadence_ms) * 1000
+            }
+            fn feed(&mut self, until_us: i64) -> u64 {
+                let mut n = 0;
+                while let Some(x) = self.sim.next_if(|x| x.t_us < until_us) {
+                    self.sender.push(x);
+                    n += 1;
+                }
+                n
+            }
+            fn tick(&mut self, end_us: i64) -> Result<Vec<u8>, GatewayError> {
+                self.sender.tick(end_us)
+            }
+            fn rekey(
+                &mut self,
+                end_us: i64,
+                fleet: &VerifiedFleet,
+                rng: &mut dyn CryptoRngDyn,
+            ) -> Result<Vec<u8>, GatewayError> {
+                let mut rng = rng;
+                self.sender
+                    .tick_and_rekey(end_us, SessionId(2000), fleet, self.device, &mut rng)
+            }
+            fn finish(&mut self, end_us: i64) -> Result<Vec<Vec<u8>>, GatewayError> {
+                self.sender.finish(end_us)
+            }
+        }
+        /// Rotation at one tick (the loop counts ticks from 0).
+        struct At(u64, Option<VerifiedFleet>);
+        impl KeyUpdates for At {
+            fn poll(&mut self, tick: u64) -> Option<VerifiedFleet> {
+                if tick == self.0 {
+                    self.1.take()
+                } else {
+                    None
+                }
+            }
+        }
+        /// Keeps what is appended, in order.
+        struct Collect(Vec<Vec<u8>>);
+        impl aorta_transport::Producer for Collect {
+            fn append(
+                &mut self,
+                records: &[&[u8]],
+            ) -> Result<aorta_transport::Offset, aorta_transport::TransportError> {
+                self.0.extend(records.iter().map(|r| r.to_vec()));
+                Ok(self.0.len() as aorta_transport::Offset)
+            }
+        }
+
         let mut rng = Self::rng(11);
-        let mut senders: Vec<_> = self
+        let end_us = start_us + ticks * 10_000_000;
+        let fleet = VerifiedFleet::dangerous_unverified(self.fleet.public, 1);
+        let mut streams: Vec<Stream> = self
             .devices
             .iter()
-            .map(|d| {
-                aorta_gateway::StreamSender::new(
+            .enumerate()
+            .map(|(i, d)| {
+                let sender = StreamSender::new(
                     d.stream,
                     SessionId(1000),
                     self.profile,
-                    &aorta_gateway::VerifiedFleet::dangerous_unverified(self.fleet.public, 1),
+                    &fleet,
                     &d.key.secret,
                     &mut rng,
                 )
-                .unwrap_or_else(|e| panic!("test sender: {e}"))
+                .unwrap_or_else(|e| panic!("test sender: {e}"));
+                let sim: Box<dyn Iterator<Item = RrSample>> = Box::new(
+                    RrSimulator::new(SimParams::patient(i as u64), i as u64, start_us)
+                        .take_while(move |x| x.t_us < end_us),
+                );
+                Stream {
+                    sender,
+                    device: &d.key.secret,
+                    sim: sim.peekable(),
+                }
             })
             .collect();
-        let mut sims: Vec<_> = (0..self.devices.len())
-            .map(|i| RrSimulator::new(SimParams::patient(i as u64), i as u64, start_us).peekable())
-            .collect();
-        let mut out = Vec::new();
-        for t in 1..=ticks {
-            let end = start_us + t * 10_000_000;
-            for ((s, sim), d) in senders.iter_mut().zip(sims.iter_mut()).zip(&self.devices) {
-                while let Some(x) = sim.next_if(|x| x.t_us < end) {
-                    s.push(x);
-                }
-                let env = if t == ticks {
-                    s.finish(end).map(Vec::into_iter)
-                } else if let Some((_, key, epoch)) = rotate.filter(|r| r.0 == t) {
-                    let key = aorta_gateway::VerifiedFleet::dangerous_unverified(*key, epoch);
-                    s.tick_and_rekey(end, SessionId(2000), &key, &d.key.secret, &mut rng)
-                        .map(|e| vec![e].into_iter())
-                } else {
-                    s.tick(end).map(|e| vec![e].into_iter())
-                };
-                out.extend(env.unwrap_or_else(|e| panic!("test envelope: {e}")));
-            }
-        }
-        out
+        let mut at = rotate.map(|(t, key, epoch)| {
+            At(
+                (t - 1).max(0) as u64,
+                Some(VerifiedFleet::dangerous_unverified(*key, epoch)),
+            )
+        });
+        let mut out = Collect(Vec::new());
+        replay(
+            &mut streams,
+            &mut out,
+            (start_us, end_us),
+            at.as_mut().map(|a| a as &mut dyn KeyUpdates),
+            &mut rng,
+            |_| {},
+        )
+        .unwrap_or_else(|e| panic!("test envelopes: {e}"));
+        out.0
     }
 
     pub fn enrolments(&self) -> MemInput {
