@@ -324,7 +324,7 @@ pub fn run_one(a: BenchRunArgs) -> Result<()> {
             let (source, release) =
                 tee::KbsKeys::attest(&tee::simulated(), &keys, Box::new(broker.clone()), true)?;
             let w = crate::fleet::connect(Box::new(broker), keys.policy()?, true, 0, true)?;
-            let (fp, e) = (w.current().fleet, w.current().epoch);
+            let (fp, e) = (*w.current().fleet(), w.current().epoch());
             let src: Box<dyn aorta_worker::KeySource> = Box::new(source);
             (aorta_worker::Keyring::new(release.keys), Some(src), fp, e)
         }

@@ -30,7 +30,7 @@ pub fn connect(
         Box::new(crate::tee::unix_now),
         notices,
     )?;
-    if w.current().simulated && !quiet {
+    if w.current().simulated() && !quiet {
         eprintln!(
             "\n{WARNING}\ngateway: --allow-simulated: data will be sent to a SIMULATED TEE\n"
         );

@@ -124,10 +124,10 @@ impl StreamSender {
     ) -> Result<Self, GatewayError> {
         let s = SenderSession::start(
             ContentType::RrBatch,
-            fleet.epoch,
+            fleet.epoch(),
             stream,
             session,
-            &fleet.fleet,
+            fleet.fleet(),
             device,
             rng,
         )?;
@@ -397,10 +397,10 @@ pub(crate) fn next_session<R: RngCore + CryptoRng>(
     }
     Ok(SenderSession::start(
         content,
-        fleet.epoch,
+        fleet.epoch(),
         stream,
         session,
-        &fleet.fleet,
+        fleet.fleet(),
         device,
         rng,
     )?)

@@ -481,12 +481,24 @@ pub fn live<S: LiveSource + ?Sized, R: RngCore + CryptoRng>(
         outbox.push(batch)?;
         stats.outbox = outbox.stats();
         hooks.tick(&stats);
+        if stopped {
+            // Every session was ended properly, but the source is gone:
+            // not a clean shutdown.
+            return Err(GatewayError::Input {
+                what: "live source".into(),
+                reason: "the device source stopped (its reader thread is gone)".into(),
+            });
+        }
         if finishing {
             return Ok(stats);
         }
         // A gateway that fell behind (suspended, overloaded) ticks once and
         // carries on from now: envelopes stay one per cadence.
-        next_tick = (next_tick + opts.cadence).max(Instant::now());
+        next_tick += opts.cadence;
+        let now = Instant::now();
+        if next_tick <= now {
+            next_tick = now + opts.cadence;
+        }
     }
 }
 

@@ -65,10 +65,10 @@ impl WaveSender {
         };
         let sealed = SenderSession::start(
             content,
-            fleet.epoch,
+            fleet.epoch(),
             stream,
             session,
-            &fleet.fleet,
+            fleet.fleet(),
             device,
             rng,
         )?;

@@ -225,6 +225,10 @@ fn send_loop<P: Producer>(mut out: P, shared: &Shared) {
         let tick = {
             let mut st = shared.lock();
             loop {
+                if st.closing.is_some_and(|d| Instant::now() >= d) {
+                    // Out of grace: `close` counts what is left as not sent.
+                    return;
+                }
                 if let Some(t) = st.queue.pop_front() {
                     let b = size(&t);
                     st.queued_bytes -= b;
@@ -260,10 +264,14 @@ fn send_loop<P: Producer>(mut out: P, shared: &Shared) {
                         st.stats.dropped_bytes += size(&tick) as u64;
                         return;
                     }
-                    // Wait, but wake early if asked to close.
+                    // Wait, but wake early if asked to close, and never
+                    // past the close deadline.
+                    let wait = st.closing.map_or(backoff, |d| {
+                        backoff.min(d.saturating_duration_since(Instant::now()))
+                    });
                     let (g, _) = shared
                         .wake
-                        .wait_timeout(st, backoff)
+                        .wait_timeout(st, wait)
                         .unwrap_or_else(|p| p.into_inner());
                     drop(g);
                     backoff = (backoff * 2).min(Duration::from_secs(5));

@@ -200,16 +200,18 @@ impl WorkerAttestation {
 /// so a gateway sender built from it encrypts to a key whose holder was
 /// attested; [`VerifiedFleet::dangerous_unverified`] is the named exception
 /// for benchmarks and tests that hold the fleet key themselves.
+///
+/// Every field is private: a verified key cannot be edited into another
+/// key that still claims to be verified.
 #[derive(Debug, Clone)]
 pub struct VerifiedFleet {
-    pub epoch: u32,
-    pub fleet: KemPublic,
-    pub worker: String,
-    pub tee: String,
-    pub measurement: String,
-    pub simulated: bool,
-    /// The broker runs a policy other than the gateway's own.
-    pub policy_differs: bool,
+    epoch: u32,
+    fleet: KemPublic,
+    worker: String,
+    tee: String,
+    measurement: String,
+    simulated: bool,
+    policy_differs: bool,
     /// `false` only for [`VerifiedFleet::dangerous_unverified`].
     verified: bool,
 }
@@ -234,6 +236,39 @@ impl VerifiedFleet {
     /// Whether [`verify_fleet`] checked the evidence behind this key.
     pub fn is_verified(&self) -> bool {
         self.verified
+    }
+
+    pub fn epoch(&self) -> u32 {
+        self.epoch
+    }
+
+    /// The fleet public key to encrypt to.
+    pub fn fleet(&self) -> &KemPublic {
+        &self.fleet
+    }
+
+    /// The attested worker that holds it (id).
+    pub fn worker(&self) -> &str {
+        &self.worker
+    }
+
+    /// The holder's TEE kind and measurement.
+    pub fn tee(&self) -> &str {
+        &self.tee
+    }
+
+    pub fn measurement(&self) -> &str {
+        &self.measurement
+    }
+
+    /// Held by a simulated TEE (development only).
+    pub fn simulated(&self) -> bool {
+        self.simulated
+    }
+
+    /// The broker runs a policy other than the gateway's own.
+    pub fn policy_differs(&self) -> bool {
+        self.policy_differs
     }
 }
 

@@ -26,7 +26,7 @@ pub struct FleetWatch {
 impl std::fmt::Debug for FleetWatch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FleetWatch")
-            .field("epoch", &self.current.epoch)
+            .field("epoch", &self.current.epoch())
             .field("check_every", &self.check_every)
             .finish_non_exhaustive()
     }
@@ -36,11 +36,11 @@ impl std::fmt::Debug for FleetWatch {
 pub fn describe(v: &VerifiedFleet) -> String {
     format!(
         "fleet key epoch {} verified: held by {} worker {} with measurement {}{}",
-        v.epoch,
-        v.tee,
-        v.worker,
-        v.measurement,
-        if v.policy_differs {
+        v.epoch(),
+        v.tee(),
+        v.worker(),
+        v.measurement(),
+        if v.policy_differs() {
             " (note: the broker's policy differs from this gateway's)"
         } else {
             ""
@@ -64,7 +64,7 @@ impl FleetWatch {
     ) -> Result<Self, KbsError> {
         let resp = transport.call(&Request::Fleet)?;
         let current = verify_fleet(&resp, &policy, allow_simulated, now())?;
-        if current.simulated && !allow_simulated {
+        if current.simulated() && !allow_simulated {
             return Err(KbsError::GatewayRefuses(
                 "the fleet key is held by a SIMULATED TEE worker (pass --allow-simulated for development)"
                     .into(),
@@ -99,7 +99,7 @@ impl FleetWatch {
             .call(&Request::Fleet)
             .and_then(|r| verify_fleet(&r, &self.policy, self.allow_simulated, (self.now)()));
         match checked {
-            Ok(v) if v.epoch > self.current.epoch => {
+            Ok(v) if v.epoch() > self.current.epoch() => {
                 (self.notices)(&format!("switching every stream to {}", describe(&v)));
                 self.current = v.clone();
                 Some(v)
@@ -108,7 +108,7 @@ impl FleetWatch {
             Err(e) => {
                 (self.notices)(&format!(
                     "key check failed, staying on epoch {}: {e}",
-                    self.current.epoch
+                    self.current.epoch()
                 ));
                 None
             }

@@ -262,11 +262,11 @@ fn gateway_check_of_the_fleet_key() {
     let resp = b.handle(Request::Fleet);
     let v = verify_fleet(&resp, &policy, true, NOW).unwrap();
     assert!(v.is_verified());
-    assert!(!aorta_kbs::VerifiedFleet::dangerous_unverified(v.fleet, 1).is_verified());
-    assert_eq!(v.epoch, 1);
-    assert_eq!(v.fleet, s.store.public(1).unwrap());
-    assert_eq!(v.worker, w.worker_id());
-    assert!(v.simulated && !v.policy_differs);
+    assert!(!aorta_kbs::VerifiedFleet::dangerous_unverified(*v.fleet(), 1).is_verified());
+    assert_eq!(v.epoch(), 1);
+    assert_eq!(*v.fleet(), s.store.public(1).unwrap());
+    assert_eq!(v.worker(), w.worker_id());
+    assert!(v.simulated() && !v.policy_differs());
     // Without --allow-simulated the gateway refuses the same answer.
     assert!(verify_fleet(&resp, &policy, false, NOW).is_err());
     // Evidence older than the policy allows (the worker must re-attest).
@@ -322,7 +322,7 @@ fn rotation_and_worker_revocation() {
     assert_eq!(
         verify_fleet(&b.handle(Request::Fleet), &policy, true, NOW)
             .unwrap()
-            .epoch,
+            .epoch(),
         2
     );
     // Revoking w1 rotates to 3, which w1 never receives.
@@ -384,7 +384,10 @@ fn over_tcp_bad_requests_get_errors_and_the_broker_keeps_serving() {
         .unwrap();
     let policy = SignedPolicy::load(s.store.dir(), &s.controller.verifying_key()).unwrap();
     assert_eq!(
-        verify_fleet(&v, &policy, true, NOW).unwrap().worker,
+        verify_fleet(&v, &policy, true, NOW)
+            .unwrap()
+            .worker()
+            .to_string(),
         w.worker_id()
     );
 }

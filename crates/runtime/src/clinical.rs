@@ -52,6 +52,9 @@ pub struct ClinicalState {
     blocks: VecDeque<Block>,
     af: AfDetector,
     alerts: Alerts,
+    /// End (µs) of the latest flagged raw-signal span seen: a beat whose
+    /// interval began before it, even in a later block, is not rhythm.
+    noisy_until: Option<i64>,
 }
 
 impl Default for ClinicalState {
@@ -89,6 +92,7 @@ impl ClinicalState {
             blocks: VecDeque::with_capacity(BLOCKS),
             af: AfDetector::new(AfConfig::default()),
             alerts: Alerts::new(alerts),
+            noisy_until: None,
         }
     }
 
@@ -114,9 +118,11 @@ impl ClinicalState {
         if self.alerts.config() != cfg {
             self.alerts.set_config(cfg);
         }
+        let before = self.noisy_until;
         let noisy = |t: i64, rr: u32| {
-            let from = t - i64::from(rr);
-            w.noisy_spans.iter().any(|&(a, b)| from < b && t >= a)
+            let from = t.saturating_sub(i64::from(rr));
+            before.is_some_and(|end| from < end)
+                || w.noisy_spans.iter().any(|&(a, b)| from < b && t >= a)
         };
         let mut b = Block {
             block: w.block,
@@ -130,6 +136,9 @@ impl ClinicalState {
             af_decisions: 0,
             af_positive: 0,
         };
+        if let Some(end) = w.noisy_spans.iter().map(|s| s.1).max() {
+            self.noisy_until = Some(self.noisy_until.map_or(end, |u| u.max(end)));
+        }
         let mut alerts = Vec::new();
         for (t_us, rr_us) in &b.beats {
             let t = *t_us as f64 / 1e6;

@@ -381,3 +381,51 @@ fn beats_in_flagged_spans_are_not_rhythm() {
         .iter()
         .any(|r| r.metric == Metric::AlertSignalLoss && r.value == 1.0));
 }
+
+/// Review finding: a beat whose interval began inside the noise of the
+/// previous block (the first detection after a noisy stretch) is not
+/// rhythm either: it must not raise a pause alert.
+#[test]
+fn the_first_beat_after_noise_is_not_rhythm() {
+    use aorta_runtime::clinical::ClinicalState;
+    use aorta_wire::Quality;
+    let first = T0 / 10_000_000;
+    let run = |flag_noise: bool| {
+        let mut st = ClinicalState::default();
+        let mut out = Vec::new();
+        for k in 0..12i64 {
+            let start = (first + k) * 10_000_000;
+            let mut samples: Vec<RrSample> = (1..=12)
+                .map(|i| RrSample {
+                    t_us: start + i * 800_000,
+                    rr_us: 800_000,
+                })
+                .collect();
+            if k == 6 {
+                // The detector lost the beats in the noise of block 5: the
+                // first beat after it closes a 3.5-s interval.
+                samples.retain(|s| s.t_us >= start + 2_000_000);
+                samples[0].rr_us = 3_500_000;
+            }
+            let noisy = flag_noise && k == 5;
+            let w = ClosedWindow {
+                block: first + k,
+                sums: aorta_hrv::BlockSums::default(),
+                samples,
+                quality: Quality(if noisy { Quality::NOISY } else { 0 }),
+                algorithms: AlgorithmSet::parse("clinical").unwrap(),
+                noisy_spans: if noisy {
+                    vec![(start, start + 10_000_000)]
+                } else {
+                    Vec::new()
+                },
+            };
+            st.on_block(&w, &AlertThresholds::default(), &mut out);
+        }
+        out.iter()
+            .filter(|r| r.metric == Metric::AlertPause && r.value == 1.0)
+            .count()
+    };
+    assert_eq!(run(false), 1, "a real 3.5-s pause is an alert");
+    assert_eq!(run(true), 0, "a pause made by noise is not");
+}

@@ -12,8 +12,9 @@ pub const CHECKPOINT_PURPOSE: &str = "aorta/v1/checkpoint";
 /// 5: QRS detector with a second low-pass and signal-quality indices;
 /// 6: a stream's watermark is absent, not `i64::MIN`, before its first envelope;
 /// 7: flagged raw-signal spans per stream, the noisy-segment counter;
-/// 8: the AF detector's periodicity thresholds).
-pub(crate) const FORMAT: u32 = 8;
+/// 8: the AF detector's periodicity thresholds;
+/// 9: the clinical operator remembers where the last noisy span ended).
+pub(crate) const FORMAT: u32 = 9;
 
 /// A sealed checkpoint is `epoch u32 LE ‖ SealingKey::seal(aad, state)`;
 /// the epoch is also in the AAD.
