@@ -17,6 +17,12 @@ use aorta_testkit::nats::NatsServer;
 use common::*;
 
 const PARTITIONS: &str = "8";
+
+/// The tests here run one at a time: each starts a NATS server, a key
+/// broker and several worker processes with 2-s leases, and three such
+/// groups at once on two cores starve each other's heartbeats (timing, not
+/// correctness, is what they then test).
+static SERIAL: Mutex<()> = Mutex::new(());
 const PATIENTS: usize = 24;
 const MINUTES: &str = "240";
 
@@ -213,6 +219,7 @@ fn wait_for_results(
 
 #[test]
 fn a_killed_member_s_partitions_are_taken_over_with_identical_results() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let want = reference(&dir.path().join("reference"));
     // Kill at several points of the victim's progress.
@@ -270,6 +277,7 @@ fn a_killed_member_s_partitions_are_taken_over_with_identical_results() {
 
 #[test]
 fn a_paused_member_commits_nothing_after_its_partitions_move_and_says_why() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let want = reference(&dir.path().join("reference"));
     let nats = NatsServer::start().unwrap_or_else(|e| panic!("{e}"));
@@ -331,6 +339,7 @@ fn a_paused_member_commits_nothing_after_its_partitions_move_and_says_why() {
 /// the results equal a fault-free run's.
 #[test]
 fn a_member_stopped_with_sigterm_hands_its_partitions_over_at_once() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let want = reference(&dir.path().join("reference"));
     let nats = NatsServer::start().unwrap_or_else(|e| panic!("{e}"));
