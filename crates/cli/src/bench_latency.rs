@@ -25,7 +25,6 @@ use aorta_gateway::driver::{
 };
 use aorta_gateway::outbox::{Outbox, OutboxLimits};
 use aorta_wire::{AlgorithmSet, RrSample};
-use aorta_worker::WorkerConfig;
 
 use crate::keystore::KeyStore;
 use crate::tee;
@@ -409,26 +408,10 @@ pub fn run(a: LatencyArgs) -> Result<()> {
 /// One worker process of `bench-latency`: its partitions on threads,
 /// following the input until standard input closes.
 pub fn worker(a: LatencyWorkerArgs) -> Result<()> {
-    let keys = KeyStore::open(&a.keys)?;
-    let store = keys.store()?;
-    let transport = a.transport.open(a.partitions)?;
-    let mut workers = Vec::new();
-    for p in &a.partition {
-        let e = store.current()?;
-        let fleet = aorta_worker::Keyring::new([(e, store.secret(e)?)]);
-        let mut w = transport.open_worker(
-            *p,
-            &format!("latency-{}", std::process::id()),
-            WorkerConfig {
-                partitions: a.partitions,
-                ..WorkerConfig::default()
-            },
-            fleet,
-            None,
-            keys.controller_pub()?,
-        )?;
+    let mut workers =
+        crate::bench_scale::open_bench_workers(&a.keys, &a.transport, a.partitions, &a.partition)?;
+    for w in &mut workers {
         w.probe_latency();
-        workers.push(w);
     }
     let stop = std::sync::Arc::new(AtomicBool::new(false));
     let opts = aorta_worker::run::RunOptions {

@@ -288,22 +288,27 @@ pub fn run(a: ScaleArgs) -> Result<()> {
     Ok(())
 }
 
-/// One worker process of `bench-scale`: the fleet key read from the
-/// keystore (as `aorta bench`'s secure mode), its partitions on threads,
-/// until the input is drained.
-pub fn worker(a: ScaleWorkerArgs) -> Result<()> {
-    let keys = KeyStore::open(&a.keys)?;
+/// A benchmark worker process's workers, one per owned partition, with the
+/// fleet key read from the keystore (as `aorta bench`'s secure mode: no
+/// attestation in the timed region).
+pub fn open_bench_workers(
+    keys: &std::path::Path,
+    transport: &TransportArgs,
+    partitions: u32,
+    owned: &[u32],
+) -> Result<Vec<crate::transport::AnyWorker>> {
+    let keys = KeyStore::open(keys)?;
     let store = keys.store()?;
-    let transport = a.transport.open(a.partitions)?;
-    let mut workers = Vec::new();
-    for p in &a.partition {
+    let transport = transport.open(partitions)?;
+    let mut workers = Vec::with_capacity(owned.len());
+    for p in owned {
         let e = store.current()?;
         let fleet = aorta_worker::Keyring::new([(e, store.secret(e)?)]);
         workers.push(transport.open_worker(
             *p,
             &format!("bench-{}", std::process::id()),
             WorkerConfig {
-                partitions: a.partitions,
+                partitions,
                 ..WorkerConfig::default()
             },
             fleet,
@@ -311,6 +316,14 @@ pub fn worker(a: ScaleWorkerArgs) -> Result<()> {
             keys.controller_pub()?,
         )?);
     }
+    Ok(workers)
+}
+
+/// One worker process of `bench-scale`: the fleet key read from the
+/// keystore (as `aorta bench`'s secure mode), its partitions on threads,
+/// until the input is drained.
+pub fn worker(a: ScaleWorkerArgs) -> Result<()> {
+    let mut workers = open_bench_workers(&a.keys, &a.transport, a.partitions, &a.partition)?;
     // Thread k drains partitions k, k + N, ... one after another.
     let n = a.threads.max(1) as usize;
     let mut groups: Vec<Vec<&mut crate::transport::AnyWorker>> =

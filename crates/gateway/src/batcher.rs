@@ -122,15 +122,7 @@ impl StreamSender {
         device: &KemSecret,
         rng: &mut R,
     ) -> Result<Self, GatewayError> {
-        let s = SenderSession::start(
-            ContentType::RrBatch,
-            fleet.epoch(),
-            stream,
-            session,
-            fleet.fleet(),
-            device,
-            rng,
-        )?;
+        let s = start_session(ContentType::RrBatch, stream, session, (fleet, device), rng)?;
         Ok(Self::with_mode(
             stream,
             session,
@@ -395,6 +387,18 @@ pub(crate) fn next_session<R: RngCore + CryptoRng>(
             proposed: session.0,
         });
     }
+    start_session(content, stream, session, (fleet, device), rng)
+}
+
+/// One HPKE Auth key agreement with a verified fleet key, authenticated by
+/// the device key: every sender's session starts here.
+pub(crate) fn start_session<R: RngCore + CryptoRng>(
+    content: ContentType,
+    stream: StreamId,
+    session: SessionId,
+    (fleet, device): (&VerifiedFleet, &KemSecret),
+    rng: &mut R,
+) -> Result<SenderSession, GatewayError> {
     Ok(SenderSession::start(
         content,
         fleet.epoch(),

@@ -63,15 +63,7 @@ impl WaveSender {
             Signal::Ecg => ContentType::EcgBatch,
             Signal::Ppg => ContentType::PpgBatch,
         };
-        let sealed = SenderSession::start(
-            content,
-            fleet.epoch(),
-            stream,
-            session,
-            fleet.fleet(),
-            device,
-            rng,
-        )?;
+        let sealed = crate::batcher::start_session(content, stream, session, (fleet, device), rng)?;
         Ok(Self {
             session: sealed,
             content_type: content,
