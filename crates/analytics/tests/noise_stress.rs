@@ -45,3 +45,17 @@ fn quality_flag_covers_noise_at_0_db_and_spares_clean_segments() {
     let clean = stressed(NoiseKind::Muscle, 200.0);
     assert_eq!(clean.noisy_flagged + clean.clean_flagged, 0, "{clean:?}");
 }
+
+#[test]
+fn quality_flag_covers_electrode_motion_at_0_db() {
+    // Electrode motion overlaps the QRS band in frequency; the beat-shape
+    // similarity index is what catches most of it.
+    let s = stressed(NoiseKind::Motion, 0.0);
+    eprintln!("electrode motion 0 dB: {s:?}");
+    assert!(s.noisy_segments >= 40, "{s:?}");
+    assert!(s.noisy_flagged * 10 >= s.noisy_segments * 9, "{s:?}");
+    assert!(s.clean_flagged * 20 <= s.clean_segments, "{s:?}");
+    // Baseline wander leaves the beats readable: not flagged.
+    let w = stressed(NoiseKind::Wander, 0.0);
+    assert!(w.noisy_flagged * 20 <= w.noisy_segments, "{w:?}");
+}

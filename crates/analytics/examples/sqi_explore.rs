@@ -1,0 +1,73 @@
+//! Development aid: the distribution of the beat-shape similarity index on
+//! the clean records of a WFDB directory (to set its limit), and how much
+//! of the noise stress spans it and the whole quality check flag.
+use aorta_analytics::noise::NoiseKind;
+use aorta_analytics::validate::{channel_mv, evaluate, stress_record, StressResult};
+use aorta_analytics::{wfdb, QrsDetector};
+
+fn main() {
+    let dir = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "../shared/data/mitdb".into());
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| {
+            let n = e.ok()?.file_name().into_string().ok()?;
+            n.strip_suffix(".atr").map(String::from)
+        })
+        .collect();
+    names.sort();
+    let mut sims = Vec::new();
+    let mut recs = Vec::new();
+    for name in &names {
+        let hea = std::fs::read_to_string(format!("{dir}/{name}.hea")).unwrap();
+        let dat = std::fs::read(format!("{dir}/{name}.dat")).unwrap();
+        let atr = std::fs::read(format!("{dir}/{name}.atr")).unwrap();
+        let h = wfdb::Header::parse(&hea).unwrap();
+        let mv = channel_mv(&h, &dat, 0).unwrap();
+        let mut det = QrsDetector::new(h.fs).unwrap();
+        let mut beats = Vec::new();
+        det.push(&mv, &mut beats);
+        det.finish(&mut beats);
+        let q = det.take_quality();
+        let low = q.iter().filter(|q| q.sqi.similarity < 0.87).count();
+        println!("{name}: {low}/{} segments below 0.87", q.len());
+        sims.extend(q.iter().map(|q| q.sqi.similarity));
+        recs.push((evaluate(name, &hea, &dat, &atr, 0, 4096).unwrap(), mv));
+    }
+    sims.sort_by(f32::total_cmp);
+    let pct = |p: f64| sims[((sims.len() - 1) as f64 * p / 100.0).round() as usize];
+    println!(
+        "similarity over {} clean segments: p0.5 {:.3} p1 {:.3} p2 {:.3} p5 {:.3} p50 {:.3}",
+        sims.len(),
+        pct(0.5),
+        pct(1.0),
+        pct(2.0),
+        pct(5.0),
+        pct(50.0)
+    );
+    let lim: f32 = std::env::var("SIM")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.87);
+    for (kind, snr) in [
+        (NoiseKind::Motion, 0.0),
+        (NoiseKind::Motion, 6.0),
+        (NoiseKind::Muscle, 0.0),
+        (NoiseKind::Muscle, 12.0),
+        (NoiseKind::Wander, -6.0),
+    ] {
+        let (mut a, mut b) = (StressResult::default(), StressResult::default());
+        for (r, mv) in &recs {
+            a.add(&stress_record(r, mv, kind, snr, 1, |q| q.sqi.similarity < lim).unwrap());
+            b.add(&stress_record(r, mv, kind, snr, 1, |q| !q.ok()).unwrap());
+        }
+        println!(
+            "{kind:?} {snr} dB: Se {:.2} +P {:.2}; similarity flags noisy {}/{} clean {}/{}; all flags noisy {}/{} clean {}/{}",
+            100.0 * b.score.sensitivity(),
+            100.0 * b.score.positive_predictivity(),
+            a.noisy_flagged, a.noisy_segments, a.clean_flagged, a.clean_segments,
+            b.noisy_flagged, b.noisy_segments, b.clean_flagged, b.clean_segments
+        );
+    }
+}
