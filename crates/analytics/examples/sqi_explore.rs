@@ -17,6 +17,10 @@ fn main() {
         })
         .collect();
     names.sort();
+    let lim: f32 = std::env::var("SIM")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.93);
     let mut sims = Vec::new();
     let mut recs = Vec::new();
     for name in &names {
@@ -30,8 +34,25 @@ fn main() {
         det.push(&mv, &mut beats);
         det.finish(&mut beats);
         let q = det.take_quality();
-        let low = q.iter().filter(|q| q.sqi.similarity < 0.87).count();
-        println!("{name}: {low}/{} segments below 0.87", q.len());
+        let ann = wfdb::parse_annotations(&atr).unwrap();
+        let af = aorta_analytics::validate::af_spans(&ann, h.fs);
+        if !af.is_empty() {
+            let inside: Vec<_> = q
+                .iter()
+                .filter(|q| {
+                    let (a, b) = (q.start as f64 / h.fs, (q.start + q.len) as f64 / h.fs);
+                    af.iter().any(|(x, y)| a >= *x && b <= *y)
+                })
+                .collect();
+            let sim = inside.iter().filter(|q| q.sqi.similarity < lim).count();
+            let all = inside.iter().filter(|q| !q.ok()).count();
+            println!(
+                "{name}: AF segments {} flagged by similarity {sim}, in all {all}",
+                inside.len()
+            );
+        }
+        let low = q.iter().filter(|q| q.sqi.similarity < lim).count();
+        println!("{name}: {low}/{} segments below the limit", q.len());
         sims.extend(q.iter().map(|q| q.sqi.similarity));
         recs.push((evaluate(name, &hea, &dat, &atr, 0, 4096).unwrap(), mv));
     }
@@ -46,10 +67,6 @@ fn main() {
         pct(5.0),
         pct(50.0)
     );
-    let lim: f32 = std::env::var("SIM")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.87);
     for (kind, snr) in [
         (NoiseKind::Motion, 0.0),
         (NoiseKind::Motion, 6.0),
