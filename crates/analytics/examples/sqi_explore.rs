@@ -34,6 +34,11 @@ fn main() {
         det.push(&mv, &mut beats);
         det.finish(&mut beats);
         let q = det.take_quality();
+        if std::env::var("DUMP").is_ok_and(|d| d == *name) {
+            for (i, s) in q.iter().enumerate() {
+                println!("{name} segment {i}: ok {} {:?}", s.ok(), s.sqi);
+            }
+        }
         let ann = wfdb::parse_annotations(&atr).unwrap();
         let af = aorta_analytics::validate::af_spans(&ann, h.fs);
         if !af.is_empty() {

@@ -232,6 +232,7 @@ pub struct QrsDetector {
     /// R wave of each collected shape.
     shape_r: Vec<u64>,
     shape_min: usize,
+    /// The last segment's shapes were dissimilar (a noise episode).
     prev_noisy: bool,
 }
 
@@ -710,14 +711,18 @@ impl QrsDetector {
         self.peaks15 = 0;
         self.peaks30 = 0;
         let per_beat = |c: u32| c as f32 / q.beats.max(1) as f32;
+        // A noise episode the beat shapes began goes on while they stay
+        // below the looser limit (the other indices do not start one:
+        // a lead with small, noisy-looking but readable beats would chain).
+        let dissimilar = q.sqi.similarity < SQI_MIN_SIMILARITY
+            || (self.prev_noisy && q.sqi.similarity < SQI_KEEP_SIMILARITY);
         q.noisy = q.noisy
             || q.sqi.hf_ratio > SQI_MAX_HF
             || q.sqi.floor > SQI_MAX_FLOOR
             || per_beat(q.sqi.peaks15) > SQI_MAX_PEAKS15
             || per_beat(q.sqi.peaks30) > SQI_MAX_PEAKS30
-            || q.sqi.similarity < SQI_MIN_SIMILARITY
-            || (self.prev_noisy && q.sqi.similarity < SQI_KEEP_SIMILARITY);
-        self.prev_noisy = q.noisy;
+            || dissimilar;
+        self.prev_noisy = dissimilar;
 
         self.acc_hf = 0.0;
         self.acc_bp2 = 0.0;

@@ -215,8 +215,12 @@ fn noise_section(recs: &[(RecordResult, Vec<f32>)]) -> Result<String> {
     out.push_str(
         "\nBaseline wander leaves the detections unchanged (the 5-Hz high-pass removes it) and is \
 not flagged by design: the flag says the *beats* are unreliable, which wander does not make them. \
-Electrode motion, whose spectrum overlaps the QRS band, is the hardest case, as on the real NST; \
-the quality check flags only part of its spans.\n\n",
+Electrode motion, whose spectrum overlaps the QRS band, is the hardest case, as on the real NST: \
+the detector's own indices miss most of it at moderate SNR; the beat-shape similarity index \
+(noise deforms the ST segment and T wave, and adds false beats of no consistent shape) is what \
+flags it. Its bursts leave some 10-s segments almost untouched, which stay unflagged. The clean \
+segments flagged are mostly in records 108, 203 and 207 (real noise) and 114 (channel 0 is V5, with small beats whose shapes vary more). The noise is synthetic: the \
+real NST recordings may differ.\n\n",
     );
     Ok(out)
 }
