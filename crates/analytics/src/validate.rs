@@ -19,8 +19,8 @@ pub struct RecordResult {
     pub score: Score,
     /// Without exclusions.
     pub score_all: Score,
-    /// 10-s segments flagged for quality (not ok).
-    pub flagged_segments: usize,
+    /// 10-s segments flagged for quality (not ok), `[from, to)` in samples.
+    pub flagged: Vec<(u64, u64)>,
     pub segments: usize,
 }
 
@@ -87,12 +87,14 @@ pub fn channel_mv(
         .collect())
 }
 
-/// Runs the detector over `mv` fed in chunks of `chunk` samples.
+/// Runs the detector over `mv` fed in chunks of `chunk` samples: the
+/// beats, the 10-s segments its quality check flagged (`[from, to)` in
+/// samples), and the number of segments.
 pub fn detect(
     mv: &[f32],
     fs: f64,
     chunk: usize,
-) -> Result<(Vec<u64>, usize, usize), AnalyticsError> {
+) -> Result<(Vec<u64>, Vec<(u64, u64)>, usize), AnalyticsError> {
     let mut det = QrsDetector::new(fs)?;
     let mut beats = Vec::new();
     for c in mv.chunks(chunk.max(1)) {
@@ -102,7 +104,10 @@ pub fn detect(
     let q = det.take_quality();
     Ok((
         beats.iter().map(|b| b.sample).collect(),
-        q.iter().filter(|s| !s.ok()).count(),
+        q.iter()
+            .filter(|s| !s.ok())
+            .map(|s| (s.start, s.start + s.len))
+            .collect(),
         q.len(),
     ))
 }
@@ -126,7 +131,7 @@ pub fn evaluate(
         .map(|a| a.sample)
         .collect();
     let excluded = vf_spans(&ann);
-    let (detected, flagged_segments, segments) = detect(&mv, header.fs, chunk)?;
+    let (detected, flagged, segments) = detect(&mv, header.fs, chunk)?;
     let window = (0.15 * header.fs).round() as u64;
     Ok(RecordResult {
         name: name.to_string(),
@@ -136,7 +141,7 @@ pub fn evaluate(
         reference,
         detected,
         excluded,
-        flagged_segments,
+        flagged,
         segments,
     })
 }
@@ -155,6 +160,9 @@ pub struct AfResult {
     /// Seconds of the record no decision covers (the first half window,
     /// the last half window).
     pub unjudged_s: f64,
+    /// Time of beats left out because the R-peak detector's quality check
+    /// flagged their segment (noise), s.
+    pub quality_excluded_s: f64,
     /// Reference AF episodes: (start s, duration s, found): found when a
     /// decision inside the episode says AF (EC57 episode sensitivity).
     pub episodes: Vec<(f64, f64, bool)>,
@@ -198,6 +206,7 @@ impl AfResult {
         self.fp_s += o.fp_s;
         self.onsets += o.onsets;
         self.unjudged_s += o.unjudged_s;
+        self.quality_excluded_s += o.quality_excluded_s;
         self.episodes.extend_from_slice(&o.episodes);
     }
 
