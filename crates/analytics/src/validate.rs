@@ -87,6 +87,9 @@ pub fn channel_mv(
         .collect())
 }
 
+/// `[from, to)` in samples.
+pub type SampleSpan = (u64, u64);
+
 /// Runs the detector over `mv` fed in chunks of `chunk` samples: the
 /// beats, the 10-s segments its quality check flagged (`[from, to)` in
 /// samples), and the number of segments.
@@ -94,7 +97,7 @@ pub fn detect(
     mv: &[f32],
     fs: f64,
     chunk: usize,
-) -> Result<(Vec<u64>, Vec<(u64, u64)>, usize), AnalyticsError> {
+) -> Result<(Vec<u64>, Vec<SampleSpan>, usize), AnalyticsError> {
     let mut det = QrsDetector::new(fs)?;
     let mut beats = Vec::new();
     for c in mv.chunks(chunk.max(1)) {
