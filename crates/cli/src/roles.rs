@@ -308,7 +308,7 @@ pub fn gateway(a: GatewayArgs) -> Result<()> {
     let mut out = transport.envelope_producer(a.partitions)?;
 
     if let Some(addr) = &a.mqtt {
-        return gateway_mqtt(&a, addr, &ks, &patients, senders, &mut watch, out);
+        return gateway_mqtt(&a, addr, &ks, &patients, senders, watch, out);
     }
     if let Some(record) = &a.ecg_wfdb {
         let (header, mv) = crate::validate_cmd::read_lead(record, a.channel)?;
@@ -560,7 +560,7 @@ fn gateway_mqtt(
     ks: &KeyStore,
     patients: &[Patient],
     senders: Vec<StreamSender>,
-    watch: &mut FleetWatch,
+    watch: FleetWatch,
     out: aorta_gateway::route::Partitioned<Box<dyn Producer + Send>>,
 ) -> Result<()> {
     use aorta_gateway::driver::{live, LiveHooks, LiveOptions, LiveStats, LiveStream};
@@ -670,11 +670,15 @@ fn gateway_mqtt(
         term: shutdown_flag()?,
     };
     let mut rng = crate::tee::sys_rng();
+    // Key checks on their own thread, one every `--key-check-ticks`
+    // cadences: a slow key broker must not delay a tick.
+    let mut watch =
+        watch.spawn(opts.cadence * u32::try_from(a.key_check_ticks.max(1)).unwrap_or(u32::MAX))?;
     let stats = live(
         &mut streams,
         &mut src,
         &outbox,
-        Some(watch),
+        Some(&mut watch),
         &opts,
         &mut rng,
         &mut hooks,

@@ -268,6 +268,14 @@ impl KeyUpdates for aorta_kbs::FleetWatch {
     }
 }
 
+/// A watch on its own thread (the live gateway's: a slow broker must not
+/// hold up a tick); the key found is switched to at the next tick.
+impl KeyUpdates for aorta_kbs::WatchThread {
+    fn poll(&mut self, _tick: u64) -> Option<VerifiedFleet> {
+        aorta_kbs::WatchThread::poll(self)
+    }
+}
+
 /// What a gateway replay did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct GatewayStats {

@@ -31,7 +31,7 @@ pub mod watch;
 pub use broker::Broker;
 pub use client::{verify_fleet, Client, Release, Transport, VerifiedFleet, WorkerAttestation};
 pub use store::{SignedPolicy, Store};
-pub use watch::FleetWatch;
+pub use watch::{FleetWatch, WatchThread};
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

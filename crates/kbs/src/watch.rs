@@ -115,3 +115,91 @@ impl FleetWatch {
         }
     }
 }
+
+/// A [`FleetWatch`] checking the broker on its own thread, every `period`
+/// of wall time, so a slow or unreachable broker never delays the caller
+/// (a live gateway seals on a fixed cadence whatever the broker does: the
+/// timing of its envelopes must not depend on it). [`WatchThread::poll`]
+/// hands over the newest verified key found since the last call.
+pub struct WatchThread {
+    rx: std::sync::mpsc::Receiver<VerifiedFleet>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl WatchThread {
+    /// Whether the checking thread has ended (it ends when dropped, or if
+    /// the watch never checks).
+    pub fn finished(&self) -> bool {
+        self.handle.as_ref().is_none_or(|h| h.is_finished())
+    }
+}
+
+impl std::fmt::Debug for WatchThread {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WatchThread").finish_non_exhaustive()
+    }
+}
+
+impl FleetWatch {
+    /// Moves the checks to a thread of their own, one every `period`
+    /// (none if `check_every` is 0).
+    pub fn spawn(mut self, period: std::time::Duration) -> std::io::Result<WatchThread> {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let (tx, rx) = std::sync::mpsc::channel();
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let stopping = stop.clone();
+        let enabled = self.check_every > 0;
+        // poll() checks on multiples of check_every: count in those units.
+        let step = self.check_every.max(1);
+        let handle = std::thread::Builder::new()
+            .name("fleet-watch".into())
+            .spawn(move || {
+                if !enabled {
+                    return;
+                }
+                let mut tick = 0u64;
+                let slice = std::time::Duration::from_millis(50).min(period);
+                'run: loop {
+                    let due = std::time::Instant::now() + period;
+                    while std::time::Instant::now() < due {
+                        if stopping.load(Ordering::Acquire) {
+                            break 'run;
+                        }
+                        std::thread::sleep(slice);
+                    }
+                    tick += step;
+                    if let Some(v) = self.poll(tick) {
+                        if tx.send(v).is_err() {
+                            break;
+                        }
+                    }
+                }
+            })?;
+        Ok(WatchThread {
+            rx,
+            stop,
+            handle: Some(handle),
+        })
+    }
+}
+
+impl WatchThread {
+    /// The newest verified key found since the last call, if any.
+    pub fn poll(&mut self) -> Option<VerifiedFleet> {
+        let mut newest = None;
+        while let Ok(v) = self.rx.try_recv() {
+            newest = Some(v);
+        }
+        newest
+    }
+}
+
+impl Drop for WatchThread {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Release);
+        // Not joined: a check in flight must not hold up the caller's
+        // exit; the thread ends at its next look at the flag.
+        drop(self.handle.take());
+    }
+}

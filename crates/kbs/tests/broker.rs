@@ -391,3 +391,75 @@ fn over_tcp_bad_requests_get_errors_and_the_broker_keeps_serving() {
         w.worker_id()
     );
 }
+
+/// A transport that holds every call after the first until the test opens
+/// its gate: a broker that hangs.
+struct Gated {
+    inner: Arc<Broker<ChaCha20Rng>>,
+    gate: Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>,
+    calls: Arc<std::sync::atomic::AtomicU32>,
+}
+
+impl aorta_kbs::Transport for Gated {
+    fn call(&self, req: &Request) -> Result<Response, KbsError> {
+        use std::sync::atomic::Ordering;
+        if self.calls.fetch_add(1, Ordering::SeqCst) > 0 {
+            let (open, cv) = &*self.gate;
+            let mut g = open.lock().unwrap();
+            while !*g {
+                g = cv.wait(g).unwrap();
+            }
+        }
+        Ok(self.inner.handle(req.clone()))
+    }
+}
+
+#[test]
+fn a_hanging_broker_never_holds_up_the_watching_gateway() {
+    let s = setup();
+    let b = broker(&s, true);
+    let mut rng = ChaCha20Rng::seed_from_u64(4);
+    let w = worker(&s, &b, GOOD, 30);
+    w.fetch().unwrap();
+    let policy = SignedPolicy::load(s.store.dir(), &s.controller.verifying_key()).unwrap();
+    let gate = Arc::new((std::sync::Mutex::new(false), std::sync::Condvar::new()));
+    let calls = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let watch = aorta_kbs::FleetWatch::connect(
+        Box::new(Gated {
+            inner: b.clone(),
+            gate: gate.clone(),
+            calls: calls.clone(),
+        }),
+        policy,
+        true,
+        1,
+        Box::new(|| NOW),
+        Box::new(|_| {}),
+    )
+    .unwrap();
+    assert_eq!(watch.current().epoch(), 1);
+    assert_eq!(admin::rotate(&s.store, &mut rng, NOW).unwrap(), 2);
+    w.fetch().unwrap(); // a worker holds epoch 2
+    let mut t = watch.spawn(std::time::Duration::from_millis(10)).unwrap();
+    // The checking thread is stuck in the broker call: polling returns at
+    // once with nothing (a blocking poll would hang this test).
+    while calls.load(std::sync::atomic::Ordering::SeqCst) < 2 {
+        std::thread::yield_now();
+    }
+    for _ in 0..100 {
+        assert!(t.poll().is_none());
+    }
+    // The broker answers: the rotated, verified key arrives.
+    *gate.0.lock().unwrap() = true;
+    gate.1.notify_all();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let v = loop {
+        if let Some(v) = t.poll() {
+            break v;
+        }
+        assert!(std::time::Instant::now() < deadline, "no rotated key");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
+    assert_eq!(v.epoch(), 2);
+    drop(t);
+}
