@@ -118,6 +118,11 @@ impl PpgDetector {
         if let Some((k, _)) = self.pending.take() {
             self.emit(k, out);
         }
+        // The recording's last, partial segment is judged too (when it is
+        // long enough to hold a pulse or two).
+        if self.seg.len >= self.seg_len / 5 {
+            self.close_segment();
+        }
     }
 
     /// First sample of the segment whose quality is not reported yet.
@@ -227,9 +232,13 @@ impl PpgDetector {
 
     fn segment(&mut self) {
         if self.n.is_multiple_of(self.seg_len) {
-            let mut q = std::mem::take(&mut self.seg);
-            q.no_pulse = q.pulses == 0;
-            self.quality.push(q);
+            self.close_segment();
         }
+    }
+
+    fn close_segment(&mut self) {
+        let mut q = std::mem::take(&mut self.seg);
+        q.no_pulse = q.pulses == 0;
+        self.quality.push(q);
     }
 }

@@ -231,6 +231,8 @@ pub struct QrsDetector {
     shapes: Vec<f32>,
     /// R wave of each collected shape.
     shape_r: Vec<u64>,
+    /// Shapes cut short by the end of the recording: index and length.
+    shape_cut: Vec<(usize, usize)>,
     shape_min: usize,
     /// The last segment's shapes were dissimilar (a noise episode).
     prev_noisy: bool,
@@ -305,6 +307,7 @@ impl QrsDetector {
             shape_waiting: std::collections::VecDeque::new(),
             shapes: Vec::new(),
             shape_r: Vec::new(),
+            shape_cut: Vec::new(),
             shape_min: s(SHAPE_MIN) as usize,
             prev_noisy: false,
         })
@@ -340,6 +343,36 @@ impl QrsDetector {
             self.end_learning(out);
         }
         self.commit(out);
+        // The recording's last, partial segment is judged too (when long
+        // enough to hold a few beats), so its beats do not pass unjudged.
+        if self.seg.len >= self.seg_len / 5 {
+            self.collect_shapes_to_end();
+            self.close_segment();
+        }
+    }
+
+    /// At the end: the shapes of beats whose window runs past the last
+    /// sample, cut there.
+    fn collect_shapes_to_end(&mut self) {
+        let len = self.shape_hist.len() as u64;
+        let m = self.shape_len as u64;
+        while let Some(r) = self.shape_waiting.pop_front() {
+            let from = r - self.shape_before;
+            if from + len <= self.n || self.n <= from {
+                continue;
+            }
+            let have = (self.n - from).min(m);
+            if (have as usize) < self.shape_min {
+                continue; // too little of it to compare
+            }
+            self.shapes
+                .extend((from..from + have).map(|k| self.shape_hist[ring_idx(k, len as usize)]));
+            // Laid out like the others; compared over what it has.
+            self.shapes
+                .extend(std::iter::repeat_n(0.0, (m - have) as usize));
+            self.shape_r.push(r);
+            self.shape_cut.push((self.shape_r.len() - 1, have as usize));
+        }
     }
 
     /// Completed segments' quality since the last call.
@@ -639,11 +672,16 @@ impl QrsDetector {
         }
         let next = |i: usize| self.shape_r.get(i + 1).or(self.shape_waiting.front());
         let lens: Vec<usize> = (0..k)
-            .map(|i| match next(i) {
-                Some(&nr) => {
-                    ((nr.saturating_sub(self.shape_r[i])) as usize).clamp(self.shape_min.min(m), m)
+            .map(|i| {
+                let l = match next(i) {
+                    Some(&nr) => ((nr.saturating_sub(self.shape_r[i])) as usize)
+                        .clamp(self.shape_min.min(m), m),
+                    None => m,
+                };
+                match self.shape_cut.iter().find(|c| c.0 == i) {
+                    Some(&(_, have)) => l.min(have),
+                    None => l,
                 }
-                None => m,
             })
             .collect();
         let shape = |i: usize| &self.shapes[i * m..(i + 1) * m];
@@ -708,6 +746,7 @@ impl QrsDetector {
         };
         self.shapes.clear();
         self.shape_r.clear();
+        self.shape_cut.clear();
         self.peaks15 = 0;
         self.peaks30 = 0;
         let per_beat = |c: u32| c as f32 / q.beats.max(1) as f32;
@@ -813,6 +852,27 @@ mod tests {
             assert!(s.sqi.similarity > 0.97, "{s:?}");
             assert!(s.ok(), "{s:?}");
         }
+    }
+
+    #[test]
+    fn the_last_partial_segment_is_judged_too() {
+        // 65 s: six whole segments and a 5-s tail, clean then noisy.
+        let secs = 65.0;
+        let clean = lead(&irregular(secs), secs);
+        let q = quality(&clean);
+        assert_eq!(q.len(), 7, "{q:?}");
+        assert_eq!((q[6].start, q[6].len), (60 * 360, 5 * 360));
+        assert!(q[6].ok() && q[6].beats >= 5, "{:?}", q[6]);
+        let mut noisy = clean;
+        let noise =
+            crate::noise::synthesise(crate::noise::NoiseKind::Muscle, noisy.len(), 360.0, 5);
+        for (i, v) in noisy.iter_mut().enumerate().skip(60 * 360) {
+            *v += 2.0 * noise[i] as f32;
+        }
+        let q = quality(&noisy);
+        assert!(!q[6].ok(), "{:?}", q[6]);
+        // A tail under 2 s carries no verdict: too short to judge.
+        assert_eq!(quality(&lead(&irregular(61.0), 61.0)).len(), 6);
     }
 
     #[test]
