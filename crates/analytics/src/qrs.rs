@@ -301,7 +301,12 @@ impl QrsDetector {
             shape_lp: Biquad::lowpass(40f64.min(0.45 * fs), fs),
             // long enough for a beat of the learning period, classified
             // up to 2 s after its R wave
-            shape_hist: vec![0.0; s(2.0 + SHAPE_BEFORE + SHAPE_AFTER + 0.1) as usize],
+            // a power of two: indexed by masking, not a division per sample
+            shape_hist: vec![
+                0.0;
+                (s(2.0 + SHAPE_BEFORE + SHAPE_AFTER + 0.1) as usize)
+                    .next_power_of_two()
+            ],
             shape_before: s(SHAPE_BEFORE),
             shape_len: (s(SHAPE_BEFORE) + s(SHAPE_AFTER)) as usize,
             shape_waiting: std::collections::VecDeque::new(),
@@ -365,8 +370,9 @@ impl QrsDetector {
             if (have as usize) < self.shape_min {
                 continue; // too little of it to compare
             }
-            self.shapes
-                .extend((from..from + have).map(|k| self.shape_hist[ring_idx(k, len as usize)]));
+            self.shapes.extend(
+                (from..from + have).map(|k| self.shape_hist[k as usize & (len as usize - 1)]),
+            );
             // Laid out like the others; compared over what it has.
             self.shapes
                 .extend(std::iter::repeat_n(0.0, (m - have) as usize));
@@ -403,8 +409,8 @@ impl QrsDetector {
             self.shape_hp.prime_highpass(x);
         }
         let w = self.shape_lp.step(self.shape_hp.step(x));
-        let slen = self.shape_hist.len();
-        self.shape_hist[ring_idx(n, slen)] = w;
+        let mask = self.shape_hist.len() - 1;
+        self.shape_hist[n as usize & mask] = w;
 
         self.collect_shapes();
         let len = self.bp_hist.len();
@@ -654,7 +660,7 @@ impl QrsDetector {
                 continue; // no longer in the ring
             }
             self.shapes
-                .extend((from..to).map(|k| self.shape_hist[ring_idx(k, len as usize)]));
+                .extend((from..to).map(|k| self.shape_hist[k as usize & (len as usize - 1)]));
             self.shape_r.push(r);
         }
     }
@@ -685,11 +691,32 @@ impl QrsDetector {
             })
             .collect();
         let shape = |i: usize| &self.shapes[i * m..(i + 1) * m];
+        // Prefix sums of each shape and of its squares: the mean and
+        // energy over any prefix in O(1), so a pair costs one dot product.
+        let mut pre = vec![(0.0f64, 0.0f64); k * (m + 1)];
+        for i in 0..k {
+            let p = &mut pre[i * (m + 1)..(i + 1) * (m + 1)];
+            for (t, &x) in shape(i).iter().enumerate() {
+                let x = f64::from(x);
+                p[t + 1] = (p[t].0 + x, p[t].1 + x * x);
+            }
+        }
+        let stats = |i: usize, l: usize| {
+            let (s1, s2) = pre[i * (m + 1) + l];
+            let mean = s1 / l as f64;
+            (mean, s2 - s1 * mean)
+        };
         let mut best = vec![f32::MIN; k];
         for i in 0..k {
             for j in i + 1..k {
-                let l = lens[i].min(lens[j]);
-                let c = correlation(&shape(i)[..l], &shape(j)[..l]);
+                let l = lens[i].min(lens[j]).max(1);
+                let ((ma, va), (mb, vb)) = (stats(i, l), stats(j, l));
+                let c = if va <= 1e-12 || vb <= 1e-12 {
+                    0.0
+                } else {
+                    let ab = f64::from(dot(&shape(i)[..l], &shape(j)[..l]));
+                    ((ab - l as f64 * ma * mb) / (va * vb).sqrt()) as f32
+                };
                 best[i] = best[i].max(c);
                 best[j] = best[j].max(c);
             }
@@ -775,21 +802,22 @@ impl QrsDetector {
     }
 }
 
-/// Pearson correlation of two equally long slices (0 if either is flat).
-fn correlation(a: &[f32], b: &[f32]) -> f32 {
-    let n = a.len().min(b.len()).max(1) as f32;
-    let (ma, mb) = (a.iter().sum::<f32>() / n, b.iter().sum::<f32>() / n);
-    let (mut ab, mut aa, mut bb) = (0.0f32, 0.0f32, 0.0f32);
-    for (x, y) in a.iter().zip(b) {
-        let (x, y) = (x - ma, y - mb);
-        ab += x * y;
-        aa += x * x;
-        bb += y * y;
+/// Dot product in eight lanes (the compiler vectorises it).
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in ca.zip(cb) {
+        for k in 0..8 {
+            acc[k] += x[k] * y[k];
+        }
     }
-    if aa <= 1e-12 || bb <= 1e-12 {
-        return 0.0;
-    }
-    ab / (aa * bb).sqrt()
+    acc.iter().sum::<f32>() + tail
 }
 
 fn push_level(levels: &mut [f32; MEM], v: f32) {
