@@ -232,11 +232,20 @@ fn a_killed_member_s_partitions_are_taken_over_with_identical_results() {
         let a = Member::start(&keys, &kbs, &t);
         let mut b = Member::start(&keys, &kbs, &t);
         let c = Member::start(&keys, &kbs, &t);
-        wait_until(
-            "the group to own every partition",
-            Duration::from_secs(60),
-            || a.held().len() + b.held().len() + c.held().len() == 8 && !b.held().is_empty(),
-        );
+        let formed = Instant::now() + Duration::from_secs(60);
+        while !(a.held().len() + b.held().len() + c.held().len() == 8 && !b.held().is_empty()) {
+            assert!(
+                Instant::now() < formed,
+                "round {round}: timed out waiting for the group to own every partition; held {:?} {:?} {:?}\n--- a ---\n{}\n--- b ---\n{}\n--- c ---\n{}",
+                a.held(),
+                b.held(),
+                c.held(),
+                a.log(),
+                b.log(),
+                c.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
         std::thread::sleep(Duration::from_millis(after_ms));
         let victims = b.held();
         let killed = Instant::now();

@@ -96,7 +96,13 @@ fn read(path: &Path) -> Result<Vec<u8>, KbsError> {
 /// Writes through a temporary file, fsync and rename, so readers never see
 /// half a file (the key directory's secrets and public files use it).
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), KbsError> {
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    // A temporary name of its own per write: the broker serves requests on
+    // several threads, and two writes of one file (two workers' evidence
+    // for the same epoch at once) sharing a temporary name would truncate
+    // each other's and fail the second rename.
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = path.with_extension(format!("tmp{}.{n}", std::process::id()));
     let mut f = fs::OpenOptions::new()
         .create(true)
         .truncate(true)
@@ -332,4 +338,32 @@ fn append_line(path: &Path, line: &str) -> Result<(), KbsError> {
         .map_err(io(path))?;
     writeln!(f, "{line}").map_err(io(path))?;
     f.sync_all().map_err(io(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn concurrent_atomic_writes_of_one_file_all_succeed() {
+        // Three workers' evidence for one epoch at once was refused with
+        // "No such file or directory" when the writes shared a temporary name.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("1.json");
+        let payloads: Vec<Vec<u8>> = (0..8u8).map(|i| vec![b'a' + i; 4096]).collect();
+        std::thread::scope(|s| {
+            for p in &payloads {
+                let path = &path;
+                s.spawn(move || {
+                    for _ in 0..50 {
+                        write_atomic(path, p, 0o644).unwrap();
+                    }
+                });
+            }
+        });
+        let got = fs::read(&path).unwrap();
+        assert!(payloads.contains(&got), "a torn or mixed file");
+        let left: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(left.len(), 1, "temporary files left behind");
+    }
 }
