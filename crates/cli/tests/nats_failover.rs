@@ -233,7 +233,7 @@ fn a_killed_member_s_partitions_are_taken_over_with_identical_results() {
         let mut b = Member::start(&keys, &kbs, &t);
         let c = Member::start(&keys, &kbs, &t);
         let formed = Instant::now() + Duration::from_secs(60);
-        while !(a.held().len() + b.held().len() + c.held().len() == 8 && !b.held().is_empty()) {
+        while a.held().len() + b.held().len() + c.held().len() != 8 || b.held().is_empty() {
             assert!(
                 Instant::now() < formed,
                 "round {round}: timed out waiting for the group to own every partition; held {:?} {:?} {:?}\n--- a ---\n{}\n--- b ---\n{}\n--- c ---\n{}",
