@@ -21,7 +21,10 @@ const PARTITIONS: &str = "8";
 /// The tests here run one at a time: each starts a NATS server, a key
 /// broker and several worker processes with 2-s leases, and three such
 /// groups at once on two cores starve each other's heartbeats (timing, not
-/// correctness, is what they then test).
+/// correctness, is what they then test). (The intermittent "group to own
+/// every partition" timeouts once blamed on that were a key-broker race:
+/// two workers attesting at once shared a temporary file and one was
+/// refused; fixed in `aorta_kbs::store::write_atomic`.)
 static SERIAL: Mutex<()> = Mutex::new(());
 const PATIENTS: usize = 24;
 const MINUTES: &str = "240";
