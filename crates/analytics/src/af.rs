@@ -97,7 +97,10 @@ impl Default for AfConfig {
     }
 }
 
-/// A change of rhythm.
+/// A change of rhythm, reported when confirmed (`min_run` decisions in a
+/// row) and dated at the first of those decisions: where the rhythm
+/// changed, not where the change was confirmed. The decisions between
+/// carry the old state; an episode is `[Onset, Offset)`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum AfEvent {
     /// AF begins at this beat time (s).
@@ -138,6 +141,8 @@ pub struct AfDetector {
     in_af: bool,
     /// Consecutive decisions calling for the other state.
     run: u32,
+    /// The window centre of the first of them: where the change began.
+    run_from: f64,
     /// Intervals left out as not rhythm (outside 200..3000 ms).
     out_of_range: u64,
     #[serde(skip)]
@@ -326,6 +331,7 @@ impl AfDetector {
             times: VecDeque::with_capacity(w + lag),
             in_af: false,
             run: 0,
+            run_from: 0.0,
             out_of_range: 0,
             scratch: Scratch::default(),
         }
@@ -384,14 +390,23 @@ impl AfDetector {
             } else {
                 effective > self.cfg.onset && periodicity <= self.cfg.periodic_onset
             };
-        self.run = if wants_change { self.run + 1 } else { 0 };
+        if wants_change {
+            if self.run == 0 {
+                self.run_from = centre;
+            }
+            self.run += 1;
+        } else {
+            self.run = 0;
+        }
         if self.run >= self.cfg.min_run.max(1) {
             self.run = 0;
             self.in_af = !self.in_af;
+            // Dated where the run of decisions calling for it began: the
+            // rhythm changed there; the run only confirmed it.
             event = Some(if self.in_af {
-                AfEvent::Onset(centre)
+                AfEvent::Onset(self.run_from)
             } else {
-                AfEvent::Offset(centre)
+                AfEvent::Offset(self.run_from)
             });
         }
         (

@@ -235,23 +235,49 @@ pub fn score_af(
         ..AfResult::default()
     };
     let mut total_s = 0.0;
+    // Decisions (time, interval s), and the detector's AF episodes from its
+    // onset and offset events: as EC57 scores AF duration, from the
+    // detector's rhythm annotations (an event is dated where the change
+    // began, up to `min_run` decisions before it is confirmed).
+    let mut decided = Vec::with_capacity(beats.len());
+    let mut spans: Vec<(f64, f64)> = Vec::new();
+    let mut open: Option<f64> = None;
     for &(t, rr) in beats {
         total_s += rr / 1000.0;
         let (dec, ev) = det.push(rr, t);
-        if matches!(ev, Some(crate::af::AfEvent::Onset(_))) {
-            r.onsets += 1;
+        match ev {
+            Some(crate::af::AfEvent::Onset(t0)) => {
+                r.onsets += 1;
+                open = Some(t0);
+            }
+            Some(crate::af::AfEvent::Offset(t1)) => {
+                if let Some(t0) = open.take() {
+                    spans.push((t0, t1));
+                }
+            }
+            None => {}
         }
         if let Some(d) = dec {
-            let truth = is_af(d.time);
-            let w = rr / 1000.0;
-            match (truth, d.af) {
-                (true, true) => r.tp_s += w,
-                (true, false) => r.fn_s += w,
-                (false, false) => r.tn_s += w,
-                (false, true) => r.fp_s += w,
-            }
-            r.timeline.push((d.time, truth, d.af));
+            decided.push((d.time, rr / 1000.0));
         }
+    }
+    if let Some(t0) = open {
+        spans.push((t0, f64::INFINITY));
+    }
+    let mut k = 0;
+    for (time, w) in decided {
+        while k < spans.len() && spans[k].1 <= time {
+            k += 1;
+        }
+        let called = spans.get(k).is_some_and(|s| s.0 <= time);
+        let truth = is_af(time);
+        match (truth, called) {
+            (true, true) => r.tp_s += w,
+            (true, false) => r.fn_s += w,
+            (false, false) => r.tn_s += w,
+            (false, true) => r.fp_s += w,
+        }
+        r.timeline.push((time, truth, called));
     }
     r.unjudged_s = (total_s - (r.tp_s + r.fn_s + r.tn_s + r.fp_s)).max(0.0);
     r

@@ -14,8 +14,9 @@ pub const CHECKPOINT_PURPOSE: &str = "aorta/v1/checkpoint";
 /// 7: flagged raw-signal spans per stream, the noisy-segment counter;
 /// 8: the AF detector's periodicity thresholds;
 /// 9: the clinical operator remembers where the last noisy span ended;
-/// 10: the QRS detector's beat-shape similarity index and its hysteresis).
-pub(crate) const FORMAT: u32 = 10;
+/// 10: the QRS detector's beat-shape similarity index and its hysteresis;
+/// 11: the AF detector remembers where its run of decisions began).
+pub(crate) const FORMAT: u32 = 11;
 
 /// A sealed checkpoint is `epoch u32 LE ‖ SealingKey::seal(aad, state)`;
 /// the epoch is also in the AAD.
