@@ -91,6 +91,11 @@ const SHAPE_AFTER: f64 = 0.45;
 /// Shapes are compared over at least this much (QRS and ST segment), even
 /// when the next beat follows sooner.
 const SHAPE_MIN: f64 = 0.25;
+/// At most this many beat shapes per segment (the 200-ms refractory
+/// period allows ~54; a hostile stream cannot make the work or the state
+/// grow beyond it). `TYPICAL_SHAPES` is the room kept between segments.
+const MAX_SHAPES: usize = 64;
+const TYPICAL_SHAPES: usize = 24;
 /// Fewer beats than this in a segment: no similarity index.
 const SHAPE_MIN_BEATS: usize = 3;
 
@@ -236,6 +241,8 @@ pub struct QrsDetector {
     shape_min: usize,
     /// The last segment's shapes were dissimilar (a noise episode).
     prev_noisy: bool,
+    /// The last segment's verdict.
+    last_ok: bool,
 }
 
 fn ring_idx(n: u64, len: usize) -> usize {
@@ -315,6 +322,7 @@ impl QrsDetector {
             shape_cut: Vec::new(),
             shape_min: s(SHAPE_MIN) as usize,
             prev_noisy: false,
+            last_ok: true,
         })
     }
 
@@ -353,6 +361,12 @@ impl QrsDetector {
         if self.seg.len >= self.seg_len / 5 {
             self.collect_shapes_to_end();
             self.close_segment();
+        } else if self.seg.len > 0 {
+            // Too short to judge on its own: it shares the verdict of the
+            // segment before it (noise does not stop for the last second).
+            let mut q = std::mem::take(&mut self.seg);
+            q.noisy = !self.last_ok;
+            self.quality.push(q);
         }
     }
 
@@ -363,16 +377,16 @@ impl QrsDetector {
         let m = self.shape_len as u64;
         while let Some(r) = self.shape_waiting.pop_front() {
             let from = r - self.shape_before;
-            if from + len <= self.n || self.n <= from {
+            if from + len <= self.n || self.n <= from || self.shape_r.len() >= MAX_SHAPES {
                 continue;
             }
             let have = (self.n - from).min(m);
             if (have as usize) < self.shape_min {
                 continue; // too little of it to compare
             }
-            self.shapes.extend(
-                (from..from + have).map(|k| self.shape_hist[k as usize & (len as usize - 1)]),
-            );
+            let hist = &self.shape_hist;
+            self.shapes
+                .extend((from..from + have).map(|k| hist[Self::ring_pos(hist.len(), k)]));
             // Laid out like the others; compared over what it has.
             self.shapes
                 .extend(std::iter::repeat_n(0.0, (m - have) as usize));
@@ -409,8 +423,8 @@ impl QrsDetector {
             self.shape_hp.prime_highpass(x);
         }
         let w = self.shape_lp.step(self.shape_hp.step(x));
-        let mask = self.shape_hist.len() - 1;
-        self.shape_hist[n as usize & mask] = w;
+        let at = Self::ring_pos(self.shape_hist.len(), n);
+        self.shape_hist[at] = w;
 
         self.collect_shapes();
         let len = self.bp_hist.len();
@@ -645,6 +659,30 @@ impl QrsDetector {
         }
     }
 
+    /// Where sample `k` lives in the shape ring (a power of two long, so
+    /// a mask; any other length, as a restored checkpoint could hold, by
+    /// division).
+    fn ring_pos(len: usize, k: u64) -> usize {
+        let len = len.max(1);
+        if len.is_power_of_two() {
+            k as usize & (len - 1)
+        } else {
+            (k % len as u64) as usize
+        }
+    }
+
+    /// Heap held by the detector (rings, beat shapes, pending reports).
+    pub fn heap_bytes(&self) -> usize {
+        4 * (self.bp_hist.capacity()
+            + self.abs_hist.capacity()
+            + self.loc_hist.capacity()
+            + self.shape_hist.capacity()
+            + self.shapes.capacity())
+            + 8 * (self.shape_r.capacity() + self.shape_waiting.capacity())
+            + std::mem::size_of::<SegmentQuality>() * self.quality.capacity()
+            + 512
+    }
+
     /// Copies the shape of every beat whose window has ended (at sample
     /// `n`, which is in the ring) into the open segment's shapes.
     fn collect_shapes(&mut self) {
@@ -656,11 +694,12 @@ impl QrsDetector {
                 break;
             }
             self.shape_waiting.pop_front();
-            if from + len <= self.n {
-                continue; // no longer in the ring
+            if from + len <= self.n || self.shape_r.len() >= MAX_SHAPES {
+                continue; // no longer in the ring, or the segment is full
             }
+            let hist = &self.shape_hist;
             self.shapes
-                .extend((from..to).map(|k| self.shape_hist[k as usize & (len as usize - 1)]));
+                .extend((from..to).map(|k| hist[Self::ring_pos(hist.len(), k)]));
             self.shape_r.push(r);
         }
     }
@@ -715,7 +754,7 @@ impl QrsDetector {
                     0.0
                 } else {
                     let ab = f64::from(dot(&shape(i)[..l], &shape(j)[..l]));
-                    ((ab - l as f64 * ma * mb) / (va * vb).sqrt()) as f32
+                    ((ab - l as f64 * ma * mb) / (va * vb).sqrt()).clamp(-1.0, 1.0) as f32
                 };
                 best[i] = best[i].max(c);
                 best[j] = best[j].max(c);
@@ -772,7 +811,10 @@ impl QrsDetector {
             similarity: self.shape_similarity(),
         };
         self.shapes.clear();
+        // Keep room for a typical segment, not for the busiest one seen.
+        self.shapes.shrink_to(TYPICAL_SHAPES * self.shape_len);
         self.shape_r.clear();
+        self.shape_r.shrink_to(TYPICAL_SHAPES);
         self.shape_cut.clear();
         self.peaks15 = 0;
         self.peaks30 = 0;
@@ -789,6 +831,7 @@ impl QrsDetector {
             || per_beat(q.sqi.peaks30) > SQI_MAX_PEAKS30
             || dissimilar;
         self.prev_noisy = dissimilar;
+        self.last_ok = q.ok();
 
         self.acc_hf = 0.0;
         self.acc_bp2 = 0.0;
@@ -899,8 +942,19 @@ mod tests {
         }
         let q = quality(&noisy);
         assert!(!q[6].ok(), "{:?}", q[6]);
-        // A tail under 2 s carries no verdict: too short to judge.
-        assert_eq!(quality(&lead(&irregular(61.0), 61.0)).len(), 6);
+        // A tail under 2 s is too short to judge: it shares the verdict of
+        // the segment before it.
+        let q = quality(&lead(&irregular(61.0), 61.0));
+        assert_eq!((q.len(), q[6].len), (7, 360));
+        assert!(q[6].ok());
+        let mut noisy = lead(&irregular(61.0), 61.0);
+        let noise =
+            crate::noise::synthesise(crate::noise::NoiseKind::Muscle, noisy.len(), 360.0, 5);
+        for (i, v) in noisy.iter_mut().enumerate().skip(50 * 360) {
+            *v += 2.0 * noise[i] as f32;
+        }
+        let q = quality(&noisy);
+        assert!(!q[5].ok() && !q[6].ok(), "{q:?}");
     }
 
     #[test]

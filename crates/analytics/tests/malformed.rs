@@ -23,7 +23,7 @@ proptest! {
 
     #[test]
     fn qrs_detector_never_panics_and_stays_ordered(
-        samples in prop::collection::vec(ecg_value(), 0..6000),
+        samples in prop::collection::vec(ecg_value(), 0..25_000),
         fs in prop::sample::select(vec![125.0, 250.0, 360.0, 500.0, 1000.0]),
         chunk in 1usize..700,
     ) {
@@ -36,8 +36,10 @@ proptest! {
         prop_assert!(beats.windows(2).all(|w| w[0].sample < w[1].sample));
         prop_assert!(beats.iter().all(|b| b.sample < samples.len() as u64 + 1));
         let bad = samples.iter().filter(|x| !x.is_finite() || x.abs() > 20.0).count() as u64;
-        let seen: u64 = d.take_quality().iter().map(|q| u64::from(q.invalid_samples)).sum();
+        let q = d.take_quality();
+        let seen: u64 = q.iter().map(|q| u64::from(q.invalid_samples)).sum();
         prop_assert!(seen <= bad);
+        prop_assert!(q.iter().all(|q| (-1.0..=1.0).contains(&q.sqi.similarity)), "{q:?}");
     }
 
     #[test]
@@ -119,4 +121,30 @@ fn unsupported_sampling_rates_are_refused_with_the_rate_named() {
         assert!(matches!(e, AnalyticsError::SamplingRate(_)));
         assert!(e.to_string().contains("125..=1000 Hz"), "{e}");
     }
+}
+
+/// A hostile device's fastest spike train (one spike every 200 ms, the
+/// refractory period, at 1000 Hz) cannot grow the detector's state or its
+/// per-segment work beyond the shape cap.
+#[test]
+fn a_spike_train_at_the_refractory_limit_keeps_the_state_bounded() {
+    let fs = 1000.0;
+    let x: Vec<f32> = (0..120_000)
+        .map(|i| if i % 200 < 8 { 3.0 } else { 0.0 })
+        .collect();
+    let mut d = QrsDetector::new(fs).unwrap();
+    let mut beats = Vec::new();
+    let mut most = 0;
+    for c in x.chunks(1000) {
+        d.push(c, &mut beats);
+        most = most.max(d.heap_bytes());
+    }
+    d.finish(&mut beats);
+    assert!(beats.len() > 500, "{}", beats.len());
+    // rings (~3 × 0.6 s + 4096 samples) and at most 64 shapes of 550
+    assert!(most < 200_000, "{most} bytes");
+    assert!(d
+        .take_quality()
+        .iter()
+        .all(|q| q.sqi.similarity.is_finite()));
 }

@@ -258,21 +258,23 @@ impl Replayed for WaveReplay {
 /// fleet key. The key is an [`aorta_kbs::VerifiedFleet`]: only
 /// `aorta_kbs::verify_fleet` (or the explicitly named
 /// `VerifiedFleet::dangerous_unverified`) makes one.
+/// An error stops the driver: a gateway that can no longer learn of
+/// rotations (and so of revoked workers) must not go on sending.
 pub trait KeyUpdates {
-    fn poll(&mut self, tick: u64) -> Option<VerifiedFleet>;
+    fn poll(&mut self, tick: u64) -> Result<Option<VerifiedFleet>, GatewayError>;
 }
 
 impl KeyUpdates for aorta_kbs::FleetWatch {
-    fn poll(&mut self, tick: u64) -> Option<VerifiedFleet> {
-        aorta_kbs::FleetWatch::poll(self, tick)
+    fn poll(&mut self, tick: u64) -> Result<Option<VerifiedFleet>, GatewayError> {
+        Ok(aorta_kbs::FleetWatch::poll(self, tick))
     }
 }
 
 /// A watch on its own thread (the live gateway's: a slow broker must not
 /// hold up a tick); the key found is switched to at the next tick.
 impl KeyUpdates for aorta_kbs::WatchThread {
-    fn poll(&mut self, _tick: u64) -> Option<VerifiedFleet> {
-        aorta_kbs::WatchThread::poll(self)
+    fn poll(&mut self, _tick: u64) -> Result<Option<VerifiedFleet>, GatewayError> {
+        aorta_kbs::WatchThread::poll(self).map_err(|e| GatewayError::KeyWatch(e.to_string()))
     }
 }
 
@@ -316,7 +318,7 @@ pub fn replay<S: Replayed, P: Producer + ?Sized, R: RngCore + CryptoRng>(
     loop {
         let last = tick_end >= end_us;
         let rekey = match keys.as_deref_mut() {
-            Some(w) if !last => w.poll(stats.ticks),
+            Some(w) if !last => w.poll(stats.ticks)?,
             _ => None,
         };
         batch.clear();
@@ -469,7 +471,7 @@ pub fn live<S: LiveSource + ?Sized, R: RngCore + CryptoRng>(
         }
         let now = now_us();
         let rekey = match keys.as_deref_mut() {
-            Some(k) if !finishing => k.poll(stats.ticks),
+            Some(k) if !finishing => k.poll(stats.ticks)?,
             _ => None,
         };
         let mut batch = Vec::with_capacity(streams.len());

@@ -50,4 +50,7 @@ pub enum GatewayError {
         "a new session must have a larger id than the current one ({current}), got {proposed}"
     )]
     SessionNotNewer { current: u64, proposed: u64 },
+    /// Rotations can no longer be learnt (see `driver::KeyUpdates`).
+    #[error("key watch: {0}")]
+    KeyWatch(String),
 }

@@ -60,6 +60,10 @@ pub enum KbsError {
     AuditChain { line: usize, reason: String },
     #[error("internal lock poisoned")]
     Poisoned,
+    /// The thread checking for rotated keys ended unexpectedly: rotations
+    /// (and revocations) would no longer reach the gateway.
+    #[error("the fleet-key watch stopped unexpectedly; rotations would no longer be seen")]
+    WatchStopped,
 }
 
 impl KbsError {

@@ -96,23 +96,35 @@ fn read(path: &Path) -> Result<Vec<u8>, KbsError> {
 /// Writes through a temporary file, fsync and rename, so readers never see
 /// half a file (the key directory's secrets and public files use it).
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), KbsError> {
-    // A temporary name of its own per write: the broker serves requests on
+    // A temporary file of its own per write: the broker serves requests on
     // several threads, and two writes of one file (two workers' evidence
     // for the same epoch at once) sharing a temporary name would truncate
-    // each other's and fail the second rename.
+    // each other's and fail the second rename. Created new (never an old
+    // one left by a crash, whose mode could be wider), removed on failure.
     static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let tmp = path.with_extension(format!("tmp{}.{n}", std::process::id()));
-    let mut f = fs::OpenOptions::new()
-        .create(true)
-        .truncate(true)
-        .write(true)
-        .mode(mode)
-        .open(&tmp)
-        .map_err(io(&tmp))?;
-    f.write_all(bytes).map_err(io(&tmp))?;
-    f.sync_all().map_err(io(&tmp))?;
-    fs::rename(&tmp, path).map_err(io(path))
+    let (tmp, mut f) = loop {
+        let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = path.with_extension(format!("tmp{}.{n}", std::process::id()));
+        match fs::OpenOptions::new()
+            .create_new(true)
+            .write(true)
+            .mode(mode)
+            .open(&tmp)
+        {
+            Ok(f) => break (tmp, f),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(io(&tmp)(e)),
+        }
+    };
+    let written = f
+        .write_all(bytes)
+        .and_then(|()| f.sync_all())
+        .map_err(io(&tmp))
+        .and_then(|()| fs::rename(&tmp, path).map_err(io(path)));
+    if written.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    written
 }
 
 /// A worker's identity at the broker: the first 8 bytes of

@@ -123,6 +123,8 @@ impl FleetWatch {
 /// hands over the newest verified key found since the last call.
 pub struct WatchThread {
     rx: std::sync::mpsc::Receiver<VerifiedFleet>,
+    /// The thread checks (it ends at once when `check_every` is 0).
+    enabled: bool,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
     handle: Option<std::thread::JoinHandle<()>>,
 }
@@ -178,6 +180,7 @@ impl FleetWatch {
             })?;
         Ok(WatchThread {
             rx,
+            enabled,
             stop,
             handle: Some(handle),
         })
@@ -185,13 +188,24 @@ impl FleetWatch {
 }
 
 impl WatchThread {
-    /// The newest verified key found since the last call, if any.
-    pub fn poll(&mut self) -> Option<VerifiedFleet> {
+    /// The newest verified key found since the last call, if any; an
+    /// error once the checking thread has ended without being told to
+    /// (it panicked): the gateway must not go on unaware of rotations.
+    pub fn poll(&mut self) -> Result<Option<VerifiedFleet>, KbsError> {
         let mut newest = None;
-        while let Ok(v) = self.rx.try_recv() {
-            newest = Some(v);
+        loop {
+            match self.rx.try_recv() {
+                Ok(v) => newest = Some(v),
+                Err(std::sync::mpsc::TryRecvError::Empty) => return Ok(newest),
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => {
+                    return match newest {
+                        Some(v) => Ok(Some(v)),
+                        None if self.enabled => Err(KbsError::WatchStopped),
+                        None => Ok(None),
+                    };
+                }
+            }
         }
-        newest
     }
 }
 

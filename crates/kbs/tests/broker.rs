@@ -447,14 +447,14 @@ fn a_hanging_broker_never_holds_up_the_watching_gateway() {
         std::thread::yield_now();
     }
     for _ in 0..100 {
-        assert!(t.poll().is_none());
+        assert!(t.poll().unwrap().is_none());
     }
     // The broker answers: the rotated, verified key arrives.
     *gate.0.lock().unwrap() = true;
     gate.1.notify_all();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     let v = loop {
-        if let Some(v) = t.poll() {
+        if let Some(v) = t.poll().unwrap() {
             break v;
         }
         assert!(std::time::Instant::now() < deadline, "no rotated key");
@@ -462,4 +462,42 @@ fn a_hanging_broker_never_holds_up_the_watching_gateway() {
     };
     assert_eq!(v.epoch(), 2);
     drop(t);
+}
+
+#[test]
+fn a_watch_thread_that_dies_is_an_error_not_silence() {
+    let s = setup();
+    let b = broker(&s, true);
+    let mut rng = ChaCha20Rng::seed_from_u64(4);
+    let w = worker(&s, &b, GOOD, 30);
+    w.fetch().unwrap();
+    let policy = SignedPolicy::load(s.store.dir(), &s.controller.verifying_key()).unwrap();
+    let mut notices = 0;
+    let watch = aorta_kbs::FleetWatch::connect(
+        Box::new(b.clone()),
+        policy,
+        true,
+        1,
+        Box::new(|| NOW),
+        // The operator's log breaks after the first line (a closed pipe
+        // makes eprintln! panic): the checking thread dies with it.
+        Box::new(move |_| {
+            notices += 1;
+            assert!(notices < 2, "log pipe closed");
+        }),
+    )
+    .unwrap();
+    assert_eq!(admin::rotate(&s.store, &mut rng, NOW).unwrap(), 2);
+    w.fetch().unwrap();
+    let mut t = watch.spawn(std::time::Duration::from_millis(10)).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let err = loop {
+        match t.poll() {
+            Err(e) => break e,
+            Ok(v) => assert!(v.is_none(), "the key came through a dead thread"),
+        }
+        assert!(std::time::Instant::now() < deadline, "no error");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
+    assert!(matches!(err, KbsError::WatchStopped), "{err}");
 }

@@ -182,7 +182,11 @@ impl EcgState {
     /// Approximate heap size.
     pub fn heap_bytes(&self) -> usize {
         let held: usize = self.held.values().map(|h| h.samples.len() * 2 + 64).sum();
-        (0.6 * f64::from(self.fs_hz)) as usize * 12 + 512 + held
+        let detector = match &self.detector {
+            Detector::Qrs(d) => d.heap_bytes(),
+            Detector::Ppg(_) => (0.6 * f64::from(self.fs_hz)) as usize * 12 + 512,
+        };
+        detector + held
     }
 
     /// Runs the detector over contiguous samples starting at `next_index`.

@@ -246,12 +246,11 @@ impl Fleet {
         /// Rotation at one tick (the loop counts ticks from 0).
         struct At(u64, Option<VerifiedFleet>);
         impl KeyUpdates for At {
-            fn poll(&mut self, tick: u64) -> Option<VerifiedFleet> {
-                if tick == self.0 {
-                    self.1.take()
-                } else {
-                    None
-                }
+            fn poll(
+                &mut self,
+                tick: u64,
+            ) -> Result<Option<VerifiedFleet>, aorta_gateway::GatewayError> {
+                Ok(if tick == self.0 { self.1.take() } else { None })
             }
         }
         /// Keeps what is appended, in order.
