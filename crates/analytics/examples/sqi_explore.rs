@@ -2,21 +2,20 @@
 //! the clean records of a WFDB directory (to set its limit), and how much
 //! of the noise stress spans it and the whole quality check flag.
 use aorta_analytics::noise::NoiseKind;
-use aorta_analytics::validate::{channel_mv, evaluate, stress_record, StressResult};
+use aorta_analytics::validate::{channel_mv, evaluate, record_names, stress_record, StressResult};
 use aorta_analytics::{wfdb, QrsDetector};
 
 fn main() {
     let dir = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "../shared/data/mitdb".into());
-    let mut names: Vec<String> = std::fs::read_dir(&dir)
-        .unwrap()
-        .filter_map(|e| {
-            let n = e.ok()?.file_name().into_string().ok()?;
-            n.strip_suffix(".atr").map(String::from)
-        })
-        .collect();
-    names.sort();
+    let names = record_names(
+        std::fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().into_string().ok()),
+        "",
+        ".atr",
+    );
     let lim: f32 = std::env::var("SIM")
         .ok()
         .and_then(|v| v.parse().ok())

@@ -1,24 +1,19 @@
 //! Development aid: noise stress over every record of a WFDB directory.
 use aorta_analytics::noise::NoiseKind;
-use aorta_analytics::validate::{channel_mv, evaluate, stress_record, StressResult};
+use aorta_analytics::validate::{channel_mv, evaluate, record_names, stress_record, StressResult};
 use aorta_analytics::wfdb;
 
 fn main() {
     let dir = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "../shared/data/mitdb".into());
-    let mut names: Vec<String> = std::fs::read_dir(&dir)
-        .unwrap()
-        .filter_map(|e| {
-            e.ok()?
-                .file_name()
-                .into_string()
-                .ok()?
-                .strip_suffix(".atr")
-                .map(String::from)
-        })
-        .collect();
-    names.sort();
+    let names = record_names(
+        std::fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().into_string().ok()),
+        "",
+        ".atr",
+    );
     let recs: Vec<_> = names
         .iter()
         .map(|name| {

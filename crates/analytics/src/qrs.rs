@@ -234,10 +234,9 @@ pub struct QrsDetector {
     shape_len: usize,
     shape_waiting: std::collections::VecDeque<u64>,
     shapes: Vec<f32>,
-    /// R wave of each collected shape.
-    shape_r: Vec<u64>,
-    /// Shapes cut short by the end of the recording: index and length.
-    shape_cut: Vec<(usize, usize)>,
+    /// R wave of each collected shape, and how much of it there is (less
+    /// than `shape_len` only when the recording ended inside it).
+    shape_r: Vec<(u64, usize)>,
     shape_min: usize,
     /// The last segment's shapes were dissimilar (a noise episode).
     prev_noisy: bool,
@@ -319,7 +318,6 @@ impl QrsDetector {
             shape_waiting: std::collections::VecDeque::new(),
             shapes: Vec::new(),
             shape_r: Vec::new(),
-            shape_cut: Vec::new(),
             shape_min: s(SHAPE_MIN) as usize,
             prev_noisy: false,
             last_ok: true,
@@ -359,7 +357,8 @@ impl QrsDetector {
         // The recording's last, partial segment is judged too (when long
         // enough to hold a few beats), so its beats do not pass unjudged.
         if self.seg.len >= self.seg_len / 5 {
-            self.collect_shapes_to_end();
+            // windows running past the last sample are cut there
+            self.collect_shapes(self.n, true);
             self.close_segment();
         } else if self.seg.len > 0 {
             // Too short to judge on its own: it shares the verdict of the
@@ -367,31 +366,6 @@ impl QrsDetector {
             let mut q = std::mem::take(&mut self.seg);
             q.noisy = !self.last_ok;
             self.quality.push(q);
-        }
-    }
-
-    /// At the end: the shapes of beats whose window runs past the last
-    /// sample, cut there.
-    fn collect_shapes_to_end(&mut self) {
-        let len = self.shape_hist.len() as u64;
-        let m = self.shape_len as u64;
-        while let Some(r) = self.shape_waiting.pop_front() {
-            let from = r - self.shape_before;
-            if from + len <= self.n || self.n <= from || self.shape_r.len() >= MAX_SHAPES {
-                continue;
-            }
-            let have = (self.n - from).min(m);
-            if (have as usize) < self.shape_min {
-                continue; // too little of it to compare
-            }
-            let hist = &self.shape_hist;
-            self.shapes
-                .extend((from..from + have).map(|k| hist[Self::ring_pos(hist.len(), k)]));
-            // Laid out like the others; compared over what it has.
-            self.shapes
-                .extend(std::iter::repeat_n(0.0, (m - have) as usize));
-            self.shape_r.push(r);
-            self.shape_cut.push((self.shape_r.len() - 1, have as usize));
         }
     }
 
@@ -426,7 +400,7 @@ impl QrsDetector {
         let at = Self::ring_pos(self.shape_hist.len(), n);
         self.shape_hist[at] = w;
 
-        self.collect_shapes();
+        self.collect_shapes(self.n + 1, false);
         let len = self.bp_hist.len();
         let bp = self.lp.step(self.hp.step(x));
         let bp = self.lp2.step(bp);
@@ -678,29 +652,38 @@ impl QrsDetector {
             + self.loc_hist.capacity()
             + self.shape_hist.capacity()
             + self.shapes.capacity())
-            + 8 * (self.shape_r.capacity() + self.shape_waiting.capacity())
+            + std::mem::size_of::<(u64, usize)>() * self.shape_r.capacity()
+            + 8 * self.shape_waiting.capacity()
             + std::mem::size_of::<SegmentQuality>() * self.quality.capacity()
             + 512
     }
 
-    /// Copies the shape of every beat whose window has ended (at sample
-    /// `n`, which is in the ring) into the open segment's shapes.
-    fn collect_shapes(&mut self) {
+    /// Copies the shape of every beat whose window has ended (samples
+    /// before `end` are in the ring) into the open segment's shapes; with
+    /// `cut`, also those of windows still open, as far as they go.
+    fn collect_shapes(&mut self, end: u64, cut: bool) {
         let len = self.shape_hist.len() as u64;
+        let m = self.shape_len as u64;
         while let Some(&r) = self.shape_waiting.front() {
             let from = r - self.shape_before;
-            let to = from + self.shape_len as u64; // exclusive
-            if to > self.n + 1 {
+            let have = end.saturating_sub(from).min(m);
+            if have < m && !cut {
                 break;
             }
             self.shape_waiting.pop_front();
-            if from + len <= self.n || self.shape_r.len() >= MAX_SHAPES {
-                continue; // no longer in the ring, or the segment is full
+            if from + len < end
+                || (have as usize) < self.shape_min
+                || self.shape_r.len() >= MAX_SHAPES
+            {
+                continue; // no longer in the ring, too little of it, or the segment is full
             }
             let hist = &self.shape_hist;
             self.shapes
-                .extend((from..to).map(|k| hist[Self::ring_pos(hist.len(), k)]));
-            self.shape_r.push(r);
+                .extend((from..from + have).map(|k| hist[Self::ring_pos(hist.len(), k)]));
+            // laid out like the others; compared over what it has
+            self.shapes
+                .extend(std::iter::repeat_n(0.0, (m - have) as usize));
+            self.shape_r.push((r, have as usize));
         }
     }
 
@@ -715,18 +698,20 @@ impl QrsDetector {
         if k < SHAPE_MIN_BEATS {
             return 1.0;
         }
-        let next = |i: usize| self.shape_r.get(i + 1).or(self.shape_waiting.front());
+        let next = |i: usize| {
+            self.shape_r
+                .get(i + 1)
+                .map(|x| x.0)
+                .or(self.shape_waiting.front().copied())
+        };
         let lens: Vec<usize> = (0..k)
             .map(|i| {
-                let l = match next(i) {
-                    Some(&nr) => ((nr.saturating_sub(self.shape_r[i])) as usize)
-                        .clamp(self.shape_min.min(m), m),
-                    None => m,
-                };
-                match self.shape_cut.iter().find(|c| c.0 == i) {
-                    Some(&(_, have)) => l.min(have),
-                    None => l,
-                }
+                let (r, have) = self.shape_r[i];
+                next(i)
+                    .map_or(m, |nr| {
+                        (nr.saturating_sub(r) as usize).clamp(self.shape_min, m)
+                    })
+                    .min(have)
             })
             .collect();
         let shape = |i: usize| &self.shapes[i * m..(i + 1) * m];
@@ -815,7 +800,6 @@ impl QrsDetector {
         self.shapes.shrink_to(TYPICAL_SHAPES * self.shape_len);
         self.shape_r.clear();
         self.shape_r.shrink_to(TYPICAL_SHAPES);
-        self.shape_cut.clear();
         self.peaks15 = 0;
         self.peaks30 = 0;
         let per_beat = |c: u32| c as f32 / q.beats.max(1) as f32;

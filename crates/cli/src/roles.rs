@@ -672,8 +672,8 @@ fn gateway_mqtt(
     let mut rng = crate::tee::sys_rng();
     // Key checks on their own thread, one every `--key-check-ticks`
     // cadences: a slow key broker must not delay a tick.
-    let mut watch =
-        watch.spawn(opts.cadence * u32::try_from(a.key_check_ticks.max(1)).unwrap_or(u32::MAX))?;
+    let every = u32::try_from(a.key_check_ticks.max(1)).unwrap_or(u32::MAX);
+    let mut watch = watch.spawn(opts.cadence.saturating_mul(every))?;
     let stats = live(
         &mut streams,
         &mut src,

@@ -94,6 +94,12 @@ impl FleetWatch {
         if self.check_every == 0 || tick == 0 || !tick.is_multiple_of(self.check_every) {
             return None;
         }
+        self.check()
+    }
+
+    /// Asks the broker now: a newer verified key, if it has rotated (a
+    /// failed check leaves the current key in use and says why).
+    fn check(&mut self) -> Option<VerifiedFleet> {
         let checked = self
             .transport
             .call(&Request::Fleet)
@@ -126,15 +132,6 @@ pub struct WatchThread {
     /// The thread checks (it ends at once when `check_every` is 0).
     enabled: bool,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    handle: Option<std::thread::JoinHandle<()>>,
-}
-
-impl WatchThread {
-    /// Whether the checking thread has ended (it ends when dropped, or if
-    /// the watch never checks).
-    pub fn finished(&self) -> bool {
-        self.handle.as_ref().is_none_or(|h| h.is_finished())
-    }
 }
 
 impl std::fmt::Debug for WatchThread {
@@ -152,15 +149,12 @@ impl FleetWatch {
         let stop = std::sync::Arc::new(AtomicBool::new(false));
         let stopping = stop.clone();
         let enabled = self.check_every > 0;
-        // poll() checks on multiples of check_every: count in those units.
-        let step = self.check_every.max(1);
-        let handle = std::thread::Builder::new()
+        std::thread::Builder::new()
             .name("fleet-watch".into())
             .spawn(move || {
                 if !enabled {
                     return;
                 }
-                let mut tick = 0u64;
                 let slice = std::time::Duration::from_millis(50).min(period);
                 'run: loop {
                     let due = std::time::Instant::now() + period;
@@ -170,20 +164,14 @@ impl FleetWatch {
                         }
                         std::thread::sleep(slice);
                     }
-                    tick += step;
-                    if let Some(v) = self.poll(tick) {
+                    if let Some(v) = self.check() {
                         if tx.send(v).is_err() {
                             break;
                         }
                     }
                 }
             })?;
-        Ok(WatchThread {
-            rx,
-            enabled,
-            stop,
-            handle: Some(handle),
-        })
+        Ok(WatchThread { rx, enabled, stop })
     }
 }
 
@@ -212,8 +200,7 @@ impl WatchThread {
 impl Drop for WatchThread {
     fn drop(&mut self) {
         self.stop.store(true, std::sync::atomic::Ordering::Release);
-        // Not joined: a check in flight must not hold up the caller's
-        // exit; the thread ends at its next look at the flag.
-        drop(self.handle.take());
+        // The thread is not joined (a check in flight must not hold up the
+        // caller's exit): it ends at its next look at the flag.
     }
 }

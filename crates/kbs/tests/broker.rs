@@ -414,32 +414,41 @@ impl aorta_kbs::Transport for Gated {
     }
 }
 
-#[test]
-fn a_hanging_broker_never_holds_up_the_watching_gateway() {
+/// A gateway's watch (checking every tick) connected at epoch 1 through
+/// the transport `via` makes of the broker, after which the controller has
+/// rotated to epoch 2 and a worker holds it. The `Setup` keeps the store.
+fn watch_across_a_rotation(
+    via: impl FnOnce(Arc<Broker<ChaCha20Rng>>) -> Box<dyn aorta_kbs::Transport>,
+    notices: aorta_kbs::watch::Notices,
+) -> (Setup, aorta_kbs::FleetWatch) {
     let s = setup();
     let b = broker(&s, true);
     let mut rng = ChaCha20Rng::seed_from_u64(4);
     let w = worker(&s, &b, GOOD, 30);
     w.fetch().unwrap();
     let policy = SignedPolicy::load(s.store.dir(), &s.controller.verifying_key()).unwrap();
-    let gate = Arc::new((std::sync::Mutex::new(false), std::sync::Condvar::new()));
-    let calls = Arc::new(std::sync::atomic::AtomicU32::new(0));
-    let watch = aorta_kbs::FleetWatch::connect(
-        Box::new(Gated {
-            inner: b.clone(),
-            gate: gate.clone(),
-            calls: calls.clone(),
-        }),
-        policy,
-        true,
-        1,
-        Box::new(|| NOW),
-        Box::new(|_| {}),
-    )
-    .unwrap();
+    let watch =
+        aorta_kbs::FleetWatch::connect(via(b), policy, true, 1, Box::new(|| NOW), notices).unwrap();
     assert_eq!(watch.current().epoch(), 1);
     assert_eq!(admin::rotate(&s.store, &mut rng, NOW).unwrap(), 2);
     w.fetch().unwrap(); // a worker holds epoch 2
+    (s, watch)
+}
+
+#[test]
+fn a_hanging_broker_never_holds_up_the_watching_gateway() {
+    let gate = Arc::new((std::sync::Mutex::new(false), std::sync::Condvar::new()));
+    let calls = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let (_s, watch) = watch_across_a_rotation(
+        |b| {
+            Box::new(Gated {
+                inner: b,
+                gate: gate.clone(),
+                calls: calls.clone(),
+            })
+        },
+        Box::new(|_| {}),
+    );
     let mut t = watch.spawn(std::time::Duration::from_millis(10)).unwrap();
     // The checking thread is stuck in the broker call: polling returns at
     // once with nothing (a blocking poll would hang this test).
@@ -466,29 +475,16 @@ fn a_hanging_broker_never_holds_up_the_watching_gateway() {
 
 #[test]
 fn a_watch_thread_that_dies_is_an_error_not_silence() {
-    let s = setup();
-    let b = broker(&s, true);
-    let mut rng = ChaCha20Rng::seed_from_u64(4);
-    let w = worker(&s, &b, GOOD, 30);
-    w.fetch().unwrap();
-    let policy = SignedPolicy::load(s.store.dir(), &s.controller.verifying_key()).unwrap();
     let mut notices = 0;
-    let watch = aorta_kbs::FleetWatch::connect(
-        Box::new(b.clone()),
-        policy,
-        true,
-        1,
-        Box::new(|| NOW),
+    let (_s, watch) = watch_across_a_rotation(
+        |b| Box::new(b),
         // The operator's log breaks after the first line (a closed pipe
         // makes eprintln! panic): the checking thread dies with it.
         Box::new(move |_| {
             notices += 1;
             assert!(notices < 2, "log pipe closed");
         }),
-    )
-    .unwrap();
-    assert_eq!(admin::rotate(&s.store, &mut rng, NOW).unwrap(), 2);
-    w.fetch().unwrap();
+    );
     let mut t = watch.spawn(std::time::Duration::from_millis(10)).unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     let err = loop {
