@@ -15,8 +15,9 @@ pub const CHECKPOINT_PURPOSE: &str = "aorta/v1/checkpoint";
 /// 8: the AF detector's periodicity thresholds;
 /// 9: the clinical operator remembers where the last noisy span ended;
 /// 10: the QRS detector's beat-shape similarity index and its hysteresis;
-/// 11: the AF detector remembers where its run of decisions began).
-pub(crate) const FORMAT: u32 = 11;
+/// 11: the AF detector remembers where its run of decisions began;
+/// 12: the AF detector's repetition gate settings).
+pub(crate) const FORMAT: u32 = 12;
 
 /// A sealed checkpoint is `epoch u32 LE ‖ SealingKey::seal(aad, state)`;
 /// the epoch is also in the AAD.
