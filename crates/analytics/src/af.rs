@@ -664,4 +664,86 @@ mod tests {
         assert!(per.abs() < 0.3, "{per}");
         assert_eq!(periodicity(&af[..PERIODIC_SPAN - 1]), 0.0);
     }
+
+    /// The sorted search finds exactly the templates a direct comparison
+    /// of every pair finds, on patterned and on random windows.
+    #[test]
+    fn repetition_equals_a_direct_count() {
+        let mut x = 5u64;
+        let direct = |w: &[f64], tol: f64| {
+            let n = w.len() - (TEMPLATE - 1);
+            let close = |a: f64, b: f64| (a - b).abs() <= tol * (a + b) / 2.0;
+            let hit = (0..n)
+                .filter(|&i| {
+                    (0..n).any(|j| j != i && (0..TEMPLATE).all(|k| close(w[i + k], w[j + k])))
+                })
+                .count();
+            hit as f64 / n as f64
+        };
+        let mut s = Scratch::default();
+        for case in 0..200 {
+            let len = 3 + case % 70;
+            let levels = 1 + case % 7;
+            let w: Vec<f64> = (0..len)
+                .map(|_| {
+                    let level = (lcg(&mut x) * levels as f64).floor();
+                    500.0 + 90.0 * level + 40.0 * lcg(&mut x) * (case % 3) as f64
+                })
+                .collect();
+            for tol in [0.0, 0.03, 0.1] {
+                assert_eq!(repetition(&w, tol, &mut s), direct(&w, tol), "{w:?} {tol}");
+            }
+        }
+        assert_eq!(repetition(&[800.0, 800.0, 800.0], 0.03, &mut s), 0.0);
+        assert_eq!(repetition(&[], 0.03, &mut s), 0.0);
+    }
+
+    /// Sinus rhythm with frequent atrial ectopy in changing patterns (as
+    /// in afdb 04015: sinus beats, premature beats in threes, bigeminy,
+    /// in random order) is irregular at every lag and not periodic, yet
+    /// it keeps returning to the same few interval patterns: the
+    /// repetition gate keeps it out, and AF is still AF.
+    #[test]
+    fn recurring_ectopy_patterns_are_not_af_but_af_still_is() {
+        let mut x = 21u64;
+        let motifs: [&[f64]; 4] = [
+            &[840.0],
+            &[552.0, 616.0, 936.0],
+            &[560.0, 1120.0],
+            &[520.0, 600.0, 650.0, 1000.0],
+        ];
+        let mut ectopy = Vec::new();
+        while ectopy.len() < 800 {
+            let m = motifs[(lcg(&mut x) * 4.0) as usize % 4];
+            ectopy.extend(m.iter().map(|r| r * (1.0 + 0.01 * (lcg(&mut x) - 0.5))));
+        }
+        let af: Vec<f64> = (0..800).map(|_| 450.0 + 600.0 * lcg(&mut x)).collect();
+        let run = |rr: &[f64], cfg: AfConfig| {
+            let mut d = AfDetector::new(cfg);
+            let (mut t, mut onsets, mut rep) = (0.0, 0, Vec::new());
+            for r in rr {
+                t += r / 1000.0;
+                let (dec, ev) = d.push(*r, t);
+                rep.extend(dec.map(|d| d.repetition));
+                onsets += usize::from(matches!(ev, Some(AfEvent::Onset(_))));
+            }
+            rep.sort_by(f64::total_cmp);
+            (onsets, rep[rep.len() / 2])
+        };
+        let without = AfConfig {
+            repeat_onset: f64::INFINITY,
+            repeat_offset: f64::INFINITY,
+            ..AfConfig::default()
+        };
+        assert!(run(&ectopy, without).0 > 0, "without the gate it is AF");
+        let (n, rep) = run(&ectopy, AfConfig::default());
+        assert_eq!(
+            n, 0,
+            "recurring ectopy raised AF (median repetition {rep:.2})"
+        );
+        assert!(rep > 0.6, "{rep}");
+        let (n, rep) = run(&af, AfConfig::default());
+        assert_eq!(n, 1, "AF missed (median repetition {rep:.2})");
+        assert!(rep < 0.3, "{rep}");
+    }
 }
