@@ -56,7 +56,8 @@
 //! when it falls below [`AfConfig::offset`] (hysteresis), each for
 //! [`AfConfig::min_run`] consecutive beats (debouncing). A decision refers
 //! to the beat at the window's centre, so it is reported half a window
-//! (~32 beats) late. Memory: three windows of f64.
+//! (~32 beats) late. Memory: three windows of f64 (state), and scratch
+//! space of a few windows for sorting (not checkpointed).
 //!
 //! Recordings shorter than a window (e.g. 30-s screening strips) are
 //! classified as a whole by [`classify_segment`] with the same features.
