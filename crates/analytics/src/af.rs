@@ -99,6 +99,32 @@ pub struct AfConfig {
     pub repeat_onset: f64,
     /// Repetition above which a window counts towards ending AF.
     pub repeat_offset: f64,
+    /// Intervals of the short window centred on the decision's beat
+    /// (the short path, see the module docs; 0 turns it off).
+    pub short_window: usize,
+    /// Short-window irregularity above which the short path calls for AF.
+    pub short_onset: f64,
+    /// Short-window irregularity below which an episode the short path
+    /// began counts towards ending.
+    pub short_offset: f64,
+    /// Consecutive decisions the short path needs, to start or to end.
+    pub short_run: u32,
+    /// Largest share of the short window's 3-interval patterns that recur
+    /// in the long window (as [`repetition`]) for the short path to start.
+    pub short_repeat: f64,
+    /// Shortest interval of the short window, relative to the long
+    /// window's median, below which the short path does not start (a
+    /// double detection or an artefact, not AF).
+    pub short_min_rr: f64,
+    /// Largest ratio of the short window's median interval to the median
+    /// of the long window's intervals before it for the short path to
+    /// start (a paroxysm of AF raises the rate above the rhythm before).
+    pub short_rate: f64,
+    /// The short path's onset is dated this many decisions after the
+    /// first of its run: the short window, centred on the decision's
+    /// beat, sees a burst half a short window before it reaches the
+    /// centre.
+    pub short_delay: u32,
 }
 
 impl Default for AfConfig {
@@ -118,6 +144,14 @@ impl Default for AfConfig {
             repeat_tolerance: 0.03,
             repeat_onset: 0.45,
             repeat_offset: 0.6,
+            short_window: 16,
+            short_onset: 0.08,
+            short_offset: 0.08,
+            short_run: 12,
+            short_repeat: 0.05,
+            short_min_rr: 0.35,
+            short_rate: 1.0,
+            short_delay: 6,
         }
     }
 }
@@ -166,10 +200,17 @@ pub struct AfDetector {
     rrs: VecDeque<f64>,
     times: VecDeque<f64>,
     in_af: bool,
-    /// Consecutive decisions calling for the other state.
+    /// The current episode was begun by the short path and the long
+    /// window has not yet confirmed it: it ends by the short path's rule.
+    short: bool,
+    /// Consecutive decisions of the long window calling for the other
+    /// state (or, in a short-path episode, for AF: its confirmation).
     run: u32,
     /// The window centre of the first of them: where the change began.
     run_from: f64,
+    /// The same for the short path (its onset, or its offset).
+    short_run: u32,
+    short_from: f64,
     /// Intervals left out as not rhythm (outside 200..3000 ms).
     out_of_range: u64,
     #[serde(skip)]
@@ -198,11 +239,20 @@ fn median(v: &mut [f64]) -> f64 {
     *v.select_nth_unstable_by(mid, f64::total_cmp).1
 }
 
-/// Irregularity and concentration of `rr` (ms, rhythm intervals only):
-/// the window is `rr[lags..]`, the first `lags` intervals only serve as
-/// partners of its first differences (see the module documentation).
-/// `rr.len()` must exceed `lags`.
-pub fn features(rr: &[f64], lags: usize, cfg: &AfConfig, s: &mut Scratch) -> (f64, f64) {
+/// What [`features`] measures of a window.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Features {
+    pub irregularity: f64,
+    pub concentration: f64,
+    /// The window's median interval (ms; the upper one of an even count).
+    pub median: f64,
+}
+
+/// Irregularity, concentration and median of `rr` (ms, rhythm intervals
+/// only): the window is `rr[lags..]`, the first `lags` intervals only
+/// serve as partners of its first differences (see the module
+/// documentation). `rr.len()` must exceed `lags`.
+pub fn features(rr: &[f64], lags: usize, cfg: &AfConfig, s: &mut Scratch) -> Features {
     let window = &rr[lags..];
     s.sorted.clear();
     s.sorted.extend_from_slice(window);
@@ -240,7 +290,11 @@ pub fn features(rr: &[f64], lags: usize, cfg: &AfConfig, s: &mut Scratch) -> (f6
         }));
         irregularity = irregularity.min(median(&mut s.sorted));
     }
-    (irregularity, concentration)
+    Features {
+        irregularity,
+        concentration,
+        median: base,
+    }
 }
 
 /// Intervals whose successive differences [`periodicity`] looks at.
@@ -336,7 +390,11 @@ pub fn classify_segment(rr_ms: &[f64], cfg: &AfConfig) -> Result<AfDecision, Und
     if rr.len() < MIN_SEGMENT + lags {
         return Err(Undecided::TooFewBeats);
     }
-    let (irregularity, concentration) = features(&rr, lags, cfg, &mut Scratch::default());
+    let Features {
+        irregularity,
+        concentration,
+        ..
+    } = features(&rr, lags, cfg, &mut Scratch::default());
     if irregularity > cfg.max_irregularity {
         return Err(Undecided::Noise);
     }
@@ -394,7 +452,73 @@ pub fn episodes(beats: &[(f64, f64)], cfg: AfConfig) -> Vec<(f64, f64)> {
     out
 }
 
+/// Counts a decision calling for a change: the run's length, and where it
+/// began.
+fn count(run: &mut u32, from: &mut f64, wants: bool, at: f64) {
+    if wants {
+        if *run == 0 {
+            *from = at;
+        }
+        *run += 1;
+    } else {
+        *run = 0;
+    }
+}
+
+/// What the short path sees of the intervals around a decision's beat.
+#[derive(Debug, Clone, Copy)]
+struct Short {
+    irregularity: f64,
+    concentration: f64,
+    /// Share of its 3-interval patterns that recur in the long window.
+    repetition: f64,
+    /// Its shortest interval over the long window's median.
+    shortest: f64,
+    /// Its median over the median of the long window's intervals before it.
+    rate: f64,
+}
+
 impl AfDetector {
+    /// The short window's features: `short_window` intervals centred on
+    /// the decision's beat, with the lag partners before them, measured
+    /// as the long window is. Must follow [`repetition`] over the long
+    /// window, whose match flags it reads. `None` when turned off.
+    fn short_window(&mut self, long_median: f64) -> Option<Short> {
+        let (w, lags) = (self.cfg.window, self.cfg.max_lag);
+        let half = self.cfg.short_window.min(w) / 2;
+        if half < 2 {
+            return None;
+        }
+        let rr = self.rrs.make_contiguous();
+        let (lo, hi) = (lags + w / 2 - half, lags + w / 2 + half);
+        // Long-window pattern j is rr[lags + j..][..TEMPLATE]; those lying
+        // wholly inside the short window:
+        let matched = self
+            .scratch
+            .matched
+            .get(lo - lags..hi - lags + 1 - TEMPLATE)
+            .unwrap_or(&[]);
+        let repetition =
+            matched.iter().filter(|m| **m).count() as f64 / matched.len().max(1) as f64;
+        let shortest = rr[lo..hi].iter().copied().fold(f64::INFINITY, f64::min) / long_median;
+        let sorted = &mut self.scratch.sorted;
+        sorted.clear();
+        sorted.extend_from_slice(&rr[lags..lo]);
+        let before = if sorted.is_empty() {
+            f64::INFINITY
+        } else {
+            median(sorted)
+        };
+        let f = features(&rr[lo - lags..hi], lags, &self.cfg, &mut self.scratch);
+        Some(Short {
+            irregularity: f.irregularity,
+            concentration: f.concentration,
+            repetition,
+            shortest,
+            rate: f.median / before,
+        })
+    }
+
     pub fn new(cfg: AfConfig) -> Self {
         let w = cfg.window.max(4);
         let lag = cfg.max_lag.clamp(1, w / 2);
@@ -407,8 +531,11 @@ impl AfDetector {
             rrs: VecDeque::with_capacity(w + lag),
             times: VecDeque::with_capacity(w + lag),
             in_af: false,
+            short: false,
             run: 0,
             run_from: 0.0,
+            short_run: 0,
+            short_from: 0.0,
             out_of_range: 0,
             scratch: Scratch::default(),
         }
@@ -446,7 +573,11 @@ impl AfDetector {
         if self.rrs.len() < w + lags {
             return (None, None);
         }
-        let (irregularity, concentration) = features(
+        let Features {
+            irregularity,
+            concentration,
+            median: long_median,
+        } = features(
             self.rrs.make_contiguous(),
             lags,
             &self.cfg,
@@ -464,36 +595,76 @@ impl AfDetector {
             self.cfg.repeat_tolerance,
             &mut self.scratch,
         );
+        let short = self.short_window(long_median);
         let centre = self.times[lags + w / 2];
+        let cfg = &self.cfg;
+        let long_onset = !noise
+            && effective > cfg.onset
+            && periodicity <= cfg.periodic_onset
+            && repetition <= cfg.repeat_onset;
         let mut event = None;
-        let wants_change = !noise
-            && if self.in_af {
-                effective < self.cfg.offset
-                    || periodicity > self.cfg.periodic_offset
-                    || repetition > self.cfg.repeat_offset
-            } else {
-                effective > self.cfg.onset
-                    && periodicity <= self.cfg.periodic_onset
-                    && repetition <= self.cfg.repeat_onset
-            };
-        if wants_change {
-            if self.run == 0 {
-                self.run_from = centre;
+        if !self.in_af {
+            let short_onset = !noise
+                && periodicity <= cfg.periodic_onset
+                && short.is_some_and(|s| {
+                    s.irregularity > cfg.short_onset
+                        && s.concentration < cfg.max_concentration
+                        && s.repetition <= cfg.short_repeat
+                        && s.shortest >= cfg.short_min_rr
+                        && s.rate <= cfg.short_rate
+                });
+            count(&mut self.run, &mut self.run_from, long_onset, centre);
+            count(
+                &mut self.short_run,
+                &mut self.short_from,
+                short_onset,
+                centre,
+            );
+            if self.short_run == cfg.short_delay + 1 {
+                self.short_from = centre;
             }
-            self.run += 1;
-        } else {
-            self.run = 0;
-        }
-        if self.run >= self.cfg.min_run.max(1) {
-            self.run = 0;
-            self.in_af = !self.in_af;
             // Dated where the run of decisions calling for it began: the
             // rhythm changed there; the run only confirmed it.
-            event = Some(if self.in_af {
-                AfEvent::Onset(self.run_from)
+            if self.run >= cfg.min_run.max(1) {
+                event = Some(AfEvent::Onset(self.run_from));
+            } else if self.short_run >= cfg.short_run.max(1) {
+                event = Some(AfEvent::Onset(self.short_from));
+                self.short = true;
+            }
+        } else if !self.short {
+            let offset = !noise
+                && (effective < cfg.offset
+                    || periodicity > cfg.periodic_offset
+                    || repetition > cfg.repeat_offset);
+            count(&mut self.run, &mut self.run_from, offset, centre);
+            if self.run >= cfg.min_run.max(1) {
+                event = Some(AfEvent::Offset(self.run_from));
+            }
+        } else {
+            // A short-path episode: the long window confirming AF makes it
+            // an ordinary episode; otherwise it ends when the short window
+            // is regular again and the long one does not call for AF.
+            count(&mut self.run, &mut self.run_from, long_onset, centre);
+            if self.run >= cfg.min_run.max(1) {
+                self.short = false;
+                self.run = 0;
+                self.short_run = 0;
             } else {
-                AfEvent::Offset(self.run_from)
-            });
+                let regular = short.is_none_or(|s| {
+                    s.irregularity < cfg.short_offset || s.concentration >= cfg.max_concentration
+                });
+                let offset = !noise && regular && !long_onset;
+                count(&mut self.short_run, &mut self.short_from, offset, centre);
+                if self.short_run >= cfg.short_run.max(1) {
+                    event = Some(AfEvent::Offset(self.short_from));
+                }
+            }
+        }
+        if event.is_some() {
+            self.in_af = !self.in_af;
+            self.short &= self.in_af;
+            self.run = 0;
+            self.short_run = 0;
         }
         (
             Some(AfDecision {

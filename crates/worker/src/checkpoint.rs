@@ -16,8 +16,9 @@ pub const CHECKPOINT_PURPOSE: &str = "aorta/v1/checkpoint";
 /// 9: the clinical operator remembers where the last noisy span ended;
 /// 10: the QRS detector's beat-shape similarity index and its hysteresis;
 /// 11: the AF detector remembers where its run of decisions began;
-/// 12: the AF detector's repetition gate settings).
-pub(crate) const FORMAT: u32 = 12;
+/// 12: the AF detector's repetition gate settings;
+/// 13: the AF detector's short path, its settings and runs).
+pub(crate) const FORMAT: u32 = 13;
 
 /// A sealed checkpoint is `epoch u32 LE ‖ SealingKey::seal(aad, state)`;
 /// the epoch is also in the AAD.
