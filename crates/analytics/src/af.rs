@@ -996,16 +996,26 @@ mod tests {
             (off - burst_to).abs() < 3.0,
             "offset {off:.1}, burst to {burst_to:.1}"
         );
-        // Double detections: 20 of the sinus intervals each split in two
-        // unequal parts at random, a few beats apart.
+        // Double detections: 12 sinus intervals in a row each split in two
+        // unequal parts at random (a T wave or an artefact counted as a
+        // beat): as irregular as AF, but some parts are impossibly short.
         let mut split = sinus(200, &mut x);
-        for k in 0..20 {
-            let at = 100 + 4 * k + k % 3;
+        for k in 0..12 {
+            let at = 100 + 2 * k;
             let a = split[at] * (0.2 + 0.6 * lcg(&mut x));
             let b = split[at] - a;
             split.splice(at..=at, [a, b]);
         }
         split.extend(sinus(100, &mut x));
+        let without = AfConfig {
+            short_min_rr: 0.0,
+            ..AfConfig::default()
+        };
+        assert_ne!(
+            episodes(&beats(&split), without),
+            vec![],
+            "without the bound"
+        );
         assert_eq!(episodes(&beats(&split), AfConfig::default()), vec![]);
     }
 }
