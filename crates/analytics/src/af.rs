@@ -52,9 +52,9 @@
 //! [`AfConfig::repeat_onset`] cannot start AF, and one above
 //! [`AfConfig::repeat_offset`] counts towards ending it.
 //!
-//! Short path: a paroxysm of AF shorter than half the window (a burst of
-//! 15–35 beats inside stable sinus rhythm) never moves the 64-beat
-//! median. Beside it, [`AfConfig::short_window`] intervals centred on the
+//! Short path: a paroxysm of AF covering less than about half the window
+//! (a burst of a few dozen beats inside stable sinus rhythm) hardly moves
+//! the 64-beat median. Beside it, [`AfConfig::short_window`] intervals centred on the
 //! same beat are measured the same way; AF also starts when, for
 //! [`AfConfig::short_run`] decisions, that short window is irregular
 //! (above [`AfConfig::short_onset`], concentration below the bound), none
@@ -64,8 +64,10 @@
 //! detection), the long window's beats before it were regular (below
 //! [`AfConfig::short_before`]: a paroxysm out of a steady rhythm) and the
 //! long window is not periodic. Such an episode ends when the short window
-//! is regular again (below [`AfConfig::short_offset`]) and the long window
-//! does not call for AF, for [`AfConfig::short_end_run`] decisions; both
+//! is regular again (below [`AfConfig::short_offset`]) or most of its
+//! patterns recur (above [`AfConfig::repeat_offset`], the long window's
+//! bound), and the long window does not call for AF, for
+//! [`AfConfig::short_end_run`] decisions; both
 //! events are dated at the first decision of their run, as the long
 //! path's are. When the long window confirms AF it becomes an
 //! ordinary episode. Detecting brief AF on a few beats follows Petrėnas,
@@ -76,8 +78,8 @@
 //! when it falls below [`AfConfig::offset`] (hysteresis), each for
 //! [`AfConfig::min_run`] consecutive beats (debouncing). A decision refers
 //! to the beat at the window's centre, so it is reported half a window
-//! (~32 beats) late. Memory: three windows of f64 (state), and scratch
-//! space of a few windows for sorting (not checkpointed).
+//! (~32 beats) late. Memory: two windows of f64 (the intervals and their
+//! times; state), and scratch space of a few windows (not checkpointed).
 //!
 //! Recordings shorter than a window (e.g. 30-s screening strips) are
 //! classified as a whole by [`classify_segment`] with the same features.
@@ -120,7 +122,8 @@ pub struct AfConfig {
     /// Repetition above which a window counts towards ending AF.
     pub repeat_offset: f64,
     /// Intervals of the short window centred on the decision's beat
-    /// (the short path, see the module docs; 0 turns it off).
+    /// (the short path, see the module docs): rounded down to even, at
+    /// most the window less 2; fewer than 4 turn the short path off.
     pub short_window: usize,
     /// Short-window irregularity above which the short path calls for AF.
     pub short_onset: f64,
@@ -361,10 +364,15 @@ pub const TEMPLATE: usize = 3;
 /// `window` that another template of it matches: every interval within
 /// `tolerance` of its partner, relative to their mean. 0 for fewer than
 /// two templates. Templates are sorted by their last interval and each
-/// one only compares with the neighbours inside that interval's band, so
-/// the cost is O(n log n) plus the matches found.
+/// one only compares with the neighbours inside that interval's band, and
+/// stops at its first match: O(n log n) when the intervals spread (AF) or
+/// repeat (sinus), never more than comparing every pair (about 3,800
+/// comparisons for a 64-interval window). Leaves each template's flag in
+/// the scratch space, where the short path reads it.
 pub fn repetition(window: &[f64], tolerance: f64, s: &mut Scratch) -> f64 {
     let n = window.len().saturating_sub(TEMPLATE - 1);
+    s.matched.clear();
+    s.matched.resize(n, false);
     if n < 2 {
         return 0.0;
     }
@@ -375,8 +383,6 @@ pub fn repetition(window: &[f64], tolerance: f64, s: &mut Scratch) -> f64 {
     s.order.clear();
     s.order.extend(0..n);
     s.order.sort_by(|&a, &b| last(a).total_cmp(&last(b)));
-    s.matched.clear();
-    s.matched.resize(n, false);
     for p in 0..n {
         let i = s.order[p];
         if s.matched[i] {
@@ -518,7 +524,8 @@ impl AfDetector {
     /// window, whose match flags it reads. `None` when turned off.
     fn short_window(&mut self, long_median: f64) -> Option<Short> {
         let (w, lags) = (self.cfg.window, self.cfg.max_lag);
-        let half = self.cfg.short_window.min(w) / 2;
+        // At least one long-window interval stays before the short window.
+        let half = (self.cfg.short_window / 2).min(w / 2 - 1);
         if half < 2 {
             return None;
         }
@@ -526,13 +533,15 @@ impl AfDetector {
         let (lo, hi) = (lags + w / 2 - half, lags + w / 2 + half);
         // Long-window pattern j is rr[lags + j..][..TEMPLATE]; those lying
         // wholly inside the short window:
-        let matched = self
+        // Fails closed: flags that do not cover the window count as recurring.
+        let repetition = match self
             .scratch
             .matched
             .get(lo - lags..hi - lags + 1 - TEMPLATE)
-            .unwrap_or(&[]);
-        let repetition =
-            matched.iter().filter(|m| **m).count() as f64 / matched.len().max(1) as f64;
+        {
+            Some(m) if !m.is_empty() => m.iter().filter(|m| **m).count() as f64 / m.len() as f64,
+            _ => 1.0,
+        };
         let shortest = rr[lo..hi].iter().copied().fold(f64::INFINITY, f64::min) / long_median;
         // The long window's filtered intervals are still in the scratch
         // space: the irregularity of those before the short window.
@@ -680,8 +689,13 @@ impl AfDetector {
                 self.run = 0;
                 self.short_run = 0;
             } else {
+                // Regular again, or most of the short window's patterns
+                // recur (as the long window's gate ends any episode):
+                // recurring ectopy after a burst does not keep it going.
                 let regular = short.is_none_or(|s| {
-                    s.irregularity < cfg.short_offset || s.concentration >= cfg.max_concentration
+                    s.irregularity < cfg.short_offset
+                        || s.concentration >= cfg.max_concentration
+                        || s.repetition > cfg.repeat_offset
                 });
                 let offset = !noise && regular && !long_onset;
                 count(&mut self.short_run, &mut self.short_from, offset, centre);
@@ -875,12 +889,11 @@ mod tests {
         let direct = |w: &[f64], tol: f64| {
             let n = w.len() - (TEMPLATE - 1);
             let close = |a: f64, b: f64| (a - b).abs() <= tol * (a + b) / 2.0;
-            let hit = (0..n)
-                .filter(|&i| {
-                    (0..n).any(|j| j != i && (0..TEMPLATE).all(|k| close(w[i + k], w[j + k])))
-                })
-                .count();
-            hit as f64 / n as f64
+            let flags: Vec<bool> = (0..n)
+                .map(|i| (0..n).any(|j| j != i && (0..TEMPLATE).all(|k| close(w[i + k], w[j + k]))))
+                .collect();
+            let hit = flags.iter().filter(|f| **f).count();
+            (hit as f64 / n as f64, flags)
         };
         let mut s = Scratch::default();
         for case in 0..200 {
@@ -893,7 +906,10 @@ mod tests {
                 })
                 .collect();
             for tol in [0.0, 0.03, 0.1] {
-                assert_eq!(repetition(&w, tol, &mut s), direct(&w, tol), "{w:?} {tol}");
+                let (share, flags) = direct(&w, tol);
+                assert_eq!(repetition(&w, tol, &mut s), share, "{w:?} {tol}");
+                // Each template's flag, which the short path reads.
+                assert_eq!(s.matched, flags, "{w:?} {tol}");
             }
         }
         assert_eq!(repetition(&[800.0, 800.0, 800.0], 0.03, &mut s), 0.0);
@@ -1017,5 +1033,44 @@ mod tests {
             "without the bound"
         );
         assert_eq!(episodes(&beats(&split), AfConfig::default()), vec![]);
+    }
+
+    /// A paroxysm followed by ectopy in changing, recurring patterns (not
+    /// periodic, irregular to the short window): the episode the short
+    /// path began ends soon after the burst, not minutes later.
+    #[test]
+    fn a_short_episode_ends_when_recurring_ectopy_follows() {
+        let motifs: [&[f64]; 4] = [
+            &[900.0],
+            &[560.0, 640.0, 980.0],
+            &[580.0, 1200.0],
+            &[540.0, 620.0, 680.0, 1060.0],
+        ];
+        for seed in 1..=20u64 {
+            let mut x = seed;
+            let mut rr: Vec<f64> = (0..200)
+                .map(|_| 900.0 * (1.0 + 0.01 * (lcg(&mut x) - 0.5)))
+                .collect();
+            rr.extend((0..20).map(|_| 380.0 + 420.0 * lcg(&mut x)));
+            let burst_to: f64 = rr.iter().sum::<f64>() / 1000.0;
+            while rr.len() < 600 {
+                let m = motifs[(lcg(&mut x) * 4.0) as usize % 4];
+                rr.extend(m.iter().map(|r| r * (1.0 + 0.01 * (lcg(&mut x) - 0.5))));
+            }
+            let mut t = 0.0;
+            let beats: Vec<(f64, f64)> = rr
+                .iter()
+                .map(|r| {
+                    t += r / 1000.0;
+                    (t, *r)
+                })
+                .collect();
+            for (on, off) in episodes(&beats, AfConfig::default()) {
+                assert!(
+                    off < burst_to + 30.0,
+                    "seed {seed}: AF {on:.0}..{off:.0} s after a burst ending at {burst_to:.0} s"
+                );
+            }
+        }
     }
 }
