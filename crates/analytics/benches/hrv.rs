@@ -40,6 +40,32 @@ fn bench(c: &mut Criterion) {
                 .count()
         })
     });
+    // The pattern search's hard case: every other interval the same, so
+    // half the templates share one band, and the others at random, so
+    // few of them match (each scans its band).
+    let mut x = 1u64;
+    let hard: Vec<f64> = (0..nn.len())
+        .map(|i| {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            if i % 2 == 0 {
+                800.0
+            } else {
+                400.0 + (x >> 33) as f64 % 800.0
+            }
+        })
+        .collect();
+    let th = hrv::cumulative_times(&hard);
+    g.bench_function(format!("af_detector_hard_{}_beats", hard.len()), |b| {
+        b.iter(|| {
+            let mut d = AfDetector::new(AfConfig::default());
+            hard.iter()
+                .zip(&th)
+                .filter_map(|(rr, t)| d.push(*rr, *t).0)
+                .count()
+        })
+    });
     g.finish();
 }
 

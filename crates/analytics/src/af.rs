@@ -199,8 +199,10 @@ pub struct AfDecision {
     pub noise: bool,
     /// Lag-2/3 periodicity of the last intervals ([`periodicity`]).
     pub periodicity: f64,
-    /// Share of the window's interval patterns that recur ([`repetition`]).
-    pub repetition: f64,
+    /// Share of the window's interval patterns that recur ([`repetition`]);
+    /// computed only when a rule needs it (`None` otherwise, e.g. when the
+    /// window is not irregular enough for AF to start anyway).
+    pub repetition: Option<f64>,
 }
 
 /// Why [`classify_segment`] did not decide.
@@ -235,6 +237,9 @@ pub struct AfDetector {
     out_of_range: u64,
     #[serde(skip)]
     scratch: Scratch,
+    /// The short window's working buffers.
+    #[serde(skip)]
+    short_scratch: Scratch,
 }
 
 /// Working buffers of [`features`] (not state: never checkpointed).
@@ -242,7 +247,7 @@ pub struct AfDetector {
 pub struct Scratch {
     sorted: Vec<f64>,
     filtered: Vec<f64>,
-    order: Vec<usize>,
+    order: Vec<u128>,
     matched: Vec<bool>,
 }
 
@@ -376,27 +381,31 @@ pub fn repetition(window: &[f64], tolerance: f64, s: &mut Scratch) -> f64 {
     if n < 2 {
         return 0.0;
     }
-    // Template j is window[j..j + TEMPLATE]; `last(j)` is its sort key.
-    let last = |j: usize| window[j + TEMPLATE - 1];
+    // Template j is window[j..j + TEMPLATE], sorted by its last interval.
     let close = |a: f64, b: f64| (a - b).abs() <= tolerance * (a + b) / 2.0;
     let same = |i: usize, j: usize| (0..TEMPLATE).all(|k| close(window[i + k], window[j + k]));
+    // Sorted as integers: the bits of a positive f64 order as its value
+    // (intervals are 200..3000 ms), the template's index below them.
     s.order.clear();
-    s.order.extend(0..n);
-    s.order.sort_by(|&a, &b| last(a).total_cmp(&last(b)));
+    s.order
+        .extend((0..n).map(|j| (u128::from(window[j + TEMPLATE - 1].to_bits()) << 64) | j as u128));
+    s.order.sort_unstable();
+    let key = |o: u128| window[(o as u64) as usize + TEMPLATE - 1];
     for p in 0..n {
-        let i = s.order[p];
+        let i = (s.order[p] as u64) as usize;
+        let last = key(s.order[p]);
         if s.matched[i] {
             continue;
         }
         // Up, then down the sorted order, while the last interval is close.
         let order = &s.order;
-        let near = |j: &usize| close(last(i), last(*j));
+        let near = |o: &&u128| close(last, key(**o));
         let partner = order[p + 1..]
             .iter()
-            .take_while(|j| near(j))
-            .chain(order[..p].iter().rev().take_while(|j| near(j)))
-            .find(|&&j| same(i, j))
-            .copied();
+            .take_while(near)
+            .chain(order[..p].iter().rev().take_while(near))
+            .map(|o| (*o as u64) as usize)
+            .find(|&j| same(i, j));
         if let Some(j) = partner {
             s.matched[i] = true;
             s.matched[j] = true;
@@ -449,7 +458,7 @@ pub fn classify_segment(rr_ms: &[f64], cfg: &AfConfig) -> Result<AfDecision, Und
         concentration,
         noise: false,
         periodicity,
-        repetition,
+        repetition: Some(repetition),
     })
 }
 
@@ -504,61 +513,108 @@ fn count(run: &mut u32, from: &mut f64, wants: bool, at: f64) {
     }
 }
 
-/// What the short path sees of the intervals around a decision's beat.
-#[derive(Debug, Clone, Copy)]
-struct Short {
-    irregularity: f64,
-    concentration: f64,
-    /// Share of its 3-interval patterns that recur in the long window.
-    repetition: f64,
-    /// Its shortest interval over the long window's median.
-    shortest: f64,
-    /// Irregularity of the long window's intervals before it.
-    before: f64,
-}
-
 impl AfDetector {
-    /// The short window's features: `short_window` intervals centred on
-    /// the decision's beat, with the lag partners before them, measured
-    /// as the long window is. Must follow [`repetition`] over the long
-    /// window, whose match flags it reads. `None` when turned off.
-    fn short_window(&mut self, long_median: f64) -> Option<Short> {
-        let (w, lags) = (self.cfg.window, self.cfg.max_lag);
-        // At least one long-window interval stays before the short window.
-        let half = (self.cfg.short_window / 2).min(w / 2 - 1);
-        if half < 2 {
-            return None;
+    /// The long window's repetition, computed once per decision and only
+    /// when a rule needs it (it also leaves the match flags the short path
+    /// reads).
+    fn long_repetition(&mut self, memo: &mut Option<f64>) -> f64 {
+        if let Some(r) = *memo {
+            return r;
         }
+        let lags = self.cfg.max_lag;
+        let r = repetition(
+            &self.rrs.make_contiguous()[lags..],
+            self.cfg.repeat_tolerance,
+            &mut self.scratch,
+        );
+        *memo = Some(r);
+        r
+    }
+
+    /// Whether the long window calls for AF (its onset rule).
+    fn long_onset(
+        &mut self,
+        noise: bool,
+        effective: f64,
+        periodicity: f64,
+        memo: &mut Option<f64>,
+    ) -> bool {
+        !noise
+            && effective > self.cfg.onset
+            && periodicity <= self.cfg.periodic_onset
+            && self.long_repetition(memo) <= self.cfg.repeat_onset
+    }
+
+    /// The short window's place in the buffer: `short_window` intervals
+    /// centred on the decision's beat, at least one long-window interval
+    /// before it. `None` when the short path is off.
+    fn short_bounds(&self) -> Option<(usize, usize)> {
+        let (w, lags) = (self.cfg.window, self.cfg.max_lag);
+        let half = (self.cfg.short_window / 2).min(w / 2 - 1);
+        (half >= 2).then(|| (lags + w / 2 - half, lags + w / 2 + half))
+    }
+
+    /// The short window measured as the long one is, in its own scratch
+    /// space (the long window's filtered intervals stay for
+    /// [`Self::regular_before`]).
+    fn short_features(&mut self, (lo, hi): (usize, usize)) -> Features {
+        let lags = self.cfg.max_lag;
         let rr = self.rrs.make_contiguous();
-        let (lo, hi) = (lags + w / 2 - half, lags + w / 2 + half);
+        features(&rr[lo - lags..hi], lags, &self.cfg, &mut self.short_scratch)
+    }
+
+    /// Share of the short window's 3-interval patterns that recur in the
+    /// long window. Fails closed: flags that do not cover it count as
+    /// recurring.
+    fn short_repetition(&mut self, (lo, hi): (usize, usize), memo: &mut Option<f64>) -> f64 {
+        self.long_repetition(memo);
+        let lags = self.cfg.max_lag;
         // Long-window pattern j is rr[lags + j..][..TEMPLATE]; those lying
         // wholly inside the short window:
-        // Fails closed: flags that do not cover the window count as recurring.
-        let repetition = match self
+        match self
             .scratch
             .matched
             .get(lo - lags..hi - lags + 1 - TEMPLATE)
         {
             Some(m) if !m.is_empty() => m.iter().filter(|m| **m).count() as f64 / m.len() as f64,
             _ => 1.0,
-        };
-        let shortest = rr[lo..hi].iter().copied().fold(f64::INFINITY, f64::min) / long_median;
-        // The long window's filtered intervals are still in the scratch
-        // space: the irregularity of those before the short window.
-        let before = median_difference(
-            &self.scratch.filtered,
-            lags..lo,
-            lags,
-            &mut self.scratch.sorted,
-        );
-        let f = features(&rr[lo - lags..hi], lags, &self.cfg, &mut self.scratch);
-        Some(Short {
-            irregularity: f.irregularity,
-            concentration: f.concentration,
-            repetition,
-            shortest,
-            before,
-        })
+        }
+    }
+
+    /// Whether the short path calls for AF (see the module docs); the
+    /// cheap tests first, the rest only when they pass.
+    fn short_onset(&mut self, b: (usize, usize), long_median: f64, memo: &mut Option<f64>) -> bool {
+        let f = self.short_features(b);
+        let cfg = self.cfg;
+        f.irregularity > cfg.short_onset
+            && f.concentration < cfg.max_concentration
+            && self.short_repetition(b, memo) <= cfg.short_repeat
+            && {
+                let rr = self.rrs.make_contiguous();
+                let shortest = rr[b.0..b.1].iter().copied().fold(f64::INFINITY, f64::min);
+                shortest >= cfg.short_min_rr * long_median
+            }
+            && self.regular_before(b.0)
+    }
+
+    /// Whether the long window's intervals before the short window were
+    /// regular. Reads the long window's filtered intervals, still in the
+    /// scratch space from this decision's [`features`].
+    fn regular_before(&mut self, lo: usize) -> bool {
+        let lags = self.cfg.max_lag;
+        let s = &mut self.scratch;
+        median_difference(&s.filtered, lags..lo, lags, &mut s.sorted) < self.cfg.short_before
+    }
+
+    /// Whether the short window is regular again, or most of its patterns
+    /// recur (as the long window's gate ends any episode): recurring
+    /// ectopy after a burst does not keep an episode going.
+    fn short_regular(&mut self, b: Option<(usize, usize)>, memo: &mut Option<f64>) -> bool {
+        let Some(b) = b else { return true };
+        let f = self.short_features(b);
+        f.irregularity < self.cfg.short_offset
+            || f.concentration >= self.cfg.max_concentration
+            || self.short_repetition(b, memo) > self.cfg.repeat_offset
     }
 
     pub fn new(cfg: AfConfig) -> Self {
@@ -580,6 +636,7 @@ impl AfDetector {
             short_from: 0.0,
             out_of_range: 0,
             scratch: Scratch::default(),
+            short_scratch: Scratch::default(),
         }
     }
 
@@ -632,29 +689,16 @@ impl AfDetector {
         };
         let noise = irregularity > self.cfg.max_irregularity;
         let periodicity = periodicity(self.rrs.make_contiguous());
-        let repetition = repetition(
-            &self.rrs.make_contiguous()[lags..],
-            self.cfg.repeat_tolerance,
-            &mut self.scratch,
-        );
-        let short = self.short_window(long_median);
         let centre = self.times[lags + w / 2];
-        let cfg = &self.cfg;
-        let long_onset = !noise
-            && effective > cfg.onset
-            && periodicity <= cfg.periodic_onset
-            && repetition <= cfg.repeat_onset;
+        let short = self.short_bounds();
+        // The long window's repetition, once, when a rule needs it.
+        let mut rep = None;
         let mut event = None;
         if !self.in_af {
+            let long_onset = self.long_onset(noise, effective, periodicity, &mut rep);
             let short_onset = !noise
-                && periodicity <= cfg.periodic_onset
-                && short.is_some_and(|s| {
-                    s.irregularity > cfg.short_onset
-                        && s.concentration < cfg.max_concentration
-                        && s.repetition <= cfg.short_repeat
-                        && s.shortest >= cfg.short_min_rr
-                        && s.before < cfg.short_before
-                });
+                && periodicity <= self.cfg.periodic_onset
+                && short.is_some_and(|b| self.short_onset(b, long_median, &mut rep));
             count(&mut self.run, &mut self.run_from, long_onset, centre);
             count(
                 &mut self.short_run,
@@ -664,42 +708,35 @@ impl AfDetector {
             );
             // Dated where the run of decisions calling for it began: the
             // rhythm changed there; the run only confirmed it.
-            if self.run >= cfg.min_run.max(1) {
+            if self.run >= self.cfg.min_run.max(1) {
                 event = Some(AfEvent::Onset(self.run_from));
-            } else if self.short_run >= cfg.short_run.max(1) {
+            } else if self.short_run >= self.cfg.short_run.max(1) {
                 event = Some(AfEvent::Onset(self.short_from));
                 self.short = true;
             }
         } else if !self.short {
             let offset = !noise
-                && (effective < cfg.offset
-                    || periodicity > cfg.periodic_offset
-                    || repetition > cfg.repeat_offset);
+                && (effective < self.cfg.offset
+                    || periodicity > self.cfg.periodic_offset
+                    || self.long_repetition(&mut rep) > self.cfg.repeat_offset);
             count(&mut self.run, &mut self.run_from, offset, centre);
-            if self.run >= cfg.min_run.max(1) {
+            if self.run >= self.cfg.min_run.max(1) {
                 event = Some(AfEvent::Offset(self.run_from));
             }
         } else {
             // A short-path episode: the long window confirming AF makes it
             // an ordinary episode; otherwise it ends when the short window
             // is regular again and the long one does not call for AF.
+            let long_onset = self.long_onset(noise, effective, periodicity, &mut rep);
             count(&mut self.run, &mut self.run_from, long_onset, centre);
-            if self.run >= cfg.min_run.max(1) {
+            if self.run >= self.cfg.min_run.max(1) {
                 self.short = false;
                 self.run = 0;
                 self.short_run = 0;
             } else {
-                // Regular again, or most of the short window's patterns
-                // recur (as the long window's gate ends any episode):
-                // recurring ectopy after a burst does not keep it going.
-                let regular = short.is_none_or(|s| {
-                    s.irregularity < cfg.short_offset
-                        || s.concentration >= cfg.max_concentration
-                        || s.repetition > cfg.repeat_offset
-                });
-                let offset = !noise && regular && !long_onset;
+                let offset = !noise && !long_onset && self.short_regular(short, &mut rep);
                 count(&mut self.short_run, &mut self.short_from, offset, centre);
-                if self.short_run >= cfg.short_end_run.max(1) {
+                if self.short_run >= self.cfg.short_end_run.max(1) {
                     event = Some(AfEvent::Offset(self.short_from));
                 }
             }
@@ -718,7 +755,7 @@ impl AfDetector {
                 concentration,
                 noise,
                 periodicity,
-                repetition,
+                repetition: rep,
             }),
             event,
         )
@@ -942,7 +979,7 @@ mod tests {
             for r in rr {
                 t += r / 1000.0;
                 let (dec, ev) = d.push(*r, t);
-                rep.extend(dec.map(|d| d.repetition));
+                rep.extend(dec.and_then(|d| d.repetition));
                 onsets += usize::from(matches!(ev, Some(AfEvent::Onset(_))));
             }
             rep.sort_by(f64::total_cmp);
