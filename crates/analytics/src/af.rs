@@ -644,6 +644,20 @@ impl AfDetector {
         self.in_af
     }
 
+    /// Heap held: the window's intervals and times, and the working
+    /// buffers as allocated (their capacities, not a formula).
+    pub fn heap_bytes(&self) -> usize {
+        let f = std::mem::size_of::<f64>();
+        let scratch = |s: &Scratch| {
+            (s.sorted.capacity() + s.filtered.capacity()) * f
+                + s.order.capacity() * std::mem::size_of::<u128>()
+                + s.matched.capacity()
+        };
+        (self.rrs.capacity() + self.times.capacity()) * f
+            + scratch(&self.scratch)
+            + scratch(&self.short_scratch)
+    }
+
     /// Intervals left out so far because they were outside 200..3000 ms.
     pub fn out_of_range(&self) -> u64 {
         self.out_of_range

@@ -102,7 +102,7 @@ impl ClinicalState {
             .iter()
             .map(|b| b.beats.capacity() * 16 + 48)
             .sum::<usize>()
-            + 64 * 8 * 3
+            + self.af.heap_bytes()
             + 256
     }
 
