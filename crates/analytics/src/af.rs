@@ -214,8 +214,11 @@ pub enum Undecided {
     Noise,
 }
 
-/// Streaming AF detector over RR intervals.
+/// Streaming AF detector over RR intervals. A restored detector is
+/// checked as it is read ([`Restored`]): one that `new` could not have
+/// made, or whose buffers `push` could not have filled, is refused.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
+#[serde(try_from = "Restored")]
 pub struct AfDetector {
     cfg: AfConfig,
     /// The last `window + max_lag` rhythm intervals (ms).
@@ -240,6 +243,65 @@ pub struct AfDetector {
     /// The short window's working buffers.
     #[serde(skip)]
     short_scratch: Scratch,
+}
+
+/// An [`AfDetector`] as read from a checkpoint, before its checks: the
+/// same fields in the same order (the serialised form is the detector's).
+#[derive(serde::Deserialize)]
+pub struct Restored {
+    cfg: AfConfig,
+    rrs: VecDeque<f64>,
+    times: VecDeque<f64>,
+    in_af: bool,
+    short: bool,
+    run: u32,
+    run_from: f64,
+    short_run: u32,
+    short_from: f64,
+    out_of_range: u64,
+}
+
+impl TryFrom<Restored> for AfDetector {
+    type Error = String;
+
+    fn try_from(r: Restored) -> Result<Self, String> {
+        let fresh = AfDetector::new(r.cfg);
+        let (w, lags) = (fresh.cfg.window, fresh.cfg.max_lag);
+        if fresh.cfg != r.cfg {
+            return Err(format!(
+                "AF detector settings out of range (window {}, lags {})",
+                r.cfg.window, r.cfg.max_lag
+            ));
+        }
+        if r.rrs.len() != r.times.len() || r.rrs.len() > w + lags {
+            return Err(format!(
+                "AF detector buffers of {} intervals and {} times for a window of {}",
+                r.rrs.len(),
+                r.times.len(),
+                w + lags
+            ));
+        }
+        if !r.rrs.iter().all(|x| (200.0..=3000.0).contains(x))
+            || !r.times.iter().all(|t| t.is_finite())
+        {
+            return Err("AF detector buffers hold values push never keeps".into());
+        }
+        if r.short && !r.in_af {
+            return Err("AF detector in a short-path episode outside AF".into());
+        }
+        Ok(Self {
+            rrs: r.rrs,
+            times: r.times,
+            in_af: r.in_af,
+            short: r.short,
+            run: r.run,
+            run_from: r.run_from,
+            short_run: r.short_run,
+            short_from: r.short_from,
+            out_of_range: r.out_of_range,
+            ..fresh
+        })
+    }
 }
 
 /// Working buffers of [`features`] (not state: never checkpointed).
@@ -1123,5 +1185,47 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// A checkpointed detector restores to itself and goes on deciding as
+    /// the original does; a forged or corrupted one that `new` could not
+    /// have made (or whose buffers `push` could not have filled) is
+    /// refused as it is read, instead of panicking later.
+    #[test]
+    fn restore_checks_what_it_reads() {
+        let mut x = 3u64;
+        let mut d = AfDetector::new(AfConfig::default());
+        let mut t = 0.0;
+        for _ in 0..100 {
+            let r = 450.0 + 600.0 * lcg(&mut x);
+            t += r / 1000.0;
+            d.push(r, t);
+        }
+        // The checkpoint's own encoding (postcard) restores it exactly.
+        let bytes = postcard::to_stdvec(&d).unwrap();
+        let mut back: AfDetector = postcard::from_bytes(&bytes).unwrap();
+        assert_eq!(back, d);
+        t += 0.7;
+        assert_eq!(back.push(700.0, t), d.push(700.0, t));
+        // Tampered copies, edited as JSON.
+        let mut v = serde_json::to_value(&d).unwrap();
+        for (path, value) in [
+            ("/cfg/window", serde_json::json!(0)),
+            ("/cfg/max_lag", serde_json::json!(40)),
+            ("/times", serde_json::json!([1.0])),
+            ("/rrs/0", serde_json::json!(5.0)),
+            ("/short", serde_json::json!(true)),
+        ] {
+            let mut bad = v.clone();
+            if path == "/short" {
+                bad["in_af"] = serde_json::json!(false);
+            }
+            *bad.pointer_mut(path).unwrap() = value;
+            let err = serde_json::from_value::<AfDetector>(bad).unwrap_err();
+            assert!(err.to_string().contains("AF detector"), "{path}: {err}");
+        }
+        v["rrs"] = serde_json::json!([]);
+        v["times"] = serde_json::json!([]);
+        assert!(serde_json::from_value::<AfDetector>(v).is_ok());
     }
 }
