@@ -245,6 +245,9 @@ pub struct AfDetector {
     short_scratch: Scratch,
 }
 
+/// Largest window a restored detector may have (the default is 64).
+pub const MAX_WINDOW: usize = 1024;
+
 /// An [`AfDetector`] as read from a checkpoint, before its checks: the
 /// same fields in the same order (the serialised form is the detector's).
 #[derive(serde::Deserialize)]
@@ -265,6 +268,14 @@ impl TryFrom<Restored> for AfDetector {
     type Error = String;
 
     fn try_from(r: Restored) -> Result<Self, String> {
+        // Checked before `new` allocates the window: a restored size must
+        // not choose how much memory is reserved.
+        if !(4..=MAX_WINDOW).contains(&r.cfg.window) {
+            return Err(format!(
+                "AF detector window of {} intervals (4..={MAX_WINDOW})",
+                r.cfg.window
+            ));
+        }
         let fresh = AfDetector::new(r.cfg);
         let (w, lags) = (fresh.cfg.window, fresh.cfg.max_lag);
         if fresh.cfg != r.cfg {
@@ -1211,6 +1222,7 @@ mod tests {
         let mut v = serde_json::to_value(&d).unwrap();
         for (path, value) in [
             ("/cfg/window", serde_json::json!(0)),
+            ("/cfg/window", serde_json::json!(1u64 << 40)),
             ("/cfg/max_lag", serde_json::json!(40)),
             ("/times", serde_json::json!([1.0])),
             ("/rrs/0", serde_json::json!(5.0)),
