@@ -906,6 +906,35 @@ mod tests {
         (*x >> 33) as f64 / (1u64 << 31) as f64
     }
 
+    /// `(time s, RR ms)` for each interval, the first beat at 0.
+    fn beats(rr: &[f64]) -> Vec<(f64, f64)> {
+        let mut t = 0.0;
+        rr.iter()
+            .map(|r| {
+                t += r / 1000.0;
+                (t, *r)
+            })
+            .collect()
+    }
+
+    /// AF onsets over `rr`, and the median of what `pick` reads from the
+    /// decisions (those it reads a value from).
+    fn onsets_and_median(
+        rr: &[f64],
+        cfg: AfConfig,
+        pick: impl Fn(&AfDecision) -> Option<f64>,
+    ) -> (usize, f64) {
+        let mut d = AfDetector::new(cfg);
+        let (mut onsets, mut values) = (0, Vec::new());
+        for (t, r) in beats(rr) {
+            let (dec, ev) = d.push(r, t);
+            values.extend(dec.as_ref().and_then(&pick));
+            onsets += usize::from(matches!(ev, Some(AfEvent::Onset(_))));
+        }
+        values.sort_by(f64::total_cmp);
+        (onsets, values[values.len() / 2])
+    }
+
     #[test]
     fn bigeminy_and_trigeminy_switching_is_not_af() {
         // As in MIT-BIH 119: runs of N–V (bigeminy) and N–N–V (trigeminy),
@@ -973,20 +1002,7 @@ mod tests {
             })
             .collect();
         let af: Vec<f64> = (0..600).map(|_| 700.0 * (1.0 + 0.6 * jitter())).collect();
-        let onsets = |rr: &[f64], cfg: AfConfig| {
-            let mut d = AfDetector::new(cfg);
-            let mut t = 0.0;
-            let mut n = 0;
-            let mut per = Vec::new();
-            for r in rr {
-                t += r / 1000.0;
-                let (dec, ev) = d.push(*r, t);
-                per.extend(dec.map(|d| d.periodicity));
-                n += usize::from(matches!(ev, Some(AfEvent::Onset(_))));
-            }
-            per.sort_by(f64::total_cmp);
-            (n, per[per.len() / 2])
-        };
+        let onsets = |rr: &[f64], cfg| onsets_and_median(rr, cfg, |d| Some(d.periodicity));
         let without = AfConfig {
             periodic_onset: f64::INFINITY,
             periodic_offset: f64::INFINITY,
@@ -1060,18 +1076,7 @@ mod tests {
             ectopy.extend(m.iter().map(|r| r * (1.0 + 0.01 * (lcg(&mut x) - 0.5))));
         }
         let af: Vec<f64> = (0..800).map(|_| 450.0 + 600.0 * lcg(&mut x)).collect();
-        let run = |rr: &[f64], cfg: AfConfig| {
-            let mut d = AfDetector::new(cfg);
-            let (mut t, mut onsets, mut rep) = (0.0, 0, Vec::new());
-            for r in rr {
-                t += r / 1000.0;
-                let (dec, ev) = d.push(*r, t);
-                rep.extend(dec.and_then(|d| d.repetition));
-                onsets += usize::from(matches!(ev, Some(AfEvent::Onset(_))));
-            }
-            rep.sort_by(f64::total_cmp);
-            (onsets, rep[rep.len() / 2])
-        };
+        let run = |rr: &[f64], cfg| onsets_and_median(rr, cfg, |d| d.repetition);
         let without = AfConfig {
             repeat_onset: f64::INFINITY,
             repeat_offset: f64::INFINITY,
@@ -1106,15 +1111,6 @@ mod tests {
         rr.extend((0..20).map(|_| 380.0 + 420.0 * lcg(&mut x)));
         let burst_to: f64 = rr.iter().sum::<f64>() / 1000.0;
         rr.extend(sinus(200, &mut x));
-        let beats = |rr: &[f64]| {
-            let mut t = 0.0;
-            rr.iter()
-                .map(|r| {
-                    t += r / 1000.0;
-                    (t, *r)
-                })
-                .collect::<Vec<_>>()
-        };
         let without = AfConfig {
             short_window: 0,
             ..AfConfig::default()
@@ -1181,15 +1177,7 @@ mod tests {
                 let m = motifs[(lcg(&mut x) * 4.0) as usize % 4];
                 rr.extend(m.iter().map(|r| r * (1.0 + 0.01 * (lcg(&mut x) - 0.5))));
             }
-            let mut t = 0.0;
-            let beats: Vec<(f64, f64)> = rr
-                .iter()
-                .map(|r| {
-                    t += r / 1000.0;
-                    (t, *r)
-                })
-                .collect();
-            for (on, off) in episodes(&beats, AfConfig::default()) {
+            for (on, off) in episodes(&beats(&rr), AfConfig::default()) {
                 assert!(
                     off < burst_to + 30.0,
                     "seed {seed}: AF {on:.0}..{off:.0} s after a burst ending at {burst_to:.0} s"
