@@ -1434,6 +1434,21 @@ pub fn results(a: ResultsArgs) -> Result<()> {
             .with_context(|| format!("writing {}", p.display()))?;
         println!("wrote {} ({n} FHIR R4 Observations)", p.display());
     }
+    if stats.rejected > 0 {
+        // Every genuine row above is complete; what was refused cannot have
+        // come from this deployment's workers through honest storage.
+        let reasons: Vec<String> = stats
+            .refused
+            .nonzero()
+            .iter()
+            .map(|(r, n)| format!("{n} {r}"))
+            .collect();
+        bail!(
+            "{where_} holds {} result envelope(s) that are not this deployment's workers' ({}): forged, foreign or damaged; every genuine result above is complete",
+            stats.rejected,
+            reasons.join(", ")
+        );
+    }
     Ok(())
 }
 

@@ -2,10 +2,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use aorta_envelope::{KemPublic, KemSecret, ReceiverSession};
+use aorta_envelope::receive::AlreadyDelivered;
+use aorta_envelope::{ExactlyOnce, KemPublic, KemSecret, Receiver, Refused, Sealed};
 use aorta_spool::{LogReader, Spool};
 use aorta_transport::{PartitionId, TransportError};
-use aorta_wire::{Body, ContentType, Header, ResultBatch, ResultRecord, StreamId};
+use aorta_wire::{Body, ContentType, ResultBatch, ResultRecord, StreamId};
 
 pub use aorta_transport::CommittedRecords;
 
@@ -77,57 +78,75 @@ pub struct ResultRow {
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct ResultStats {
     pub envelopes: u64,
+    /// Envelopes refused: the sum of [`ResultStats::refused`].
     pub rejected: u64,
+    /// Copies of genuine envelopes or records already delivered.
     pub duplicates: u64,
     pub corrupt: u64,
+    /// Why envelopes were refused.
+    pub refused: Refusals,
+}
+
+/// Refused result envelopes by reason. None of these can come from an
+/// honest worker through honest storage: each is a forgery, a result of
+/// another deployment, or damage.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Refusals {
+    /// The header does not parse, or its length is not its bucket's.
+    pub malformed: u64,
+    /// Not a result envelope.
+    pub wrong_content: u64,
+    /// Names a fleet key epoch this clinician does not know.
+    pub unknown_epoch: u64,
+    /// Did not authenticate as the fleet's to this clinician.
+    pub unauthenticated: u64,
+    /// An unencrypted (`dangerous_plaintext`) envelope.
+    pub plaintext: u64,
+    /// Authenticated, but its content does not decode.
+    pub bad_content: u64,
+}
+
+impl Refusals {
+    /// `(reason, count)` for every reason that occurred, for reports.
+    pub fn nonzero(&self) -> Vec<(&'static str, u64)> {
+        [
+            ("malformed", self.malformed),
+            ("wrong-content", self.wrong_content),
+            ("unknown-epoch", self.unknown_epoch),
+            ("unauthenticated", self.unauthenticated),
+            ("plaintext", self.plaintext),
+            ("bad-content", self.bad_content),
+        ]
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .collect()
+    }
 }
 
 /// Record identity: (stream, algorithm, metric, time, window).
 type Identity = (StreamId, u8, u8, i64, u32);
 
 /// Opens result envelopes with the clinician key, authenticating the
-/// sender as the fleet key of the epoch each names.
+/// sender as the fleet key of the epoch each names, through the one
+/// receiver for sealed streams ([`aorta_envelope::Receiver`]): nothing a
+/// forged envelope claims moves any state here.
 ///
-/// A replayed result envelope repeats (stream, session, seq) and is
-/// dropped. Results replayed under other sessions (input copied to another
-/// partition, a worker run twice on the same input) repeat a record's
-/// identity from another *source* (partition and result session): the
-/// first source to report an identity owns it, others' copies are dropped
-/// and counted. Within one source nothing is de-duplicated by value (two
-/// beats may share a timestamp).
+/// Every genuine envelope is delivered exactly once whatever the order
+/// and however often storage hands it over ([`ExactlyOnce`]). Results
+/// replayed under other sessions (input copied to another partition, a
+/// worker run twice on the same input) repeat a record's identity from
+/// another *source* (partition and result session): the first source to
+/// report an identity owns it, others' copies are dropped and counted.
+/// Within one source nothing is de-duplicated by value (two beats may
+/// share a timestamp).
 pub struct Decryptor {
     clinician: KemSecret,
     fleet: HashMap<u32, KemPublic>,
     names: HashMap<StreamId, String>,
-    sessions: HashMap<(StreamId, u64), ReceiverSession>,
-    /// Per result session: highest sequence number seen and a 128-entry
-    /// window below it (bounded, whatever the session's length).
-    seen: HashMap<(StreamId, u64), (u64, u128)>,
+    receiver: Receiver,
+    delivered: ExactlyOnce,
     owner: HashMap<Identity, (u32, u64)>,
     pub stats: ResultStats,
-}
-
-/// `true` when `seq` is new for a window (highest, bitmap), which it then
-/// records; older than the window counts as seen.
-fn first_sight(w: &mut (u64, u128), seq: u64) -> bool {
-    let (hi, bits) = w;
-    if seq > *hi || (*hi == 0 && *bits == 0) {
-        let shift = seq.saturating_sub(*hi);
-        *bits = if shift >= 128 { 0 } else { *bits << shift };
-        *bits |= 1;
-        *hi = seq;
-        return true;
-    }
-    let back = *hi - seq;
-    if back >= 128 {
-        return false;
-    }
-    let bit = 1u128 << back;
-    if *bits & bit != 0 {
-        return false;
-    }
-    *bits |= bit;
-    true
 }
 
 impl std::fmt::Debug for Decryptor {
@@ -137,6 +156,11 @@ impl std::fmt::Debug for Decryptor {
             .finish_non_exhaustive()
     }
 }
+
+/// Result sessions kept per results channel: every partition's worker
+/// seals to the same channel, so this is about the partitions times the
+/// restarts a follower sees at once. More only costs key agreements.
+const SESSIONS_PER_CHANNEL: usize = 4096;
 
 impl Decryptor {
     pub fn new(
@@ -148,8 +172,8 @@ impl Decryptor {
             clinician,
             fleet,
             names,
-            sessions: HashMap::new(),
-            seen: HashMap::new(),
+            receiver: Receiver::new(SESSIONS_PER_CHANNEL),
+            delivered: ExactlyOnce::default(),
             owner: HashMap::new(),
             stats: ResultStats::default(),
         }
@@ -168,45 +192,56 @@ impl Decryptor {
         self.names = names;
     }
 
+    /// Whether anything was refused so far (forged, foreign or damaged).
+    pub fn met_forgery(&self) -> bool {
+        self.stats.rejected > 0
+    }
+
+    fn refuse(&mut self, reason: impl FnOnce(&mut Refusals) -> &mut u64) {
+        self.stats.rejected += 1;
+        *reason(&mut self.stats.refused) += 1;
+    }
+
     /// Opens one committed envelope read from `partition`, appending its
     /// rows to `out`.
     pub fn open(&mut self, partition: u32, mut env: Vec<u8>, out: &mut Vec<ResultRow>) {
         self.stats.envelopes += 1;
-        let Ok(h) = Header::parse_envelope(&env) else {
-            self.stats.rejected += 1;
+        let Ok(sealed) = Sealed::parse(&mut env) else {
+            self.refuse(|r| &mut r.malformed);
             return;
         };
-        if h.content != ContentType::Results {
-            self.stats.rejected += 1;
+        let claims = sealed.claims();
+        if claims.content != ContentType::Results {
+            self.refuse(|r| &mut r.wrong_content);
             return;
         }
-        if !first_sight(self.seen.entry((h.stream, h.session.0)).or_default(), h.seq) {
-            self.stats.duplicates += 1;
+        let Some(fleet) = self.fleet.get(&claims.epoch) else {
+            self.refuse(|r| &mut r.unknown_epoch);
             return;
-        }
-        let s = match self.sessions.entry((h.stream, h.session.0)) {
-            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::hash_map::Entry::Vacant(v) => {
-                let Some(fleet) = self.fleet.get(&h.epoch) else {
-                    self.stats.rejected += 1;
-                    return;
-                };
-                match ReceiverSession::accept(&h, &self.clinician, fleet) {
-                    Ok(s) => v.insert(s),
-                    Err(_) => {
-                        self.stats.rejected += 1;
-                        return;
-                    }
-                }
+        };
+        let opened = match self
+            .receiver
+            .open(sealed, &self.clinician, fleet, &mut self.delivered)
+        {
+            Ok(o) => o,
+            Err(Refused::NotFresh(AlreadyDelivered)) => {
+                self.stats.duplicates += 1;
+                return;
+            }
+            Err(Refused::Unauthenticated) => {
+                self.refuse(|r| &mut r.unauthenticated);
+                return;
+            }
+            Err(Refused::Plaintext) => {
+                self.refuse(|r| &mut r.plaintext);
+                return;
             }
         };
-        let Ok(body) = s.open(&h, &mut env) else {
-            self.stats.rejected += 1;
-            return;
-        };
-        let Ok((stream, records)) = Body::parse(body).and_then(|b| ResultBatch::decode(b.content))
+        let source = (partition, opened.header().session.0);
+        let Ok((stream, records)) =
+            Body::parse(opened.body()).and_then(|b| ResultBatch::decode(b.content))
         else {
-            self.stats.rejected += 1;
+            self.refuse(|r| &mut r.bad_content);
             return;
         };
         let patient = self
@@ -214,7 +249,6 @@ impl Decryptor {
             .get(&stream)
             .cloned()
             .unwrap_or_else(|| stream.to_hex());
-        let source = (partition, h.session.0);
         for r in records {
             let id = (
                 stream,
@@ -307,26 +341,4 @@ pub fn csv_line(r: &ResultRow) -> String {
         r.record.value,
         r.record.quality.describe()
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::first_sight;
-
-    #[test]
-    fn the_replay_window_is_bounded_and_exact() {
-        let mut w = (0, 0);
-        assert!(first_sight(&mut w, 0));
-        assert!(!first_sight(&mut w, 0));
-        assert!(first_sight(&mut w, 5));
-        assert!(first_sight(&mut w, 3));
-        assert!(!first_sight(&mut w, 3));
-        assert!(first_sight(&mut w, 500));
-        assert!(
-            !first_sight(&mut w, 5),
-            "older than the window counts as seen"
-        );
-        assert!(first_sight(&mut w, 499));
-        assert!(!first_sight(&mut w, 500));
-    }
 }

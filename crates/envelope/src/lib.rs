@@ -21,11 +21,13 @@
 
 pub mod enrolment;
 pub mod keys;
+pub mod receive;
 pub mod seal;
 pub mod session;
 pub mod sign;
 
 pub use keys::{KemKeypair, KemPublic, KemSecret};
+pub use receive::{ExactlyOnce, Freshness, Opened, Receiver, Refused, Sealed};
 pub use seal::SealingKey;
 pub use session::{ReceiverSession, SenderSession};
 pub use sign::{SigningKey, VerifyingKey};

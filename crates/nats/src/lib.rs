@@ -298,6 +298,69 @@ impl Nats {
         })
     }
 
+    /// Does what a host with administrative rights over the server can do
+    /// to partition `p`'s output stream: reads every result envelope it
+    /// holds, deletes the stream, creates it again with the same settings
+    /// and republishes, one results message each, the envelopes `rewrite`
+    /// returns (any order, copies, forgeries). Checkpoints are not
+    /// republished. For attack tests only. Returns the envelopes read.
+    pub fn dangerous_republish_results(
+        &self,
+        p: PartitionId,
+        rewrite: impl FnOnce(Vec<Vec<u8>>) -> Vec<Vec<u8>>,
+    ) -> Result<usize, TransportError> {
+        use crate::output::{unpack, KIND, KIND_RESULTS};
+        let name = out_stream(p);
+        let (js, stream) = (self.js.clone(), name.clone());
+        let (config, last) = self.block(async move {
+            let mut s = js
+                .get_stream(&stream)
+                .await
+                .map_err(|e| remote(&format!("opening stream {stream}"), e, true))?;
+            let info = s
+                .info()
+                .await
+                .map_err(|e| remote(&format!("stream {stream} info"), e, true))?;
+            Ok::<_, TransportError>((info.config.clone(), info.state.last_sequence))
+        })?;
+        let mut envelopes = Vec::new();
+        for seq in 1..=last {
+            let Some(m) = self.raw_message(&name, RawAt::Seq(seq))? else {
+                continue;
+            };
+            let kind = m.headers.get(KIND).map(|v| v.as_str().to_string());
+            if kind.as_deref() == Some(KIND_RESULTS) {
+                for r in unpack(&m.payload).unwrap_or_default() {
+                    envelopes.push(r.to_vec());
+                }
+            }
+        }
+        let n = envelopes.len();
+        let republish = rewrite(envelopes);
+        let (js, subject) = (self.js.clone(), out_subject(p));
+        self.block(async move {
+            js.delete_stream(&config.name)
+                .await
+                .map_err(|e| remote("deleting the output stream", e, true))?;
+            js.create_stream(config)
+                .await
+                .map_err(|e| remote("creating the output stream", e, true))?;
+            for env in republish {
+                let mut payload = Vec::with_capacity(env.len() + 4);
+                payload.extend_from_slice(&(env.len() as u32).to_le_bytes());
+                payload.extend_from_slice(&env);
+                let mut h = async_nats::HeaderMap::new();
+                h.insert(KIND, KIND_RESULTS);
+                js.publish_with_headers(subject.clone(), h, payload.into())
+                    .await
+                    .map_err(|e| remote("republishing", e, true))?
+                    .await
+                    .map_err(|e| remote("republishing (ack)", e, true))?;
+            }
+            Ok(n)
+        })
+    }
+
     /// Deletes every partition's output stream (results, checkpoints),
     /// keeping the input: for benchmarks that process the same input again.
     pub fn delete_outputs(&self) -> Result<(), TransportError> {

@@ -1,7 +1,10 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
-use aorta_envelope::session::{dangerous_plaintext_body, results_channel};
-use aorta_envelope::{KemPublic, ReceiverSession, SenderSession, VerifyingKey};
+use aorta_envelope::receive::Authentic;
+use aorta_envelope::session::results_channel;
+use aorta_envelope::{
+    Freshness, KemPublic, Receiver, Refused, Sealed, SenderSession, VerifyingKey,
+};
 use aorta_hrv::HrvBands;
 use aorta_runtime::ecg::WaveKind;
 use aorta_runtime::{
@@ -212,7 +215,8 @@ pub struct Worker<C, L, R> {
     controller: VerifyingKey,
     registry: Registry,
     streams: BTreeMap<StreamId, StreamState>,
-    sessions: HashMap<StreamId, ReceiverSession>,
+    /// Input sessions: one per stream (a stream has one sender).
+    receiver: Receiver,
     /// One result session per recipient for the life of the process.
     result_sessions: HashMap<[u8; 32], SenderSession>,
     counters: Counters,
@@ -292,7 +296,7 @@ impl<C: Consumer, L: CommitLog, R: RngCore + CryptoRng> Worker<C, L, R> {
             controller,
             registry: Registry::default(),
             streams: BTreeMap::new(),
-            sessions: HashMap::new(),
+            receiver: Receiver::new(1),
             result_sessions: HashMap::new(),
             counters: Counters::default(),
             recent: VecDeque::new(),
@@ -431,7 +435,7 @@ impl<C: Consumer, L: CommitLog, R: RngCore + CryptoRng> Worker<C, L, R> {
                     device_changed,
                 } => {
                     if device_changed {
-                        self.sessions.remove(&stream);
+                        self.receiver.forget_stream(&stream);
                     }
                     if let (Some(e), Some(s)) =
                         (self.registry.get(&stream), self.streams.get_mut(&stream))
@@ -580,13 +584,12 @@ impl<C: Consumer, L: CommitLog, R: RngCore + CryptoRng> Worker<C, L, R> {
     }
 
     fn handle(&mut self, offset: Offset, env: &mut [u8]) -> Result<(), WorkerError> {
-        let header = match Header::parse_envelope(env) {
-            Ok(h) => h,
-            Err(_) => {
-                self.reject(offset, None, Rejection::Malformed);
-                return Ok(());
-            }
+        let Ok(sealed) = Sealed::parse(env) else {
+            self.reject(offset, None, Rejection::Malformed);
+            return Ok(());
         };
+        // Claims, not yet authenticated: used to find keys and state only.
+        let header = sealed.claims().clone();
         let stream = header.stream;
         if !matches!(
             header.content,
@@ -636,65 +639,60 @@ impl<C: Consumer, L: CommitLog, R: RngCore + CryptoRng> Worker<C, L, R> {
             st.set_cadence(enrolment.cadence_ms);
             st
         });
-        if let Verdict::Reject(r) = state.precheck(header.session.0, header.seq) {
-            self.reject(offset, Some(stream), r);
-            return Ok(());
-        }
-        // Authenticate and decrypt.
-        let body = if header.flags.dangerous_plaintext {
+        // Authenticate and decrypt through the one receiver: the stream's
+        // sequence state is only read here; it moves in `apply`, with the
+        // authenticated header.
+        let opened = if header.flags.dangerous_plaintext {
             if !self.cfg.dangerous_accept_plaintext {
                 self.reject(offset, Some(stream), Rejection::Plaintext);
                 return Ok(());
             }
-            match dangerous_plaintext_body(&header, env) {
-                Ok(b) => b,
-                Err(_) => {
-                    self.reject(offset, Some(stream), Rejection::Malformed);
-                    return Ok(());
-                }
-            }
+            self.receiver
+                .dangerous_open_plaintext(sealed, &mut Precheck(state))
         } else {
-            let cached = self
-                .sessions
-                .get(&stream)
-                .is_some_and(|s| s.session() == header.session);
-            if !cached {
-                if !self.ensure_epoch(header.epoch)? {
-                    self.reject(offset, Some(stream), Rejection::UnknownEpoch);
-                    return Ok(());
-                }
-                let Some(fleet) = self.keyring.get(header.epoch) else {
-                    self.reject(offset, Some(stream), Rejection::UnknownEpoch);
-                    return Ok(());
-                };
-                match ReceiverSession::accept(&header, fleet, &KemPublic(enrolment.device_key)) {
-                    Ok(s) => {
-                        // Kept only once an envelope opens with it (below).
-                        if s.open(&header, env).is_err() {
-                            self.reject(offset, Some(stream), Rejection::Unauthenticated);
-                            return Ok(());
-                        }
-                        self.sessions.insert(stream, s);
-                    }
-                    Err(_) => {
-                        self.reject(offset, Some(stream), Rejection::Unauthenticated);
-                        return Ok(());
-                    }
-                }
-                decrypted_body(&header, env)
-            } else {
-                let opened = self
-                    .sessions
-                    .get(&stream)
-                    .map(|s| s.open(&header, env).is_ok())
-                    .unwrap_or(false);
-                if !opened {
-                    self.reject(offset, Some(stream), Rejection::Unauthenticated);
-                    return Ok(());
-                }
-                decrypted_body(&header, env)
+            if self.keyring.get(header.epoch).is_none()
+                && self.receiver.holds_session(&stream, header.session)
+            {
+                // A known session relabelled to an epoch not held: not
+                // genuine, and not worth asking the key broker about.
+                self.reject(offset, Some(stream), Rejection::Unauthenticated);
+                return Ok(());
+            }
+            if !self.ensure_epoch(header.epoch)? {
+                self.reject(offset, Some(stream), Rejection::UnknownEpoch);
+                return Ok(());
+            }
+            let Some(fleet) = self.keyring.get(header.epoch) else {
+                self.reject(offset, Some(stream), Rejection::UnknownEpoch);
+                return Ok(());
+            };
+            let Some(state) = self.streams.get(&stream) else {
+                return Ok(());
+            };
+            self.receiver.open(
+                sealed,
+                fleet,
+                &KemPublic(enrolment.device_key),
+                &mut Precheck(state),
+            )
+        };
+        let opened = match opened {
+            Ok(o) => o,
+            Err(Refused::NotFresh(r)) => {
+                self.reject(offset, Some(stream), r);
+                return Ok(());
+            }
+            Err(Refused::Unauthenticated) => {
+                self.reject(offset, Some(stream), Rejection::Unauthenticated);
+                return Ok(());
+            }
+            Err(Refused::Plaintext) => {
+                self.reject(offset, Some(stream), Rejection::Malformed);
+                return Ok(());
             }
         };
+        let header = opened.header().clone();
+        let body = opened.body();
         self.samples.clear();
         // RR batches decode straight into `self.samples`; raw ECG/PPG first
         // goes through the stream's beat detector, inside the TEE.
@@ -985,11 +983,19 @@ impl<C: Consumer, L: CommitLog, R: RngCore + CryptoRng> Worker<C, L, R> {
     }
 }
 
-/// The decrypted body of an envelope that [`ReceiverSession::open`] has just
-/// decrypted in place (between header and tag).
-fn decrypted_body<'a>(header: &Header, env: &'a [u8]) -> &'a [u8] {
-    env.get(aorta_wire::HEADER_LEN..aorta_wire::HEADER_LEN + header.bucket.body_len())
-        .unwrap_or_default()
+/// The stream's sequence state as the receiver's freshness rule: read
+/// before authentication; it moves afterwards, in [`StreamState::on_envelope`].
+struct Precheck<'s>(&'s StreamState);
+
+impl Freshness for Precheck<'_> {
+    type Reason = Rejection;
+    fn check(&self, claims: &Header) -> Result<(), Rejection> {
+        match self.0.precheck(claims.session.0, claims.seq) {
+            Verdict::Reject(r) => Err(r),
+            Verdict::Accept => Ok(()),
+        }
+    }
+    fn record(&mut self, _: Authentic<'_>) {}
 }
 
 /// The fixed size of a stream's result envelopes, from its enrolment alone:
