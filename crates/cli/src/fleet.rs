@@ -2,7 +2,6 @@
 //! (`aorta_kbs::FleetWatch`); this module connects it the way the CLI
 //! prints: notices on stderr, the simulated-TEE warning first.
 
-use anyhow::Result;
 use aorta_attest::simulated::WARNING;
 use aorta_kbs::{SignedPolicy, Transport};
 
@@ -16,7 +15,7 @@ pub fn connect(
     allow_simulated: bool,
     check_every: u64,
     quiet: bool,
-) -> Result<FleetWatch> {
+) -> Result<FleetWatch, aorta_kbs::KbsError> {
     let notices: aorta_kbs::watch::Notices = if quiet {
         Box::new(|_| {})
     } else {

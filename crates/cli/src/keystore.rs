@@ -127,7 +127,7 @@ impl KeyStore {
 
     /// Signs `json` with the controller key and installs it as the policy.
     pub fn install_policy(&self, json: &[u8]) -> Result<aorta_kbs::SignedPolicy> {
-        Ok(aorta_kbs::SignedPolicy::install(
+        Ok(aorta_kbs::store::install_policy(
             &self.dir,
             json,
             &self.controller()?,

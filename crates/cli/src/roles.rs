@@ -288,14 +288,17 @@ pub fn gateway(a: GatewayArgs) -> Result<()> {
             false,
         ) {
             Ok(w) => break w,
-            Err(e) if Instant::now() < deadline => {
+            // Only what can change is waited for (the broker unreachable or
+            // busy, no worker attested yet, collateral to refresh); a
+            // policy refusal fails at once with its reason.
+            Err(e) if e.retryable() && Instant::now() < deadline => {
                 if !waiting {
                     eprintln!("gateway: waiting up to {} s: {e:#}", a.wait_secs);
                     waiting = true;
                 }
                 std::thread::sleep(Duration::from_millis(250));
             }
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.into()),
         }
     };
     let fleet = watch.current().clone();

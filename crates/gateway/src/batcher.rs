@@ -2,7 +2,7 @@ use std::collections::VecDeque;
 
 use aorta_envelope::session::dangerous_plaintext_envelope;
 use aorta_envelope::{KemSecret, SenderSession};
-use aorta_kbs::VerifiedFleet;
+use aorta_kbs_client::VerifiedFleet;
 use aorta_wire::{BodyFlags, Bucket, ContentType, RrBatch, RrSample, SessionId, StreamId};
 use rand_core::{CryptoRng, RngCore};
 
@@ -111,7 +111,7 @@ impl std::fmt::Debug for StreamSender {
 
 impl StreamSender {
     /// Starts a session: one HPKE Auth key agreement with a fleet key the
-    /// gateway verified (`aorta_kbs::verify_fleet`). `session` must exceed
+    /// gateway verified (`aorta_kbs_client::verify_fleet`). `session` must exceed
     /// every earlier session id of this stream (the worker rejects older
     /// ones); [`new_session_id`] makes one from the clock.
     pub fn new<R: RngCore + CryptoRng>(

@@ -9,7 +9,7 @@
 //! boundary, so every stream moves to the new epoch together.
 
 use aorta_envelope::KemSecret;
-use aorta_kbs::VerifiedFleet;
+use aorta_kbs_client::VerifiedFleet;
 use aorta_transport::Producer;
 use aorta_wire::RrSample;
 use rand_core::{CryptoRng, RngCore};
@@ -255,8 +255,8 @@ impl Replayed for WaveReplay {
 }
 
 /// Tells the driver, at a tick, that every stream must move to a newer
-/// fleet key. The key is an [`aorta_kbs::VerifiedFleet`]: only
-/// `aorta_kbs::verify_fleet` (or the explicitly named
+/// fleet key. The key is an [`aorta_kbs_client::VerifiedFleet`]: only
+/// `aorta_kbs_client::verify_fleet` (or the explicitly named
 /// `VerifiedFleet::dangerous_unverified`) makes one.
 /// An error stops the driver: a gateway that can no longer learn of
 /// rotations (and so of revoked workers) must not go on sending.
@@ -264,17 +264,17 @@ pub trait KeyUpdates {
     fn poll(&mut self, tick: u64) -> Result<Option<VerifiedFleet>, GatewayError>;
 }
 
-impl KeyUpdates for aorta_kbs::FleetWatch {
+impl KeyUpdates for aorta_kbs_client::FleetWatch {
     fn poll(&mut self, tick: u64) -> Result<Option<VerifiedFleet>, GatewayError> {
-        Ok(aorta_kbs::FleetWatch::poll(self, tick))
+        Ok(aorta_kbs_client::FleetWatch::poll(self, tick))
     }
 }
 
 /// A watch on its own thread (the live gateway's: a slow broker must not
 /// hold up a tick); the key found is switched to at the next tick.
-impl KeyUpdates for aorta_kbs::WatchThread {
+impl KeyUpdates for aorta_kbs_client::WatchThread {
     fn poll(&mut self, _tick: u64) -> Result<Option<VerifiedFleet>, GatewayError> {
-        aorta_kbs::WatchThread::poll(self).map_err(|e| GatewayError::KeyWatch(e.to_string()))
+        aorta_kbs_client::WatchThread::poll(self).map_err(|e| GatewayError::KeyWatch(e.to_string()))
     }
 }
 

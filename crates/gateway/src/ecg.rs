@@ -6,7 +6,7 @@
 //! non-finite ones become 0.
 
 use aorta_envelope::{KemSecret, SenderSession};
-use aorta_kbs::VerifiedFleet;
+use aorta_kbs_client::VerifiedFleet;
 use aorta_wire::{BodyFlags, ContentType, EcgBatch, SessionId, StreamId, ECG_UNIT_UV};
 use rand_core::{CryptoRng, RngCore};
 

@@ -20,7 +20,7 @@ pub mod source;
 
 pub mod route;
 
-pub use aorta_kbs::VerifiedFleet;
+pub use aorta_kbs_client::VerifiedFleet;
 pub use batcher::{Profile, SampleRefused, StreamSender};
 pub use ecg::{Signal, WaveSender};
 

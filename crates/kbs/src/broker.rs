@@ -6,13 +6,13 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use aorta_attest::binding;
-use aorta_attest_verify::{Format, Policy};
 use aorta_envelope::KemPublic;
+pub use aorta_kbs_client::verify::{check_evidence, effective_policy, Accepted, EvidenceRefused};
 use rand_core::{CryptoRng, RngCore};
 
 use crate::audit::{AuditLog, Event};
-use crate::proto::{hex32, EvidenceJson, Holder, Request, Response, WrappedJson};
-use crate::store::{worker_id, SignedPolicy, Store};
+use crate::proto::{hex32, EvidenceJson, Holder, Request, Response, Retry, WrappedJson};
+use crate::store::{worker_id, Store};
 use crate::KbsError;
 
 /// How long a challenge may be answered.
@@ -87,82 +87,6 @@ impl<R> std::fmt::Debug for Broker<R> {
     }
 }
 
-/// The policy as this process applies it: the simulated section is
-/// dropped unless the operator passed `--allow-simulated`.
-pub fn effective_policy(p: &SignedPolicy, allow_simulated: bool) -> Policy {
-    let mut policy = p.policy.clone();
-    if !allow_simulated {
-        policy.simulated = None;
-    }
-    policy
-}
-
-fn format_matches(format: Format, tee: aorta_attest::TeeKind) -> bool {
-    use aorta_attest::TeeKind as T;
-    matches!(
-        (format, tee),
-        (Format::Simulated, T::Simulated)
-            | (Format::SgxDcap, T::SgxGramine)
-            | (Format::TdxDcap, T::Tdx)
-            | (Format::SevSnp, T::SevSnp)
-            | (Format::Nitro, T::Nitro)
-    )
-}
-
-/// What verified evidence is worth to a broker or a gateway.
-#[derive(Debug, Clone)]
-pub struct Accepted {
-    pub tee: String,
-    pub measurement: String,
-    pub simulated: bool,
-}
-
-/// Verifies `evidence` under `policy` at `now` and checks that it binds
-/// `worker_pub` and `nonce`. The error names every failed check.
-pub fn check_evidence(
-    evidence: &EvidenceJson,
-    worker_pub: &[u8; 32],
-    nonce: &[u8; 32],
-    policy: &Policy,
-    now: u64,
-) -> Result<Accepted, String> {
-    let ev = evidence.to_evidence()?;
-    let verdict = aorta_attest_verify::verify(&ev.bytes, &ev.endorsements, Some(policy), now)
-        .map_err(|e| e.to_string())?;
-    if !format_matches(verdict.format, ev.tee) {
-        return Err(format!(
-            "evidence is labelled '{}' but is a {}",
-            ev.tee.name(),
-            verdict.format.name()
-        ));
-    }
-    if !verdict.accepted {
-        let failed: Vec<String> = verdict
-            .checks
-            .iter()
-            .filter(|c| !c.ok)
-            .map(|c| format!("{}: {}", c.name, c.detail))
-            .collect();
-        let hint = if verdict.format == Format::Simulated && policy.simulated.is_none() {
-            " (simulated TEE evidence needs --allow-simulated and a policy with a `simulated` section)"
-        } else {
-            ""
-        };
-        return Err(format!("{}{hint}", failed.join("; ")));
-    }
-    let rd = verdict
-        .report_data
-        .ok_or("the evidence carries no 64-byte report data")?;
-    if !binding::check(&rd, worker_pub, nonce) {
-        return Err("report data does not bind this worker key and challenge".into());
-    }
-    Ok(Accepted {
-        tee: ev.tee.name().to_string(),
-        measurement: verdict.measurement.unwrap_or_default(),
-        simulated: verdict.format == Format::Simulated,
-    })
-}
-
 impl<R: RngCore + CryptoRng> Broker<R> {
     /// A broker over `store`. Fails when the policy does not verify.
     pub fn new(
@@ -220,6 +144,7 @@ impl<R: RngCore + CryptoRng> Broker<R> {
         };
         r.unwrap_or_else(|e| Response::Error {
             error: crate::audit::sanitize(&e.to_string(), crate::audit::MAX_REASON),
+            retry: e.retry(),
         })
     }
 
@@ -265,6 +190,7 @@ impl<R: RngCore + CryptoRng> Broker<R> {
         worker: Option<String>,
         tee: Option<String>,
         reason: String,
+        retry: Retry,
     ) -> Result<Response, KbsError> {
         self.refused
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -291,6 +217,7 @@ impl<R: RngCore + CryptoRng> Broker<R> {
         }
         Ok(Response::Error {
             error: format!("key release refused: {reason}"),
+            retry,
         })
     }
 
@@ -304,7 +231,7 @@ impl<R: RngCore + CryptoRng> Broker<R> {
         let tee = Some(evidence.tee.clone());
         let (wpub, rand) = match (hex32("worker_pub", worker_pub), hex32("random", random)) {
             (Ok(w), Ok(r)) => (w, r),
-            (Err(e), _) | (_, Err(e)) => return self.refuse(None, tee, e),
+            (Err(e), _) | (_, Err(e)) => return self.refuse(None, tee, e, Retry::Never),
         };
         let id = worker_id(&wpub);
         let challenge = self
@@ -314,21 +241,28 @@ impl<R: RngCore + CryptoRng> Broker<R> {
             .remove(&rand)
             .filter(|c| now.saturating_sub(c.issued) <= CHALLENGE_TTL_SECS);
         let Some(ch) = challenge else {
+            // A fresh challenge answers this.
             return self.refuse(
                 Some(id),
                 tee,
                 "unknown, expired or already used challenge".into(),
+                Retry::Later,
             );
         };
         if self.store.revoked_workers()?.contains(&id) {
-            return self.refuse(Some(id), tee, "this worker was revoked".into());
+            return self.refuse(
+                Some(id),
+                tee,
+                "this worker was revoked".into(),
+                Retry::Never,
+            );
         }
         let signed = self.store.policy()?;
         let policy = effective_policy(&signed, self.allow_simulated);
         let nonce = binding::kbs_nonce(&rand, ch.epoch, &ch.fleet_pub);
         let accepted = match check_evidence(evidence, &wpub, &nonce, &policy, now) {
             Ok(a) => a,
-            Err(reason) => return self.refuse(Some(id), tee, reason),
+            Err(e) => return self.refuse(Some(id), tee, e.reason, e.retry),
         };
         let epochs = self.store.active()?;
         let mut keys = Vec::with_capacity(epochs.len());
@@ -393,5 +327,18 @@ impl<R: RngCore + CryptoRng> Broker<R> {
             policy: self.store.policy()?.short_hash(),
             holder,
         })
+    }
+}
+
+/// The in-process broker (demo, benchmarks) as a worker's transport.
+impl<R: RngCore + CryptoRng + Send> aorta_kbs_client::Transport for Broker<R> {
+    fn call(&self, req: &Request) -> Result<Response, KbsError> {
+        match self.handle(req.clone()) {
+            Response::Error { error, retry } => Err(KbsError::Refused {
+                reason: error,
+                retry,
+            }),
+            r => Ok(r),
+        }
     }
 }

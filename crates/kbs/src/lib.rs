@@ -22,55 +22,15 @@
 pub mod admin;
 pub mod audit;
 pub mod broker;
-pub mod client;
-pub mod proto;
 pub mod server;
 pub mod store;
-pub mod watch;
 
+// The client side (protocol, worker attestation, the gateway's check of the
+// fleet key and its watcher) is `aorta-kbs-client`, which gateways and
+// workers link without this server, its store or its audit log.
+pub use aorta_kbs_client::{
+    client, proto, verify, verify_fleet, watch, Client, FleetWatch, KbsError, Release, Retry,
+    SignedPolicy, Transport, VerifiedFleet, WatchThread, WorkerAttestation,
+};
 pub use broker::Broker;
-pub use client::{verify_fleet, Client, Release, Transport, VerifiedFleet, WorkerAttestation};
-pub use store::{SignedPolicy, Store};
-pub use watch::{FleetWatch, WatchThread};
-
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum KbsError {
-    #[error("{path}: {reason}")]
-    Io { path: String, reason: String },
-    #[error("policy: {0}")]
-    Policy(String),
-    #[error("fleet key epoch {0} does not exist")]
-    NoSuchEpoch(u32),
-    #[error("bad request: {0}")]
-    BadRequest(String),
-    #[error("key wrapping failed: {0}")]
-    Wrap(String),
-    #[error("producing evidence failed: {0}")]
-    Evidence(String),
-    #[error("the key broker at {addr} cannot be reached: {reason}")]
-    Unreachable { addr: String, reason: String },
-    #[error("unexpected answer from the key broker: {0}")]
-    Protocol(String),
-    #[error("the key broker refused: {0}")]
-    Refused(String),
-    #[error("refusing to send: {0}")]
-    GatewayRefuses(String),
-    #[error("audit log line {line}: {reason}")]
-    AuditChain { line: usize, reason: String },
-    #[error("internal lock poisoned")]
-    Poisoned,
-    /// The thread checking for rotated keys ended unexpectedly: rotations
-    /// (and revocations) would no longer reach the gateway.
-    #[error("the fleet-key watch stopped unexpectedly; rotations would no longer be seen")]
-    WatchStopped,
-}
-
-impl KbsError {
-    /// Whether asking again later can help: the broker could not be
-    /// reached or a file could not be read, as opposed to a refusal (policy,
-    /// evidence, revocation), a malformed answer or a defect.
-    pub fn retryable(&self) -> bool {
-        matches!(self, Self::Unreachable { .. } | Self::Io { .. })
-    }
-}
+pub use store::Store;

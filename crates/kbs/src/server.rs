@@ -31,7 +31,7 @@ use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 
 use crate::broker::Broker;
-use crate::proto::{Request, Response, MAX_LINE};
+use crate::proto::{Request, Response, Retry, MAX_LINE};
 
 /// How much the server holds at most.
 #[derive(Debug, Clone)]
@@ -206,7 +206,7 @@ pub fn serve_with<R: RngCore + CryptoRng + Send + 'static>(
 enum Line {
     Request(Vec<u8>),
     /// Answer with this error, then close.
-    Refuse(String),
+    Refuse(String, Retry),
     Closed,
 }
 
@@ -232,7 +232,10 @@ async fn read_line<'s, R>(
         if buf.len() > MAX_LINE {
             bump(&s.stats.oversized);
             return (
-                Line::Refuse(format!("request longer than {MAX_LINE} bytes")),
+                Line::Refuse(
+                    format!("request longer than {MAX_LINE} bytes"),
+                    Retry::Never,
+                ),
                 held,
             );
         }
@@ -271,10 +274,13 @@ async fn read_line<'s, R>(
                     (Line::Closed, held)
                 } else {
                     (
-                        Line::Refuse(format!(
-                            "request not complete within {} s",
-                            s.limits.request_timeout.as_secs()
-                        )),
+                        Line::Refuse(
+                            format!(
+                                "request not complete within {} s",
+                                s.limits.request_timeout.as_secs()
+                            ),
+                            Retry::Later,
+                        ),
                         held,
                     )
                 };
@@ -308,6 +314,7 @@ async fn read_line<'s, R>(
                         return (
                             Line::Refuse(
                                 "broker busy: request memory exhausted, retry later".into(),
+                                Retry::Later,
                             ),
                             held,
                         );
@@ -340,9 +347,9 @@ async fn connection<R: RngCore + CryptoRng + Send + 'static>(
         let (line, permit) = read_line(&mut stream, &mut buf, s).await;
         let resp = match line {
             Line::Closed => return,
-            Line::Refuse(error) => {
+            Line::Refuse(error, retry) => {
                 drop(permit);
-                let _ = write(&mut stream, &Response::Error { error }, s).await;
+                let _ = write(&mut stream, &Response::Error { error, retry }, s).await;
                 return;
             }
             Line::Request(line) => {
@@ -362,6 +369,7 @@ async fn connection<R: RngCore + CryptoRng + Send + 'static>(
                             Ok(r) => r,
                             Err(_) => Response::Error {
                                 error: "internal error".into(),
+                                retry: Retry::Later,
                             },
                         };
                         drop(permit);
@@ -378,6 +386,7 @@ async fn connection<R: RngCore + CryptoRng + Send + 'static>(
                                     &format!("not a key broker request: {e}"),
                                     crate::audit::MAX_REASON,
                                 ),
+                                retry: Retry::Never,
                             },
                             s,
                         )

@@ -24,63 +24,9 @@ use std::path::{Path, PathBuf};
 
 use aorta_envelope::{KemKeypair, KemPublic, KemSecret, SigningKey, VerifyingKey};
 use rand_core::{CryptoRng, RngCore};
-use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use crate::KbsError;
-
-/// Signature label of the policy file.
-pub const POLICY_LABEL: &str = "aorta/v1/attestation-policy";
-
-/// A verified policy: its parsed form and the SHA-256 of its bytes.
-#[derive(Debug, Clone)]
-pub struct SignedPolicy {
-    pub policy: aorta_attest_verify::Policy,
-    pub sha256: [u8; 32],
-}
-
-impl SignedPolicy {
-    /// Checks `sig` (hex Ed25519 over `json` under [`POLICY_LABEL`]) with
-    /// the controller's key and parses the policy.
-    pub fn verify(json: &[u8], sig_hex: &str, controller: &VerifyingKey) -> Result<Self, KbsError> {
-        let mut sig = [0u8; 64];
-        hex::decode_to_slice(sig_hex.trim(), &mut sig)
-            .map_err(|_| KbsError::Policy("policy.sig is not 64 hex-encoded bytes".into()))?;
-        controller.verify(POLICY_LABEL, json, &sig).map_err(|_| {
-            KbsError::Policy(
-                "policy.sig does not verify with the controller's key: the policy was changed or not signed by this controller".into(),
-            )
-        })?;
-        let policy =
-            aorta_attest_verify::parse_policy(json).map_err(|e| KbsError::Policy(e.to_string()))?;
-        Ok(Self {
-            policy,
-            sha256: Sha256::digest(json).into(),
-        })
-    }
-
-    /// Reads and verifies `dir/policy.json` with `dir/policy.sig`.
-    pub fn load(dir: &Path, controller: &VerifyingKey) -> Result<Self, KbsError> {
-        let json = read(&dir.join("policy.json"))?;
-        let sig = String::from_utf8(read(&dir.join("policy.sig"))?)
-            .map_err(|_| KbsError::Policy("policy.sig is not text".into()))?;
-        Self::verify(&json, &sig, controller)
-    }
-
-    /// Signs `json` (which must parse as a policy) and writes it with its
-    /// signature into `dir`.
-    pub fn install(dir: &Path, json: &[u8], controller: &SigningKey) -> Result<Self, KbsError> {
-        aorta_attest_verify::parse_policy(json).map_err(|e| KbsError::Policy(e.to_string()))?;
-        let sig = hex::encode(controller.sign(POLICY_LABEL, json));
-        write_atomic(&dir.join("policy.json"), json, 0o644)?;
-        write_atomic(&dir.join("policy.sig"), sig.as_bytes(), 0o644)?;
-        Self::verify(json, &sig, &controller.verifying_key())
-    }
-
-    pub fn short_hash(&self) -> String {
-        hex::encode(&self.sha256[..8])
-    }
-}
 
 fn io(path: &Path) -> impl Fn(std::io::Error) -> KbsError + '_ {
     move |e| KbsError::Io {
@@ -127,10 +73,21 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), KbsError
     written
 }
 
-/// A worker's identity at the broker: the first 8 bytes of
-/// SHA-256(ephemeral public key), hex. Stable for the worker process's life.
-pub fn worker_id(worker_pub: &[u8; 32]) -> String {
-    hex::encode(&Sha256::digest(worker_pub)[..8])
+pub use aorta_kbs_client::verify::{SignedPolicy, POLICY_LABEL};
+pub use aorta_kbs_client::worker_id;
+
+/// Signs `json` (which must parse as a policy) and writes it with its
+/// signature into `dir`.
+pub fn install_policy(
+    dir: &Path,
+    json: &[u8],
+    controller: &SigningKey,
+) -> Result<SignedPolicy, KbsError> {
+    aorta_attest_verify::parse_policy(json).map_err(|e| KbsError::Policy(e.to_string()))?;
+    let sig = hex::encode(controller.sign(POLICY_LABEL, json));
+    write_atomic(&dir.join("policy.json"), json, 0o644)?;
+    write_atomic(&dir.join("policy.sig"), sig.as_bytes(), 0o644)?;
+    SignedPolicy::verify(json, &sig, &controller.verifying_key())
 }
 
 /// The fleet keys by epoch, on disk.

@@ -9,7 +9,10 @@ use aorta_attest::simulated::SimulatedTee;
 use aorta_attest::{Attester, Evidence};
 use aorta_envelope::{KemKeypair, SigningKey};
 use aorta_kbs::proto::{Request, Response};
-use aorta_kbs::{admin, verify_fleet, Broker, KbsError, SignedPolicy, Store, WorkerAttestation};
+use aorta_kbs::verify::GatewayRefusal;
+use aorta_kbs::{
+    admin, verify_fleet, Broker, KbsError, Retry, SignedPolicy, Store, WorkerAttestation,
+};
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 
@@ -47,7 +50,7 @@ fn setup() -> Setup {
     )
     .unwrap();
     let store = Store::init(dir.path(), &mut rng).unwrap();
-    SignedPolicy::install(
+    aorta_kbs::store::install_policy(
         dir.path(),
         policy_json(&sim_root, &[GOOD]).as_bytes(),
         &controller,
@@ -101,8 +104,12 @@ fn epochs(r: Result<aorta_kbs::Release, KbsError>) -> Vec<u32> {
 
 fn refused(r: Result<aorta_kbs::Release, KbsError>) -> String {
     match r {
-        Err(KbsError::Refused(m)) => m,
-        other => panic!("expected a refusal, got {other:?}"),
+        // Policy, measurement and revocation refusals: asking again cannot help.
+        Err(KbsError::Refused {
+            reason,
+            retry: aorta_kbs::Retry::Never,
+        }) => reason,
+        other => panic!("expected a permanent refusal, got {other:?}"),
     }
 }
 
@@ -190,7 +197,7 @@ fn debug_stale_rebound_and_replayed_evidence_is_refused() {
         )
     };
     let error = |r: Response| match r {
-        Response::Error { error } => error,
+        Response::Error { error, .. } => error,
         r => panic!("expected an error, got {r:?}"),
     };
 
@@ -254,8 +261,16 @@ fn gateway_check_of_the_fleet_key() {
     let policy = SignedPolicy::load(s.store.dir(), &s.controller.verifying_key()).unwrap();
     // Nobody attested yet: refuse.
     let resp = b.handle(Request::Fleet);
+    // Nobody attested yet: a gateway waits for this one.
     let err = verify_fleet(&resp, &policy, true, NOW).unwrap_err();
-    assert!(err.to_string().contains("no attested worker"), "{err}");
+    assert!(
+        matches!(
+            err,
+            KbsError::GatewayRefuses(GatewayRefusal::NoWorkerYet { epoch: 1 })
+        ),
+        "{err:?}"
+    );
+    assert_eq!(err.retry(), Retry::Later);
     // A listed worker attests: accept, and the key is the broker's.
     let w = worker(&s, &b, GOOD, 20);
     w.fetch().unwrap();
@@ -267,8 +282,20 @@ fn gateway_check_of_the_fleet_key() {
     assert_eq!(*v.fleet(), s.store.public(1).unwrap());
     assert_eq!(v.worker(), w.worker_id());
     assert!(v.simulated() && !v.policy_differs());
-    // Without --allow-simulated the gateway refuses the same answer.
-    assert!(verify_fleet(&resp, &policy, false, NOW).is_err());
+    // Without --allow-simulated the gateway refuses the same answer, for good.
+    let err = verify_fleet(&resp, &policy, false, NOW).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            KbsError::GatewayRefuses(GatewayRefusal::Evidence {
+                epoch: 1,
+                retry: Retry::Never,
+                ..
+            })
+        ),
+        "{err:?}"
+    );
+    assert!(!err.retryable());
     // Evidence older than the policy allows (the worker must re-attest).
     assert!(verify_fleet(&resp, &policy, true, NOW + 3600).is_err());
     // A substituted fleet key (say, the host's own) breaks the binding.
@@ -282,7 +309,7 @@ fn gateway_check_of_the_fleet_key() {
     assert!(err.to_string().contains("does not bind"), "{err}");
     // A broker whose policy was widened to a rogue build: the gateway's own
     // (controller-signed) policy still refuses that worker's evidence.
-    SignedPolicy::install(
+    aorta_kbs::store::install_policy(
         s.store.dir(),
         policy_json(&s.sim_root, &[GOOD, BAD]).as_bytes(),
         &s.controller,
@@ -292,6 +319,7 @@ fn gateway_check_of_the_fleet_key() {
     let resp = b.handle(Request::Fleet);
     let err = verify_fleet(&resp, &policy, true, NOW).unwrap_err();
     assert!(err.to_string().contains(&hex::encode(BAD)), "{err}");
+    assert_eq!(err.retry(), Retry::Never, "a policy refusal is final");
     // A policy file not signed by the controller does not load.
     std::fs::write(
         s.store.dir().join("policy.json"),

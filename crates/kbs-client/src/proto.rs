@@ -52,7 +52,33 @@ pub enum Response {
     },
     Error {
         error: String,
+        /// Whether asking again can help (absent from older brokers:
+        /// never).
+        #[serde(default, skip_serializing_if = "Retry::is_never")]
+        retry: Retry,
     },
+}
+
+/// Whether asking again can change a refusal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Retry {
+    /// A refusal (policy, evidence, revocation) or a defect: asking again
+    /// gets the same answer.
+    #[default]
+    Never,
+    /// A passing condition (unreachable, busy, no worker attested yet, a
+    /// challenge that expired): ask again later.
+    Later,
+    /// The evidence's collateral or endorsements are stale: fetch fresh
+    /// ones and attest again.
+    FreshCollateral,
+}
+
+impl Retry {
+    pub fn is_never(&self) -> bool {
+        *self == Self::Never
+    }
 }
 
 /// Evidence of a worker that was offered the fleet key of `epoch`: the

@@ -6,12 +6,17 @@ use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
 use aorta_attest::{binding, unwrap_fleet_key, Attester};
-use aorta_envelope::{KemKeypair, KemPublic, KemSecret};
+use aorta_envelope::{KemKeypair, KemSecret};
+use sha2::{Digest, Sha256};
 
-use crate::broker::{check_evidence, effective_policy};
 use crate::proto::{hex32, EvidenceJson, Request, Response, MAX_LINE};
-use crate::store::{worker_id, SignedPolicy};
 use crate::KbsError;
+
+/// A worker's identity at the broker: the first 8 bytes of
+/// SHA-256(ephemeral public key), hex. Stable for the worker process's life.
+pub fn worker_id(worker_pub: &[u8; 32]) -> String {
+    hex::encode(&Sha256::digest(worker_pub)[..8])
+}
 
 /// A connection-per-request client.
 #[derive(Debug, Clone)]
@@ -59,8 +64,11 @@ impl Client {
         }
         let r: Response = serde_json::from_slice(&resp)
             .map_err(|e| KbsError::Protocol(format!("unreadable answer: {e}")))?;
-        if let Response::Error { error } = r {
-            return Err(KbsError::Refused(error));
+        if let Response::Error { error, retry } = r {
+            return Err(KbsError::Refused {
+                reason: error,
+                retry,
+            });
         }
         Ok(r)
     }
@@ -71,20 +79,16 @@ pub trait Transport: Send {
     fn call(&self, req: &Request) -> Result<Response, KbsError>;
 }
 
-impl Transport for Client {
+/// A shared transport (the in-process broker of the demo and benchmarks).
+impl<T: Transport + Sync + ?Sized> Transport for std::sync::Arc<T> {
     fn call(&self, req: &Request) -> Result<Response, KbsError> {
-        self.request(req)
+        (**self).call(req)
     }
 }
 
-impl<R: rand_core::RngCore + rand_core::CryptoRng + Send> Transport
-    for std::sync::Arc<crate::Broker<R>>
-{
+impl Transport for Client {
     fn call(&self, req: &Request) -> Result<Response, KbsError> {
-        match self.handle(req.clone()) {
-            Response::Error { error } => Err(KbsError::Refused(error)),
-            r => Ok(r),
-        }
+        self.request(req)
     }
 }
 
@@ -193,133 +197,4 @@ impl WorkerAttestation {
             reattest_after_secs,
         })
     }
-}
-
-/// A fleet key a gateway may encrypt to, and why. Only [`verify_fleet`]
-/// makes one (the private field keeps struct literals out of other crates),
-/// so a gateway sender built from it encrypts to a key whose holder was
-/// attested; [`VerifiedFleet::dangerous_unverified`] is the named exception
-/// for benchmarks and tests that hold the fleet key themselves.
-///
-/// Every field is private: a verified key cannot be edited into another
-/// key that still claims to be verified.
-#[derive(Debug, Clone)]
-pub struct VerifiedFleet {
-    epoch: u32,
-    fleet: KemPublic,
-    worker: String,
-    tee: String,
-    measurement: String,
-    simulated: bool,
-    policy_differs: bool,
-    /// `false` only for [`VerifiedFleet::dangerous_unverified`].
-    verified: bool,
-}
-
-impl VerifiedFleet {
-    /// A fleet key nobody checked: no evidence, no policy. For benchmarks
-    /// and tests that generated the key themselves; never for a gateway
-    /// that sends patients' data to a worker it has not seen attested.
-    pub fn dangerous_unverified(fleet: KemPublic, epoch: u32) -> Self {
-        Self {
-            epoch,
-            fleet,
-            worker: "unverified".into(),
-            tee: "none".into(),
-            measurement: String::new(),
-            simulated: false,
-            policy_differs: false,
-            verified: false,
-        }
-    }
-
-    /// Whether [`verify_fleet`] checked the evidence behind this key.
-    pub fn is_verified(&self) -> bool {
-        self.verified
-    }
-
-    pub fn epoch(&self) -> u32 {
-        self.epoch
-    }
-
-    /// The fleet public key to encrypt to.
-    pub fn fleet(&self) -> &KemPublic {
-        &self.fleet
-    }
-
-    /// The attested worker that holds it (id).
-    pub fn worker(&self) -> &str {
-        &self.worker
-    }
-
-    /// The holder's TEE kind and measurement.
-    pub fn tee(&self) -> &str {
-        &self.tee
-    }
-
-    pub fn measurement(&self) -> &str {
-        &self.measurement
-    }
-
-    /// Held by a simulated TEE (development only).
-    pub fn simulated(&self) -> bool {
-        self.simulated
-    }
-
-    /// The broker runs a policy other than the gateway's own.
-    pub fn policy_differs(&self) -> bool {
-        self.policy_differs
-    }
-}
-
-/// The gateway's check: the broker's answer to [`Request::Fleet`] must
-/// carry evidence, acceptable under the gateway's own copy of the signed
-/// policy at `now`, of a worker that was offered exactly this fleet key.
-pub fn verify_fleet(
-    resp: &Response,
-    policy: &SignedPolicy,
-    allow_simulated: bool,
-    now: u64,
-) -> Result<VerifiedFleet, KbsError> {
-    let refuse = |m: String| Err(KbsError::GatewayRefuses(m));
-    let Response::Fleet {
-        epoch,
-        fleet_pub,
-        policy: broker_policy,
-        holder,
-    } = resp
-    else {
-        return refuse("the key broker did not answer with a fleet key".into());
-    };
-    let Some(h) = holder else {
-        return refuse(format!(
-            "no attested worker holds fleet key epoch {epoch} yet: start a worker (`aorta worker --kbs ...`) first"
-        ));
-    };
-    if h.epoch != *epoch {
-        return refuse(format!(
-            "the evidence offered is for epoch {}, not the current epoch {epoch}",
-            h.epoch
-        ));
-    }
-    let fpub = hex32("fleet_pub", fleet_pub).map_err(KbsError::Protocol)?;
-    let wpub = hex32("worker_pub", &h.worker_pub).map_err(KbsError::Protocol)?;
-    let rand = hex32("random", &h.random).map_err(KbsError::Protocol)?;
-    let nonce = binding::kbs_nonce(&rand, *epoch, &fpub);
-    let effective = effective_policy(policy, allow_simulated);
-    let a = check_evidence(&h.evidence, &wpub, &nonce, &effective, now).map_err(|e| {
-        KbsError::GatewayRefuses(format!(
-            "the evidence behind fleet key epoch {epoch} does not satisfy this gateway's policy: {e}"
-        ))
-    })?;
-    Ok(VerifiedFleet {
-        epoch: *epoch,
-        fleet: KemPublic(fpub),
-        worker: worker_id(&wpub),
-        tee: a.tee,
-        measurement: a.measurement,
-        simulated: a.simulated,
-        policy_differs: *broker_policy != policy.short_hash(),
-        verified: true,
-    })
 }

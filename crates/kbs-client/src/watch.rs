@@ -6,7 +6,8 @@
 //! gateway driver switches every stream to at a tick boundary.
 
 use crate::proto::Request;
-use crate::{verify_fleet, KbsError, SignedPolicy, Transport, VerifiedFleet};
+use crate::verify::{verify_fleet, GatewayRefusal, SignedPolicy, VerifiedFleet};
+use crate::{KbsError, Transport};
 
 /// Where a watcher's messages go (the operator's log; never key material).
 pub type Notices = Box<dyn FnMut(&str) + Send>;
@@ -65,10 +66,7 @@ impl FleetWatch {
         let resp = transport.call(&Request::Fleet)?;
         let current = verify_fleet(&resp, &policy, allow_simulated, now())?;
         if current.simulated() && !allow_simulated {
-            return Err(KbsError::GatewayRefuses(
-                "the fleet key is held by a SIMULATED TEE worker (pass --allow-simulated for development)"
-                    .into(),
-            ));
+            return Err(KbsError::GatewayRefuses(GatewayRefusal::SimulatedHolder));
         }
         notices(&describe(&current));
         Ok(Self {
