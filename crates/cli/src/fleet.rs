@@ -246,7 +246,7 @@ mod tests {
             env!("CARGO_MANIFEST_DIR"),
             "/../../../shared/data/mitdb/101"
         );
-        let (_, mv) = crate::validate_cmd::read_lead(std::path::Path::new(record), 0).unwrap();
+        let (_, mv) = aorta_validation::read_lead(std::path::Path::new(record), 0).unwrap();
         let ecg = |ks: &KeyStore, watch: &mut FleetWatch, out: &mut dyn Producer| {
             let wave = crate::roles::Wave {
                 signal: aorta_gateway::Signal::Ecg,

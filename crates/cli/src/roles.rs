@@ -314,7 +314,7 @@ pub fn gateway(a: GatewayArgs) -> Result<()> {
         return gateway_mqtt(&a, addr, &ks, &patients, senders, watch, out);
     }
     if let Some(record) = &a.ecg_wfdb {
-        let (header, mv) = crate::validate_cmd::read_lead(record, a.channel)?;
+        let (header, mv) = aorta_validation::read_lead(record, a.channel)?;
         let lead = header
             .signals
             .get(a.channel)
