@@ -23,6 +23,7 @@ pub mod binding;
 pub mod broker;
 pub mod nitro;
 pub mod providers;
+pub mod select;
 pub mod simulated;
 
 pub use binding::report_data;

@@ -3,20 +3,21 @@
 
 use std::path::PathBuf;
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use aorta_gateway::source::PaperLoad;
 use aorta_gateway::StreamSender;
-use aorta_spool::Spool;
 use aorta_wire::AlgorithmSet;
 use aorta_worker::WorkerConfig;
 
 use crate::keystore::KeyStore;
 use crate::pipeline::{self, ReplayStream};
 use crate::tee;
-use crate::transport::{Transport, TransportArgs};
+use crate::transport::{envelope_producer, publish_enrolments, Deployment};
+use aorta_worker::role::WorkerRole;
+use aorta_worker::run::{RunOptions, Until};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Mode {
@@ -300,33 +301,25 @@ pub fn run_one(a: BenchRunArgs) -> Result<()> {
     let algos = AlgorithmSet::parse(&w.algorithms).map_err(anyhow::Error::msg)?;
     let dir = tempfile_dir(&w.tmp)?;
     let keys = KeyStore::init(&dir.join("keys"))?;
-    let transport = if w.transport == "spool" {
-        Transport::Spool(Spool::open(dir.join("spool"))?)
-    } else {
-        let t = TransportArgs {
-            transport: Some(w.transport.clone()),
-            nats_replicas: 1,
-            ..TransportArgs::default()
-        }
-        .open(0)?;
-        let Transport::Nats(n) = &t else {
-            bail!("--transport takes spool or nats://...");
-        };
-        n.delete_layout()?;
-        n.ensure_layout(1)?;
-        t
-    };
-    let patients = enrol_clients(&keys, &w, algos, &transport)?;
+    let transport = crate::transport::fresh(
+        (w.transport != "spool").then_some(w.transport.as_str()),
+        &dir.join("spool"),
+        1,
+    )?;
+    let patients = enrol_clients(&keys, &w, algos, &*transport)?;
     let store = keys.store()?;
     let (fleet, source, fleet_pub, epoch) = match a.mode {
         Mode::SecureTee => {
             let broker = tee::local_broker(&keys)?;
-            let (source, release) =
-                tee::KbsKeys::attest(&tee::simulated(), &keys, Box::new(broker.clone()), true)?;
+            let (source, release) = tee::attest_simulated(&keys, &broker, true)?;
             let w = crate::fleet::connect(Box::new(broker), keys.policy()?, true, 0, true)?;
             let (fp, e) = (*w.current().fleet(), w.current().epoch());
-            let src: Box<dyn aorta_worker::KeySource> = Box::new(source);
-            (aorta_worker::Keyring::new(release.keys), Some(src), fp, e)
+            (
+                aorta_worker::Keyring::new(release.keys),
+                Some(source),
+                fp,
+                e,
+            )
         }
         Mode::Plain | Mode::Secure => {
             let e = store.current()?;
@@ -367,34 +360,22 @@ pub fn run_one(a: BenchRunArgs) -> Result<()> {
         };
         streams.push(ReplayStream::from_chunks(sender, chunks));
     }
-    let cfg = WorkerConfig {
+    let mut role = WorkerRole::new(transport.clone(), keys.controller_pub()?, 1);
+    role.config = WorkerConfig {
         dangerous_accept_plaintext: a.mode == Mode::Plain,
         ..WorkerConfig::default()
     };
-    let mut worker = transport.open_worker(
-        0,
-        &format!("bench-{}", std::process::id()),
-        cfg,
-        fleet,
-        source,
-        keys.controller_pub()?,
-    )?;
-    let mut appender = transport.envelope_producer(1)?;
+    role.run = RunOptions {
+        idle_sleep: std::time::Duration::from_millis(2),
+        ..Default::default()
+    };
+    let owner = format!("bench-{}", std::process::id());
+    let mut workers = [role.open_one(0, &owner, fleet, source.as_ref())?];
+    let mut appender = envelope_producer(&*transport, 1)?;
     let done = AtomicBool::new(false);
-    let handled = AtomicU64::new(0);
     let t0 = Instant::now();
     let (gw, wk) = std::thread::scope(|s| {
-        let h = s.spawn(|| {
-            aorta_worker::run::run(
-                &mut worker,
-                aorta_worker::run::Until::InputDone(&done),
-                &aorta_worker::run::RunOptions {
-                    idle_sleep: std::time::Duration::from_millis(2),
-                    ..Default::default()
-                },
-                &mut pipeline::CountInto::new(&handled),
-            )
-        });
+        let h = s.spawn(|| role.run(&mut workers, Until::InputDone(&done), source.as_ref()));
         let g = pipeline::replay(
             &mut streams,
             &mut appender,
@@ -414,6 +395,7 @@ pub fn run_one(a: BenchRunArgs) -> Result<()> {
         }
         Err(_) => bail!("worker thread panicked"),
     }
+    let [worker] = workers;
     let rep = worker.report();
     let rejected: u64 = rep.counters.rejected.values().sum();
     if rejected > 0 || rep.counters.samples != gw.samples {
@@ -446,7 +428,7 @@ pub fn enrol_clients(
     keys: &KeyStore,
     w: &Workload,
     algos: AlgorithmSet,
-    transport: &Transport,
+    transport: &dyn Deployment,
 ) -> Result<Vec<crate::keystore::Patient>> {
     let mut signed = Vec::with_capacity(w.clients as usize);
     let mut patients = Vec::with_capacity(w.clients as usize);
@@ -460,7 +442,7 @@ pub fn enrol_clients(
         signed.push(s);
         patients.push(p);
     }
-    transport.publish_enrolments(&signed)?;
+    publish_enrolments(transport, &signed)?;
     Ok(patients)
 }
 

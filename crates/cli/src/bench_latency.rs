@@ -28,7 +28,7 @@ use aorta_wire::{AlgorithmSet, RrSample};
 
 use crate::keystore::KeyStore;
 use crate::tee;
-use crate::transport::{Transport, TransportArgs};
+use crate::transport::{envelope_producer, TransportArgs};
 
 #[derive(clap::Args)]
 pub struct LatencyArgs {
@@ -169,32 +169,14 @@ pub fn run(a: LatencyArgs) -> Result<()> {
         tee::unix_now_ms()
     ));
     std::fs::create_dir_all(&dir)?;
-    let (transport, t_args, label) = if a.transport == "spool" {
-        let spool = dir.join("spool");
-        (
-            Transport::Spool(aorta_spool::Spool::open(&spool)?),
-            vec!["--spool".to_string(), spool.display().to_string()],
-            "spool".to_string(),
-        )
+    let spec = if a.transport == "spool" {
+        format!("spool:{}", dir.join("spool").display())
     } else {
-        let args = TransportArgs {
-            transport: Some(a.transport.clone()),
-            nats_replicas: 1,
-            ..TransportArgs::default()
-        };
-        let tr = args.open(0)?;
-        let Transport::Nats(n) = &tr else {
-            bail!("--transport takes spool or nats://...");
-        };
-        n.delete_layout()?;
-        n.ensure_layout(a.partitions)?;
-        let label = format!("NATS {}", n.server_version());
-        (
-            tr,
-            vec!["--transport".to_string(), a.transport.clone()],
-            label,
-        )
+        a.transport.clone()
     };
+    let transport = crate::transport::fresh(Some(&spec), &dir.join("spool"), a.partitions)?;
+    let t_args = vec!["--transport".to_string(), spec];
+    let label = transport.label();
     let algos = AlgorithmSet::parse(&a.algorithms).map_err(anyhow::Error::msg)?;
     let keys = KeyStore::init(&dir.join("keys"))?;
     let w = crate::bench::Workload {
@@ -208,7 +190,7 @@ pub fn run(a: LatencyArgs) -> Result<()> {
         transport: a.transport.clone(),
     };
     let t0 = Instant::now();
-    let patients = crate::bench::enrol_clients(&keys, &w, algos, &transport)?;
+    let patients = crate::bench::enrol_clients(&keys, &w, algos, &*transport)?;
     let store = keys.store()?;
     let epoch = store.current()?;
     // The benchmark holds the fleet key itself: no broker, no evidence.
@@ -256,7 +238,7 @@ pub fn run(a: LatencyArgs) -> Result<()> {
     }
 
     // The paced gateway.
-    let out = transport.envelope_producer(a.partitions)?;
+    let out = envelope_producer(&*transport, a.partitions)?;
     let outbox = Outbox::new(out, OutboxLimits::default())?;
     let mut src = PacedDevices::new(patients.len(), a.rate, tee::unix_now_ms() as i64 * 1000);
     struct Progress {
@@ -399,9 +381,8 @@ pub fn run(a: LatencyArgs) -> Result<()> {
             v.last().copied().unwrap_or(0)
         );
     }
-    if let Transport::Spool(_) = transport {
-        let _ = std::fs::remove_dir_all(&dir);
-    }
+    drop(transport);
+    let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
 

@@ -18,12 +18,12 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use aorta_gateway::source::PaperLoad;
 use aorta_wire::AlgorithmSet;
-use aorta_worker::WorkerConfig;
 
 use crate::keystore::KeyStore;
 use crate::pipeline::{self, ReplayStream};
 use crate::tee;
-use crate::transport::{Transport, TransportArgs};
+use crate::transport::{envelope_producer, Deployment, Open, TransportArgs};
+use aorta_worker::role::{AnyWorker, WorkerRole};
 
 #[derive(clap::Args)]
 pub struct ScaleArgs {
@@ -60,25 +60,11 @@ pub struct ScaleWorkerArgs {
     pub threads: u32,
 }
 
-fn copy_dir(from: &Path, to: &Path) -> Result<()> {
-    std::fs::create_dir_all(to)?;
-    for e in std::fs::read_dir(from)? {
-        let e = e?;
-        let (src, dst) = (e.path(), to.join(e.file_name()));
-        if e.file_type()?.is_dir() {
-            copy_dir(&src, &dst)?;
-        } else {
-            std::fs::copy(&src, &dst)?;
-        }
-    }
-    Ok(())
-}
-
 /// Keys, enrolments and the workload's envelopes in `transport`.
 fn prepare(
     w: &crate::bench::Workload,
     dir: &Path,
-    transport: &Transport,
+    transport: &dyn Deployment,
     partitions: u32,
 ) -> Result<u64> {
     let algos = AlgorithmSet::parse(&w.algorithms).map_err(anyhow::Error::msg)?;
@@ -102,7 +88,7 @@ fn prepare(
             Box::new((0..seconds).map(move |_| load.next_second())),
         ));
     }
-    let mut out = transport.envelope_producer(partitions)?;
+    let mut out = envelope_producer(transport, partitions)?;
     let stats = pipeline::replay(
         &mut streams,
         &mut out,
@@ -137,28 +123,16 @@ pub fn run(a: ScaleArgs) -> Result<()> {
         ));
         std::fs::create_dir_all(&dir)?;
         let template = dir.join("prepared");
-        let (transport, label) = if t == "spool" {
-            (
-                Transport::Spool(aorta_spool::Spool::open(&template)?),
-                "spool".to_string(),
-            )
+        // `spool` is a spool of this run's own, prepared once.
+        let spec = if t == "spool" {
+            format!("spool:{}", template.display())
         } else {
-            let args = TransportArgs {
-                transport: Some(t.clone()),
-                nats_replicas: 1,
-                ..TransportArgs::default()
-            };
-            let tr = args.open(0)?;
-            let Transport::Nats(n) = &tr else {
-                bail!("--transport takes spool or nats://...");
-            };
-            n.delete_layout()?;
-            n.ensure_layout(a.partitions)?;
-            let label = format!("NATS {}", n.server_version());
-            (tr, label)
+            t.clone()
         };
+        let transport = crate::transport::fresh(Some(&spec), &template, a.partitions)?;
+        let label = transport.label();
         let t0 = Instant::now();
-        let samples = prepare(&a.w, &dir, &transport, a.partitions)?;
+        let samples = prepare(&a.w, &dir, &*transport, a.partitions)?;
         println!(
             "{label}: prepared {samples} samples of {} clients in {} partitions ({:.1} s, untimed)",
             a.w.clients,
@@ -177,24 +151,13 @@ pub fn run(a: ScaleArgs) -> Result<()> {
                 }
                 let mut walls = Vec::new();
                 for rep in 0..a.reps {
-                    let run_t: Vec<String> = match &transport {
-                        Transport::Spool(_) => {
-                            let run = dir.join(format!("run-{by}-{workers}-{rep}"));
-                            if run.exists() {
-                                std::fs::remove_dir_all(&run)?;
-                            }
-                            copy_dir(&template, &run)?;
-                            // The copy's dirty pages must not be written back
-                            // inside the timed region (the workers fdatasync).
-                            let _ = Command::new("sync").status();
-                            vec!["--spool".into(), run.display().to_string()]
-                        }
-                        Transport::Nats(n) => {
-                            n.delete_outputs()?;
-                            n.ensure_layout(a.partitions)?;
-                            vec!["--transport".into(), t.clone()]
-                        }
-                    };
+                    // Every repetition reads the same input afresh.
+                    transport.dangerous_delete_outputs()?;
+                    transport.prepare(a.partitions)?;
+                    // Nothing dirty may be written back inside the timed
+                    // region (the workers fdatasync).
+                    let _ = Command::new("sync").status();
+                    let run_t = vec!["--transport".to_string(), spec.clone()];
                     let started = Instant::now();
                     let (procs, threads) = if threads_mode {
                         (1, workers)
@@ -258,9 +221,6 @@ pub fn run(a: ScaleArgs) -> Result<()> {
                     samples as f64 / wall
                 );
                     walls.push(wall);
-                    if let Transport::Spool(_) = &transport {
-                        let _ = std::fs::remove_dir_all(&run_t[1]);
-                    }
                 }
                 table.push((
                     format!("{label}, by {by}"),
@@ -269,9 +229,8 @@ pub fn run(a: ScaleArgs) -> Result<()> {
                 ));
             }
         }
-        if let Transport::Spool(_) = transport {
-            let _ = std::fs::remove_dir_all(&dir);
-        }
+        drop(transport);
+        let _ = std::fs::remove_dir_all(&dir);
     }
     println!(
         "\n| transport, scaled by | workers | samples/s (median of {}) | speed-up vs 1 |",
@@ -296,25 +255,19 @@ pub fn open_bench_workers(
     transport: &TransportArgs,
     partitions: u32,
     owned: &[u32],
-) -> Result<Vec<crate::transport::AnyWorker>> {
+) -> Result<Vec<AnyWorker>> {
     let keys = KeyStore::open(keys)?;
     let store = keys.store()?;
-    let transport = transport.open(partitions)?;
+    let role = WorkerRole::new(
+        transport.open(Open::Create { partitions })?,
+        keys.controller_pub()?,
+        partitions,
+    );
     let mut workers = Vec::with_capacity(owned.len());
     for p in owned {
         let e = store.current()?;
         let fleet = aorta_worker::Keyring::new([(e, store.secret(e)?)]);
-        workers.push(transport.open_worker(
-            *p,
-            &format!("bench-{}", std::process::id()),
-            WorkerConfig {
-                partitions,
-                ..WorkerConfig::default()
-            },
-            fleet,
-            None,
-            keys.controller_pub()?,
-        )?);
+        workers.push(role.open_one(*p, &format!("bench-{}", std::process::id()), fleet, None)?);
     }
     Ok(workers)
 }
@@ -326,8 +279,7 @@ pub fn worker(a: ScaleWorkerArgs) -> Result<()> {
     let mut workers = open_bench_workers(&a.keys, &a.transport, a.partitions, &a.partition)?;
     // Thread k drains partitions k, k + N, ... one after another.
     let n = a.threads.max(1) as usize;
-    let mut groups: Vec<Vec<&mut crate::transport::AnyWorker>> =
-        (0..n).map(|_| Vec::new()).collect();
+    let mut groups: Vec<Vec<&mut AnyWorker>> = (0..n).map(|_| Vec::new()).collect();
     for (i, w) in workers.iter_mut().enumerate() {
         groups[i % n].push(w);
     }

@@ -2,20 +2,22 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use aorta_gateway::source::{read_paper_file, Condition, RrSimulator, SimParams};
 use aorta_gateway::Profile;
-use aorta_spool::Spool;
 use aorta_wire::{AlgorithmSet, RrSample};
+use aorta_worker::role::WorkerRole;
+use aorta_worker::run::{RunOptions, Until};
 use aorta_worker::WorkerConfig;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::keystore::KeyStore;
 use crate::pipeline::{self, ReplayStream};
 use crate::tee;
-use crate::transport::{Transport, TransportArgs};
+use crate::transport::{envelope_producer, publish_enrolments};
 
 #[derive(clap::Args)]
 pub struct DemoArgs {
@@ -132,33 +134,14 @@ pub fn run(a: DemoArgs) -> Result<()> {
         }
     }
     let keys = KeyStore::init(&a.out.join("keys"))?;
-    let transport = match &a.transport {
-        None => Transport::Spool(Spool::open(a.out.join("untrusted"))?),
-        Some(t) if t.starts_with("spool:") => TransportArgs {
-            transport: Some(t.clone()),
-            ..TransportArgs::default()
-        }
-        .open(a.workers)?,
-        Some(t) => {
-            let args = TransportArgs {
-                transport: Some(t.clone()),
-                nats_replicas: 1,
-                ..TransportArgs::default()
-            };
-            let Transport::Nats(n) = args.open(0)? else {
-                bail!("--transport takes nats://... or spool:DIR");
-            };
-            if !a.quiet {
-                eprintln!(
-                    "demo: starting from nothing on {}: deleting and recreating Aorta's streams",
-                    Transport::Nats(n.clone()).describe()
-                );
-            }
-            n.delete_layout()?;
-            n.ensure_layout(a.workers)?;
-            Transport::Nats(n)
-        }
-    };
+    if let (Some(t), false) = (&a.transport, a.quiet) {
+        eprintln!(
+            "demo: starting from nothing on {}: deleting what Aorta stored there",
+            aorta_deploy::TransportSpec::new(t.clone()).redacted()
+        );
+    }
+    let transport =
+        crate::transport::fresh(a.transport.as_deref(), &a.out.join("untrusted"), a.workers)?;
     let log_dir = a.out.join("untrusted").join("logs");
     std::fs::create_dir_all(&log_dir)?;
 
@@ -228,42 +211,32 @@ pub fn run(a: DemoArgs) -> Result<()> {
         patients.push(p);
         enrol_bar.inc(1);
     }
-    transport.publish_enrolments(&signed)?;
+    publish_enrolments(&*transport, &signed)?;
     enrol_bar.finish_and_clear();
 
     // Worker, in the simulated TEE.
     // The key broker runs in-process; the worker attests to it first, so
     // that the gateway finds evidence behind the fleet key.
     let broker = tee::local_broker(&keys)?;
-    let (source, release) =
-        tee::KbsKeys::attest(&tee::simulated(), &keys, Box::new(broker.clone()), a.quiet)?;
+    let (attestation, release) = tee::attest_simulated(&keys, &broker, a.quiet)?;
     let attested = format!(
         "simulated TEE worker {}, fleet key epoch {}",
         release.worker_id, release.current_epoch
     );
-    let mut release_keys = Some(release.keys);
-    let mut workers = Vec::new();
-    for p in 0..a.workers {
-        workers.push(transport.open_worker(
-            p,
-            &format!("{}-p{p}", release.worker_id),
-            WorkerConfig {
-                simulated_tee: true,
-                partitions: a.workers,
-                ..WorkerConfig::default()
-            },
-            // Fleet secrets are not `Clone`: each partition's worker gets
-            // its own release.
-            aorta_worker::Keyring::new(match release_keys.take() {
-                Some(k) => k,
-                None => source.fetch()?.keys,
-            }),
-            Some(Box::new(source.clone())),
-            keys.controller_pub()?,
-        )?);
-    }
+    let handled = Arc::new(AtomicU64::new(0));
+    let mut role = WorkerRole::new(transport.clone(), keys.controller_pub()?, a.workers);
+    role.config = WorkerConfig {
+        simulated_tee: true,
+        partitions: a.workers,
+        ..WorkerConfig::default()
+    };
+    role.run = RunOptions {
+        idle_sleep: Duration::from_millis(2),
+        ..Default::default()
+    };
+    role.processed = Some(handled.clone());
+    let mut workers = role.open(&attestation, release)?;
     let done = AtomicBool::new(false);
-    let handled = AtomicU64::new(0);
 
     // Gateway streams.
     let watch = crate::fleet::connect(Box::new(broker.clone()), keys.policy()?, true, 0, true)?;
@@ -314,19 +287,9 @@ pub fn run(a: DemoArgs) -> Result<()> {
     );
     bar.enable_steady_tick(Duration::from_millis(200));
 
-    let mut appender = transport.envelope_producer(a.workers)?;
+    let mut appender = envelope_producer(&*transport, a.workers)?;
     let (gw, wk) = std::thread::scope(|s| {
-        let w = s.spawn(|| {
-            aorta_worker::run::run_partitions(
-                &mut workers,
-                aorta_worker::run::Until::InputDone(&done),
-                &aorta_worker::run::RunOptions {
-                    idle_sleep: Duration::from_millis(2),
-                    ..Default::default()
-                },
-                |_| pipeline::CountInto::new(&handled),
-            )
-        });
+        let w = s.spawn(|| role.run(&mut workers, Until::InputDone(&done), Some(&attestation)));
         let g = pipeline::replay(
             &mut streams,
             &mut appender,
@@ -348,12 +311,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
     });
     let gw = gw?;
     match wk {
-        Ok(outcomes) => {
-            for o in outcomes {
-                o.result
-                    .with_context(|| format!("worker partition {}", o.partition))?;
-            }
-        }
+        Ok(r) => r?,
         Err(_) => bail!("worker thread panicked"),
     }
     bar.finish_and_clear();
@@ -387,7 +345,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
     std::fs::write(log_dir.join("worker.log"), log)?;
 
     // Clinician.
-    let (rows, rstats) = pipeline::read_results(&keys, &mut transport.results())?;
+    let (rows, rstats) = pipeline::read_results(&keys, &mut transport.committed_results())?;
     let csv = a.out.join("results.csv");
     pipeline::write_csv(&rows, &csv)?;
     let plot = a.out.join("hrv-trends.svg");
@@ -428,10 +386,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
         "throughput {:.0} samples/s; wall time {:.2} s; untrusted storage in {}; {} partition(s); {}",
         gw.samples as f64 / wall,
         wall,
-        match &transport {
-            Transport::Spool(s) => s.root().display().to_string(),
-            t => t.describe(),
-        },
+        transport.describe(),
         a.workers,
         attested
     );
@@ -453,7 +408,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
         crate::roles::save_users(&users_path, &users)?;
         crate::roles::serve_dashboard(
             keys,
-            transport.results(),
+            transport.committed_results(),
             users,
             &a.listen,
             (8 * 3600, 168),

@@ -57,8 +57,8 @@ mod tests {
     use super::*;
     use crate::keystore::{publish, KeyStore};
     use crate::pipeline::{self, ReplayStream};
+    use crate::tee;
     use crate::tee::unix_now;
-    use crate::tee::{self, KbsKeys};
     use aorta_kbs::proto::Request;
 
     const START_US: i64 = 1_700_000_000_000_000;
@@ -69,7 +69,7 @@ mod tests {
     struct RotatingBroker {
         broker: Arc<aorta_kbs::Broker<tee::SysRng>>,
         keys: KeyStore,
-        worker: KbsKeys,
+        worker: aorta_worker::role::Attestation,
         calls: AtomicUsize,
         at: usize,
     }
@@ -132,8 +132,7 @@ mod tests {
         gateway: impl FnOnce(&KeyStore, &mut FleetWatch, &mut dyn Producer),
     ) -> (Rows, Vec<u32>, u64) {
         let broker = tee::local_broker(ks).unwrap();
-        let (worker_keys, release) =
-            KbsKeys::attest(&tee::simulated(), ks, Box::new(broker.clone()), true).unwrap();
+        let (worker_keys, release) = tee::attest_simulated(ks, &broker, true).unwrap();
         let rot = Arc::new(RotatingBroker {
             broker: broker.clone(),
             keys: KeyStore::open(ks.store().unwrap().dir()).unwrap(),
@@ -151,18 +150,18 @@ mod tests {
         .unwrap();
         let mut out = spool.ingest_appender(PartitionId(0)).unwrap();
         gateway(ks, &mut watch, &mut out);
-        let mut w = pipeline::testing::open_worker(
-            spool,
-            0,
-            WorkerConfig {
-                simulated_tee: true,
-                ..WorkerConfig::default()
-            },
-            Keyring::new(release.keys),
-            Some(Box::new(worker_keys)),
+        let mut role = aorta_worker::role::WorkerRole::new(
+            Arc::new(spool.clone()),
             ks.controller_pub().unwrap(),
-        )
-        .unwrap();
+            1,
+        );
+        role.config = WorkerConfig {
+            simulated_tee: true,
+            ..WorkerConfig::default()
+        };
+        let mut w = role
+            .open_one(0, "test", Keyring::new(release.keys), Some(&worker_keys))
+            .unwrap();
         w.drain(|_| {}).unwrap();
         let rep = w.report();
         assert_eq!(rep.counters.rejected.values().sum::<u64>(), 0);

@@ -19,7 +19,7 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, Result};
 use aorta_envelope::enrolment::sign_enrolment;
 use aorta_envelope::{KemKeypair, KemPublic, KemSecret, SigningKey, VerifyingKey};
 use aorta_gateway::Profile;
@@ -55,13 +55,7 @@ fn write_secret(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 fn read_32(path: &Path) -> Result<Zeroizing<[u8; 32]>> {
-    let text = Zeroizing::new(
-        fs::read_to_string(path).with_context(|| format!("reading key file {}", path.display()))?,
-    );
-    let mut out = Zeroizing::new([0u8; 32]);
-    hex::decode_to_slice(text.trim(), out.as_mut())
-        .map_err(|_| anyhow!("{} does not hold 32 hex-encoded bytes", path.display()))?;
-    Ok(out)
+    Ok(aorta_deploy::keydir::read_secret(path)?)
 }
 
 impl KeyStore {
@@ -83,12 +77,7 @@ impl KeyStore {
     /// or a gateway (plus policy, patients.tsv, devices/) is given. The
     /// controller's secret key need not be there.
     pub fn open_shared(dir: &Path) -> Result<Self> {
-        if !dir.join("controller.pub").exists() {
-            bail!(
-                "{} holds no controller.pub: copy it (and, for gateways, policy.json, policy.sig, patients.tsv and devices/) from the controller's key directory",
-                dir.display()
-            );
-        }
+        aorta_deploy::keydir::SharedKeys::open(dir)?;
         Ok(Self {
             dir: dir.to_path_buf(),
         })
@@ -152,8 +141,11 @@ impl KeyStore {
     }
 
     fn public_hex(&self, file: &str) -> Result<String> {
-        let p = self.dir.join(file);
-        fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))
+        Ok(aorta_deploy::keydir::read_public(&self.dir.join(file))?)
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     pub fn controller(&self) -> Result<SigningKey> {
@@ -171,9 +163,6 @@ impl KeyStore {
     }
     pub fn clinician_secret(&self) -> Result<KemSecret> {
         Ok(KemSecret::from_bytes(*self.secret("clinician.key")?))
-    }
-    pub fn sim_tee_root(&self) -> Result<SigningKey> {
-        Ok(SigningKey::from_bytes(&*self.secret("sim-tee-root.key")?))
     }
     pub fn device_secret(&self, stream: StreamId) -> Result<KemSecret> {
         Ok(KemSecret::from_bytes(
@@ -454,7 +443,7 @@ pub fn default_policy(sim_root: &VerifyingKey) -> Result<String> {
 }}
 "#,
         sim_root.to_hex(),
-        hex::encode(crate::tee::self_measurement()?)
+        hex::encode(aorta_attest::select::self_measurement()?)
     ))
 }
 

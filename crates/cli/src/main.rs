@@ -44,7 +44,7 @@ enum Cmd {
     #[command(subcommand)]
     Kbs(kbs_cmd::KbsCmd),
     /// Worker: attest, obtain the fleet key, process a partition.
-    Worker(roles::WorkerArgs),
+    Worker(aorta_enclave::WorkerArgs),
     /// Clinician: decrypt results, print a summary, write CSV.
     Results(roles::ResultsArgs),
     /// Remote attestation: verify TEE evidence offline.
@@ -97,7 +97,7 @@ fn run() -> Result<()> {
         Cmd::Keys(k) => roles::keys(k),
         Cmd::Gateway(a) => roles::gateway(a),
         Cmd::Kbs(k) => kbs_cmd::run(k),
-        Cmd::Worker(a) => roles::worker(a),
+        Cmd::Worker(a) => aorta_enclave::worker(a),
         Cmd::Results(a) => roles::results(a),
         Cmd::Attest(a) => attest_cmd::run(a),
         Cmd::Detect(a) => validate_cmd::detect_cmd(a),

@@ -4,7 +4,6 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context, Result};
 use aorta_wire::Quality;
@@ -12,26 +11,6 @@ use aorta_wire::Quality;
 use crate::keystore::KeyStore;
 
 pub use aorta_gateway::driver::{replay, Chunks, ReplayStream};
-
-/// Counts records handled into an atomic, for progress bars.
-pub struct CountInto<'a> {
-    total: &'a AtomicU64,
-    seen: u64,
-}
-
-impl<'a> CountInto<'a> {
-    pub fn new(total: &'a AtomicU64) -> Self {
-        Self { total, seen: 0 }
-    }
-}
-
-impl<W> aorta_worker::run::RunHooks<W> for CountInto<'_> {
-    fn progress(&mut self, _w: &mut W, records: u64) {
-        self.total
-            .fetch_add(records.saturating_sub(self.seen), Ordering::Relaxed);
-        self.seen = records;
-    }
-}
 
 pub use aorta_clinic::{ResultRow, ResultStats};
 
@@ -349,49 +328,12 @@ fn xml_escape(s: &str) -> String {
 /// Spool-only helpers for the unit tests.
 #[cfg(test)]
 pub mod testing {
-    use anyhow::{Context, Result};
-    use aorta_envelope::VerifyingKey;
-    use aorta_spool::{LogReader, OwnedLog, Spool};
-    use aorta_transport::PartitionId;
-    use aorta_worker::{Worker, WorkerConfig};
+    use anyhow::Result;
+
+    use aorta_spool::Spool;
 
     use super::{decryptor, ResultRow, ResultStats};
     use crate::keystore::KeyStore;
-
-    pub type SpoolWorker = Worker<LogReader, OwnedLog, crate::tee::SysRng>;
-
-    /// Opens a worker on `spool` partition `p` (restoring its checkpoint).
-    /// `source` is asked for keys of epochs newer than those in `fleet`.
-    pub fn open_worker(
-        spool: &Spool,
-        p: u32,
-        cfg: WorkerConfig,
-        fleet: aorta_worker::Keyring,
-        source: Option<Box<dyn aorta_worker::KeySource>>,
-        controller: VerifyingKey,
-    ) -> Result<SpoolWorker> {
-        let input = spool.ingest_reader(PartitionId(p))?;
-        let control = spool.control_reader()?;
-        let output = spool.results_owner(PartitionId(p)).with_context(|| {
-            format!("opening results partition {p} (is another worker running on it?)")
-        })?;
-        Ok(Worker::new(
-            WorkerConfig {
-                partition: p,
-                ..cfg
-            },
-            input,
-            control,
-            output,
-            aorta_worker::WorkerKeys {
-                fleet,
-                controller,
-                source,
-            },
-            crate::tee::sys_rng(),
-            Box::new(crate::tee::unix_now_ms),
-        )?)
-    }
 
     /// [`read_results`] of a spool.
     pub fn read_spool_results(
@@ -399,7 +341,7 @@ pub mod testing {
         spool: &Spool,
     ) -> Result<(Vec<ResultRow>, ResultStats)> {
         let mut d = decryptor(keys)?;
-        let mut source = aorta_clinic::SpoolResults::new(spool.clone());
+        let mut source = aorta_spool::SpoolResults::new(spool.clone());
         let rows = aorta_clinic::feed::read_all(&mut source, &mut d)?;
         let mut stats = d.stats;
         stats.corrupt += source.corrupt;

@@ -2,23 +2,20 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use aorta_gateway::source::mqtt::MqttSource;
 use aorta_gateway::source::{RrSimulator, SimParams};
 use aorta_gateway::StreamSender;
-use aorta_spool::Spool;
 use aorta_transport::Producer;
 use aorta_wire::AlgorithmSet;
-use aorta_worker::WorkerConfig;
 
 use crate::fleet::FleetWatch;
 use crate::keystore::{KeyStore, Patient};
 use crate::pipeline::{self, ReplayStream};
-use crate::tee::{self, AttestArgs, KbsKeys, TeeChoice};
-use crate::transport::{Transport, TransportArgs};
+use crate::tee;
+use crate::transport::{envelope_producer, publish_enrolments, Open, TransportArgs};
 
 #[derive(clap::Subcommand)]
 pub enum KeysCmd {
@@ -117,7 +114,7 @@ pub fn keys(cmd: KeysCmd) -> Result<()> {
                     signal_loss_s,
                 },
             )?;
-            transport.open(0)?.publish_enrolments(&[signed])?;
+            publish_enrolments(&*transport.open(Open::Create { partitions: 0 })?, &[signed])?;
             println!(
                 "enrolled '{}' as stream {} (serial {}, {}, {}-byte envelopes every {} ms)",
                 p.name,
@@ -157,7 +154,7 @@ pub fn keys(cmd: KeysCmd) -> Result<()> {
         } => {
             let ks = KeyStore::open(&dir)?;
             let signed = ks.revoke(&patient)?;
-            transport.open(0)?.publish_enrolments(&[signed])?;
+            publish_enrolments(&*transport.open(Open::Create { partitions: 0 })?, &[signed])?;
             println!("revoked '{patient}'");
         }
     }
@@ -272,7 +269,7 @@ fn served(ks: &KeyStore, wanted: &[String]) -> Result<Vec<Patient>> {
 
 pub fn gateway(a: GatewayArgs) -> Result<()> {
     let ks = KeyStore::open_shared(&a.keys)?;
-    let transport = a.transport.open(0)?;
+    let transport = a.transport.open(Open::Create { partitions: 0 })?;
     let patients = served(&ks, &a.patient)?;
     if patients.is_empty() {
         bail!("no enrolled patients to serve");
@@ -308,7 +305,7 @@ pub fn gateway(a: GatewayArgs) -> Result<()> {
     for p in &patients {
         senders.push(ks.stream_sender(p, session, &fleet, &mut rng)?);
     }
-    let mut out = transport.envelope_producer(a.partitions)?;
+    let mut out = envelope_producer(&*transport, a.partitions)?;
 
     if let Some(addr) = &a.mqtt {
         return gateway_mqtt(&a, addr, &ks, &patients, senders, watch, out);
@@ -712,470 +709,13 @@ fn gateway_mqtt(
     Ok(())
 }
 
-/// A flag the first SIGTERM or SIGINT sets: a following worker commits
-/// what it read, a group member also hands its partitions back at once (no
-/// waiting for the lease to expire), and the process exits. A second
-/// signal ends the process immediately (what was not committed is
-/// processed again by whoever takes the partition).
-fn shutdown_flag() -> Result<std::sync::Arc<AtomicBool>> {
-    let flag = std::sync::Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-        signal_hook::flag::register_conditional_shutdown(sig, 1, flag.clone())?;
-        signal_hook::flag::register(sig, flag.clone())?;
-    }
-    Ok(flag)
-}
+use aorta_enclave::shutdown_flag;
 
 fn counts(m: &std::collections::BTreeMap<&'static str, u64>) -> String {
     m.iter()
         .map(|(k, v)| format!("{v} × {k}"))
         .collect::<Vec<_>>()
         .join("; ")
-}
-
-#[derive(clap::Args)]
-pub struct WorkerArgs {
-    #[command(flatten)]
-    pub attest: AttestArgs,
-    /// The key broker (HOST:PORT).
-    #[arg(long)]
-    pub kbs: String,
-    /// The deployment's directory: the controller's public key (which signs
-    /// enrolments) and, for the simulated TEE only, its platform root.
-    #[arg(long)]
-    pub keys: PathBuf,
-    #[command(flatten)]
-    pub transport: TransportArgs,
-    /// The partitions this worker process owns (0 .. --partitions; repeat
-    /// the flag or separate by commas; default: all), each processed on its
-    /// own thread.
-    #[arg(long, value_delimiter = ',')]
-    pub partition: Vec<u32>,
-    /// Partitions in the deployment, as given to the gateways: envelopes
-    /// of streams that belong to another partition are rejected.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=4096))]
-    pub partitions: u32,
-    /// Commit results with a sealed checkpoint every N input envelopes.
-    #[arg(long, default_value_t = 1024)]
-    pub checkpoint_every: u64,
-    /// Keep running and polling for new input instead of exiting when idle.
-    #[arg(long)]
-    pub follow: bool,
-    /// Attest, report which fleet key epochs were released, and exit
-    /// (a deployment check; it also shows gateways a worker holds the key).
-    #[arg(long)]
-    pub attest_only: bool,
-    /// Serve Prometheus/OpenMetrics metrics at http://ADDR/metrics.
-    #[arg(long, value_name = "ADDR")]
-    pub metrics: Option<String>,
-    /// Join the worker group on NATS: partitions are shared among live
-    /// group members by leases, taken over when a member dies and
-    /// rebalanced when one joins (implies following the input).
-    #[arg(long, conflicts_with = "partition")]
-    pub group: bool,
-    /// Group leases expire this many seconds after a member stops
-    /// renewing them (takeover within about twice this).
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=300))]
-    pub lease_secs: u32,
-    /// Following (`--follow`, `--group`): make results visible within this
-    /// many seconds of catching up with the input. Each commit writes every
-    /// stream's checkpoint: longer means less checkpoint volume, later
-    /// results.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=3600))]
-    pub commit_secs: u32,
-}
-
-pub fn worker(a: WorkerArgs) -> Result<()> {
-    let ks = KeyStore::open_shared(&a.keys)?;
-    let transport = a.transport.open(a.partitions)?;
-    let (source, release) = KbsKeys::attest(
-        &a.attest,
-        &ks,
-        Box::new(aorta_kbs::Client::new(a.kbs.clone())),
-        false,
-    )?;
-    let simulated = a.attest.tee == TeeChoice::Simulated;
-    eprintln!(
-        "worker {}: fleet keys released for epochs {:?} (current {}){}",
-        release.worker_id,
-        release.keys.iter().map(|(e, _)| *e).collect::<Vec<_>>(),
-        release.current_epoch,
-        if simulated { " — SIMULATED TEE" } else { "" }
-    );
-    if a.attest_only {
-        return Ok(());
-    }
-    let owned: Vec<u32> = if a.partition.is_empty() {
-        (0..a.partitions).collect()
-    } else {
-        let mut v = a.partition.clone();
-        v.sort_unstable();
-        v.dedup();
-        v
-    };
-    if let Some(p) = owned.iter().find(|p| **p >= a.partitions) {
-        bail!(
-            "--partition {p} is not one of the {} partitions (0..{})",
-            a.partitions,
-            a.partitions
-        );
-    }
-    let cfg = WorkerConfig {
-        checkpoint_every: a.checkpoint_every,
-        simulated_tee: simulated,
-        partitions: a.partitions,
-        ..WorkerConfig::default()
-    };
-    let reattest = Duration::from_secs(release.reattest_after_secs);
-    let metrics = crate::metrics::start("worker", a.metrics.as_deref())?.map(Arc::new);
-    let snapshots = Arc::new(crate::metrics::WorkerSnapshots::default());
-    // One re-attestation per period for the whole process, by whichever
-    // partition's thread gets there first (evidence freshness, rotation);
-    // the others fetch a rotated epoch's key when its first envelope comes.
-    let shared_attest = (a.follow || a.group).then(|| {
-        Arc::new(Mutex::new(Reattest {
-            keys: source.clone(),
-            client: aorta_kbs::Client::new(a.kbs.clone()),
-            every: reattest,
-            last: Instant::now(),
-        }))
-    });
-    let run_opts = aorta_worker::run::RunOptions {
-        commit_within: Duration::from_secs(u64::from(a.commit_secs)),
-        ..Default::default()
-    };
-    let make_hooks = |p: u32| WorkerHooks {
-        partition: p,
-        notices: NoticePrinter::default(),
-        attest: shared_attest.clone(),
-        metrics: metrics.clone(),
-        snapshots: snapshots.clone(),
-    };
-    if a.group {
-        let Transport::Nats(nats) = &transport else {
-            bail!("--group needs --transport nats://... (leases live in a JetStream KV bucket)");
-        };
-        let me = format!("{}-{}", release.worker_id, std::process::id());
-        let leases = aorta_nats::lease::Leases::open(
-            nats,
-            &me,
-            Duration::from_secs(u64::from(a.lease_secs)),
-        )?;
-        eprintln!(
-            "worker {me}: joining the group on {} ({} partitions, {} s leases)",
-            transport.describe(),
-            a.partitions,
-            a.lease_secs
-        );
-        let mut group = NatsGroup(aorta_nats::lease::Group {
-            leases,
-            partitions: a.partitions,
-        });
-        let mut release_keys = Some(release.keys);
-        let stop = shutdown_flag()?;
-        let controller = ks.controller_pub()?;
-        let workers = aorta_worker::run::run_group(
-            &mut group,
-            |p| {
-                let keys = aorta_worker::Keyring::new(match release_keys.take() {
-                    Some(k) => k,
-                    None => aorta_worker::KeySource::fetch(&mut source.clone())
-                        .map_err(|e| aorta_worker::WorkerError::key_fetch(0, e))?,
-                });
-                transport
-                    .open_worker(
-                        p,
-                        &me,
-                        cfg.clone(),
-                        keys,
-                        Some(Box::new(source.clone())),
-                        controller,
-                    )
-                    .map_err(|e| aorta_worker::WorkerError::Checkpoint(format!("{e:#}")))
-            },
-            &stop,
-            &run_opts,
-            make_hooks,
-            |e| print_group_event(&e),
-        );
-        for w in &workers {
-            print_worker_report(w, true);
-        }
-        return Ok(());
-    }
-    // Every owned partition's worker holds its own copy of the released
-    // keys (fleet secrets are not `Clone`: the first takes the release,
-    // the others ask the broker for theirs).
-    let mut release_keys = Some(release.keys);
-    let mut workers = Vec::new();
-    for p in &owned {
-        let keys = aorta_worker::Keyring::new(match release_keys.take() {
-            Some(k) => k,
-            None => source.fetch()?.keys,
-        });
-        workers.push(transport.open_worker(
-            *p,
-            &format!("{}-p{p}", release.worker_id),
-            cfg.clone(),
-            keys,
-            Some(Box::new(source.clone())),
-            ks.controller_pub()?,
-        )?);
-    }
-    // Following: SIGTERM / SIGINT commit what was read and end the run.
-    let stop = if a.follow {
-        shutdown_flag()?
-    } else {
-        std::sync::Arc::new(AtomicBool::new(false))
-    };
-    let until = if a.follow {
-        aorta_worker::run::Until::Stopped(&stop)
-    } else {
-        aorta_worker::run::Until::Idle
-    };
-    let outcomes = aorta_worker::run::run_partitions(&mut workers, until, &run_opts, make_hooks);
-    if let Some(m) = &metrics {
-        for w in &workers {
-            snapshots.put(w);
-        }
-        snapshots.publish(m);
-    }
-    let mut failed = Vec::new();
-    for o in outcomes {
-        if let Err(e) = o.result {
-            eprintln!("worker: partition {}: {e}", o.partition);
-            failed.push(o.partition);
-        }
-    }
-    for w in &workers {
-        print_worker_report(w, owned.len() > 1);
-    }
-    if !failed.is_empty() {
-        bail!("partitions {failed:?} stopped with an error (above); their uncommitted input is processed again on restart");
-    }
-    Ok(())
-}
-
-fn print_worker_report<C, L, R>(w: &aorta_worker::Worker<C, L, R>, name_partition: bool)
-where
-    C: aorta_transport::Consumer,
-    L: aorta_transport::CommitLog,
-    R: rand_core::RngCore + rand_core::CryptoRng,
-{
-    let who = if name_partition {
-        format!("worker partition {}", w.partition())
-    } else {
-        "worker".to_string()
-    };
-    let r = w.report();
-    println!(
-        "{who}: {} records, {} accepted, {} samples, {} windows, {} result envelopes, {} corrupt",
-        r.counters.records,
-        r.counters.envelopes_accepted,
-        r.counters.samples,
-        r.counters.windows,
-        r.counters.result_envelopes,
-        r.counters.corrupt_records
-    );
-    for (reason, n) in &r.counters.rejected {
-        println!("{who}: rejected {n} envelopes: {}", reason.name());
-    }
-    println!(
-        "{who}: {} missing envelopes (gaps), {} reordered, {} truncated sessions, {} late samples, {} out-of-range samples, {} lost ECG/PPG samples, {} noisy ECG/PPG 10-s segments",
-        r.missing_envelopes, r.reordered_envelopes, r.truncated_sessions, r.late_samples, r.out_of_range_samples, r.lost_wave_samples, r.noisy_segments
-    );
-    if r.counters.input_discontinuities + r.counters.control_discontinuities > 0 {
-        println!(
-            "{who}: input log discontinuities {}, control log discontinuities {} (logs read again from the start)",
-            r.counters.input_discontinuities, r.counters.control_discontinuities
-        );
-    }
-    if r.rolled_back_enrolments > 0 {
-        println!(
-            "{who}: {} streams' newest enrolment is missing from the control log (rolled back); their envelopes are rejected",
-            r.rolled_back_enrolments
-        );
-    }
-}
-
-/// Attesting again before the evidence gateways see grows old, and as soon
-/// as the broker has rotated (so gateways can switch), without waiting for
-/// the new epoch's envelopes.
-struct Reattest {
-    keys: KbsKeys,
-    client: aorta_kbs::Client,
-    every: Duration,
-    last: Instant,
-}
-
-/// The group protocol on NATS leases (a newtype: the trait is the
-/// worker's, the leases are the transport's).
-struct NatsGroup(aorta_nats::lease::Group);
-
-impl aorta_worker::run::Membership for NatsGroup {
-    type Error = aorta_transport::TransportError;
-    fn heartbeat(&mut self) -> Result<(), Self::Error> {
-        self.0.leases.heartbeat()
-    }
-    fn wanted(&mut self) -> Result<Vec<u32>, Self::Error> {
-        self.0.wanted_now()
-    }
-    fn try_acquire(&mut self, p: u32) -> Result<bool, Self::Error> {
-        self.0.leases.try_acquire(p)
-    }
-    fn renew(&mut self) -> Result<Vec<u32>, Self::Error> {
-        self.0.leases.renew()
-    }
-    fn release(&mut self, p: u32) {
-        let _ = self.0.leases.release(p);
-    }
-    fn forget(&mut self, p: u32) {
-        self.0.leases.forget(p);
-    }
-    fn leave(&mut self) {
-        if let Err(e) = self.0.leases.leave() {
-            eprintln!("worker: could not withdraw from the group ({e}); the others wait for the lease to expire");
-        }
-    }
-    fn period(&self) -> Duration {
-        // A third of the lease, and at least every second, so that joins
-        // and leaves rebalance promptly even with long leases.
-        (self.0.leases.ttl() / 3).clamp(Duration::from_millis(200), Duration::from_secs(1))
-    }
-}
-
-/// One line per group event on stderr (tests and operators read them).
-fn print_group_event(e: &aorta_worker::run::GroupEvent) {
-    use aorta_worker::run::GroupEvent as G;
-    match e {
-        G::Acquired { partition } => eprintln!("worker: acquired partition {partition}"),
-        G::Released { partition } => {
-            eprintln!("worker: released partition {partition} (rebalanced to another member)")
-        }
-        G::Lost { partition } => eprintln!(
-            "worker: lost the lease of partition {partition} (paused or cut off too long); stopping it"
-        ),
-        G::Ended { partition, result } => match result {
-            Ok(s) => eprintln!(
-                "worker: partition {partition} stopped after {} records, committed",
-                s.records
-            ),
-            Err(e) => eprintln!("worker: partition {partition} stopped: {e}"),
-        },
-        G::Unreachable { reason } => eprintln!("worker: group state unreachable: {reason}"),
-        G::OpenFailed { partition, reason } => {
-            eprintln!("worker: could not open partition {partition}: {reason}")
-        }
-    }
-}
-
-/// The CLI's part of the worker loop: notices on stderr, metrics, and
-/// re-attestation (shared by the process's partitions).
-struct WorkerHooks {
-    partition: u32,
-    notices: NoticePrinter,
-    attest: Option<Arc<Mutex<Reattest>>>,
-    metrics: Option<Arc<aorta_metrics::Exporter>>,
-    snapshots: Arc<crate::metrics::WorkerSnapshots>,
-}
-
-impl<C, L, R> aorta_worker::run::RunHooks<aorta_worker::Worker<C, L, R>> for WorkerHooks
-where
-    C: aorta_transport::Consumer + crate::metrics::InputLag,
-    L: aorta_transport::CommitLog,
-    R: rand_core::RngCore + rand_core::CryptoRng,
-{
-    fn progress(&mut self, w: &mut aorta_worker::Worker<C, L, R>, _records: u64) {
-        self.notices.print(w);
-    }
-
-    fn periodic(
-        &mut self,
-        w: &mut aorta_worker::Worker<C, L, R>,
-    ) -> Result<(), aorta_worker::WorkerError> {
-        if let Some(m) = &self.metrics {
-            self.snapshots.put(w);
-            self.snapshots.publish(m);
-        }
-        let Some(shared) = &self.attest else {
-            return Ok(());
-        };
-        let Ok(mut at) = shared.try_lock() else {
-            return Ok(());
-        };
-        let at = &mut *at;
-        let rotated = match at.client.request(&aorta_kbs::proto::Request::Fleet) {
-            Ok(aorta_kbs::proto::Response::Fleet { epoch, .. }) => !w.epochs().contains(&epoch),
-            _ => false,
-        };
-        if rotated || at.last.elapsed() >= at.every {
-            match at.keys.fetch() {
-                Ok(r) => {
-                    at.last = Instant::now();
-                    w.add_keys(r.keys);
-                }
-                Err(e) => eprintln!(
-                    "worker: partition {}: attesting again failed: {e}",
-                    self.partition
-                ),
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Prints the worker's notices (rejections, corruption, log
-/// discontinuities) as they happen, at most 20 lines a second; the rest are
-/// counted and the count printed. Offsets, pseudonyms and reasons only.
-#[derive(Default)]
-struct NoticePrinter {
-    window: Option<Instant>,
-    printed: u32,
-    held_back: u64,
-}
-
-impl Drop for NoticePrinter {
-    fn drop(&mut self) {
-        self.flush();
-    }
-}
-
-impl NoticePrinter {
-    fn print<C, L, R>(&mut self, w: &mut aorta_worker::Worker<C, L, R>)
-    where
-        C: aorta_transport::Consumer,
-        L: aorta_transport::CommitLog,
-        R: rand_core::RngCore + rand_core::CryptoRng,
-    {
-        let (notices, dropped) = w.take_notices();
-        self.held_back += dropped;
-        for n in notices {
-            if self
-                .window
-                .is_none_or(|t| t.elapsed() >= Duration::from_secs(1))
-            {
-                self.flush();
-                self.window = Some(Instant::now());
-                self.printed = 0;
-            }
-            if self.printed < 20 {
-                eprintln!("worker: {n}");
-                self.printed += 1;
-            } else {
-                self.held_back += 1;
-            }
-        }
-    }
-
-    fn flush(&mut self) {
-        if self.held_back > 0 {
-            eprintln!(
-                "worker: {} more notices not printed singly (see the totals)",
-                self.held_back
-            );
-            self.held_back = 0;
-        }
-    }
 }
 
 #[derive(clap::Args)]
@@ -1305,23 +845,9 @@ pub fn results_serve(a: ServeArgs) -> Result<()> {
     )
 }
 
-/// The committed results of an existing spool, or of NATS.
+/// The committed results of an existing deployment (nothing is created).
 fn open_results(t: &TransportArgs) -> Result<Box<dyn aorta_transport::CommittedRecords + Send>> {
-    if let (None, Some(dir)) = (&t.transport, &t.spool) {
-        let spool = Spool::open_existing(dir)
-            .with_context(|| format!("{} is not an Aorta spool", dir.display()))?;
-        return Ok(Box::new(aorta_clinic::SpoolResults::new(spool)));
-    }
-    if let Some(dir) = t
-        .transport
-        .as_deref()
-        .and_then(|x| x.strip_prefix("spool:"))
-    {
-        let spool =
-            Spool::open_existing(dir).with_context(|| format!("{dir} is not an Aorta spool"))?;
-        return Ok(Box::new(aorta_clinic::SpoolResults::new(spool)));
-    }
-    Ok(t.open(0)?.results())
+    Ok(t.open(Open::Existing)?.committed_results())
 }
 
 /// Serves the dashboard over committed results for the deployment in `ks`.

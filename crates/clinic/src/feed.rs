@@ -1,70 +1,13 @@
 //! Committed results, followed and decrypted.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use aorta_envelope::receive::AlreadyDelivered;
 use aorta_envelope::{ExactlyOnce, KemPublic, KemSecret, Receiver, Refused, Sealed};
-use aorta_spool::{LogReader, Spool};
-use aorta_transport::{PartitionId, TransportError};
+use aorta_transport::TransportError;
 use aorta_wire::{Body, ContentType, ResultBatch, ResultRecord, StreamId};
 
 pub use aorta_transport::CommittedRecords;
-
-/// The results logs of a spool, followed incrementally (new partitions are
-/// picked up as workers create them).
-#[derive(Debug)]
-pub struct SpoolResults {
-    spool: Spool,
-    logs: BTreeMap<u32, Follow>,
-    /// Corrupt regions skipped and discontinuities seen.
-    pub corrupt: u64,
-}
-
-#[derive(Debug)]
-struct Follow {
-    reader: LogReader,
-    pending: Vec<Vec<u8>>,
-}
-
-impl SpoolResults {
-    pub fn new(spool: Spool) -> Self {
-        Self {
-            spool,
-            logs: BTreeMap::new(),
-            corrupt: 0,
-        }
-    }
-}
-
-impl CommittedRecords for SpoolResults {
-    fn poll_committed(&mut self, out: &mut Vec<(u32, Vec<u8>)>) -> Result<usize, TransportError> {
-        for p in self.spool.result_partitions()? {
-            if let std::collections::btree_map::Entry::Vacant(v) = self.logs.entry(p.0) {
-                v.insert(Follow {
-                    reader: self.spool.results_reader(PartitionId(p.0))?,
-                    pending: Vec::new(),
-                });
-            }
-        }
-        let before = out.len();
-        let mut first_error = None;
-        let mut committed = Vec::new();
-        for (p, f) in &mut self.logs {
-            // One unreadable partition must not hold back the others.
-            match f.reader.follow_committed(&mut f.pending, &mut committed) {
-                Ok(c) => self.corrupt += c,
-                Err(e) => {
-                    first_error.get_or_insert(e);
-                }
-            }
-            out.extend(committed.drain(..).map(|r| (*p, r)));
-        }
-        match first_error {
-            Some(e) if out.len() == before => Err(e),
-            _ => Ok(out.len() - before),
-        }
-    }
-}
 
 /// One decrypted result, named for the clinician.
 #[derive(Debug, Clone, PartialEq)]

@@ -23,7 +23,7 @@ pub mod fhir;
 pub mod ward;
 pub mod web;
 
-pub use feed::{CommittedRecords, Decryptor, ResultRow, ResultStats, SpoolResults};
+pub use feed::{CommittedRecords, Decryptor, ResultRow, ResultStats};
 
 /// Failures of the clinician's side.
 #[derive(Debug, thiserror::Error)]

@@ -147,6 +147,14 @@ impl WorkerAttestation {
         worker_id(&self.ephemeral.public.0)
     }
 
+    /// The broker's current fleet key epoch (to notice a rotation).
+    pub fn broker_epoch(&self) -> Result<u32, KbsError> {
+        match self.transport.call(&Request::Fleet)? {
+            Response::Fleet { epoch, .. } => Ok(epoch),
+            _ => Err(KbsError::Protocol("expected a fleet key".into())),
+        }
+    }
+
     /// Challenge, evidence, release, unwrap.
     pub fn fetch(&self) -> Result<Release, KbsError> {
         let Response::Challenge {

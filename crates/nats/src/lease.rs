@@ -270,3 +270,35 @@ impl Group {
             .collect())
     }
 }
+
+impl aorta_transport::Membership for Group {
+    type Error = TransportError;
+    fn heartbeat(&mut self) -> Result<(), Self::Error> {
+        self.leases.heartbeat()
+    }
+    fn wanted(&mut self) -> Result<Vec<u32>, Self::Error> {
+        self.wanted_now()
+    }
+    fn try_acquire(&mut self, p: u32) -> Result<bool, Self::Error> {
+        self.leases.try_acquire(p)
+    }
+    fn renew(&mut self) -> Result<Vec<u32>, Self::Error> {
+        self.leases.renew()
+    }
+    fn release(&mut self, p: u32) {
+        // An unreleased lease expires by itself; the next owner waits for it.
+        let _ = self.leases.release(p);
+    }
+    fn forget(&mut self, p: u32) {
+        self.leases.forget(p);
+    }
+    fn leave(&mut self) {
+        // Not withdrawn: the others wait for the lease to expire.
+        let _ = self.leases.leave();
+    }
+    fn period(&self) -> Duration {
+        // A third of the lease, and at least every second, so that joins
+        // and leaves rebalance promptly even with long leases.
+        (self.leases.ttl() / 3).clamp(Duration::from_millis(200), Duration::from_secs(1))
+    }
+}

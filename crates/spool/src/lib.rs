@@ -21,8 +21,11 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+mod deploy;
 pub mod frame;
 mod log;
+
+pub use deploy::SpoolResults;
 
 pub use log::{valid_frames, Appender, Frame, FrameIndex, LogReader, OwnedLog, Step};
 

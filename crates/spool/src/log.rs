@@ -737,6 +737,10 @@ impl Consumer for LogReader {
         self.pos
     }
 
+    fn lag_bytes(&self) -> Option<u64> {
+        self.len().ok().map(|len| len.saturating_sub(self.pos))
+    }
+
     fn fingerprint(&self) -> u64 {
         fingerprint_of(self.pos, self.last)
     }

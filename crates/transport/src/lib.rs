@@ -177,6 +177,11 @@ pub trait Consumer {
     }
     /// The next record, a corruption report, or `Idle`.
     fn poll(&mut self) -> Result<Polled<'_>, TransportError>;
+    /// How far this consumer is behind its log's end, in bytes, when the
+    /// transport can tell without a round trip (operations metrics).
+    fn lag_bytes(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// A worker's exclusively owned output partition with atomic commits.
@@ -207,6 +212,85 @@ pub trait CommittedRecords {
     fn poll_committed(&mut self, out: &mut Vec<(u32, Vec<u8>)>) -> Result<usize, TransportError>;
 }
 
+/// How a worker group shares partitions: every live member holds leases on
+/// some, taken over when a member dies and rebalanced when one joins. Only
+/// the transport's fence decides who can commit; leases decide who should
+/// try.
+pub trait Membership {
+    type Error: std::fmt::Display;
+    /// Announces this member as alive.
+    fn heartbeat(&mut self) -> Result<(), Self::Error>;
+    /// The partitions this member should process now.
+    fn wanted(&mut self) -> Result<Vec<u32>, Self::Error>;
+    /// Takes partition `p` if nobody holds it.
+    fn try_acquire(&mut self, p: u32) -> Result<bool, Self::Error>;
+    /// Renews what is held; returns partitions lost meanwhile.
+    fn renew(&mut self) -> Result<Vec<u32>, Self::Error>;
+    /// Gives `p` up (after its final commit).
+    fn release(&mut self, p: u32);
+    /// Drops `p` without giving it up (someone else owns it already).
+    fn forget(&mut self, p: u32);
+    /// Leaves the group on purpose, after releasing every partition.
+    fn leave(&mut self) {}
+    /// How often to heartbeat and renew.
+    fn period(&self) -> std::time::Duration;
+}
+
+/// A group member on any transport.
+pub type AnyMembership = Box<dyn Membership<Error = TransportError> + Send>;
+
+/// One deployment's transport, whichever it is: what every role (gateway,
+/// worker, clinician, controller) asks of it. The embedded spool and NATS
+/// JetStream implement it; roles and binaries hold a `dyn Deployment` and
+/// never ask which one it is.
+pub trait Deployment: Send + Sync + std::fmt::Debug {
+    /// Where it is, for messages (never a password).
+    fn describe(&self) -> String;
+    /// A short name for tables (`spool`, `NATS 2.12.1`).
+    fn label(&self) -> String;
+    /// Creates what `partitions` partitions need, where missing.
+    fn prepare(&self, partitions: u32) -> Result<(), TransportError>;
+    /// Deletes everything Aorta stored there and prepares `partitions`
+    /// afresh: for demos and benchmarks that start from nothing.
+    fn dangerous_reset(&self, partitions: u32) -> Result<(), TransportError>;
+    /// Deletes every partition's results and checkpoints, keeping the
+    /// input: for benchmarks that process the same input again.
+    fn dangerous_delete_outputs(&self) -> Result<(), TransportError>;
+    /// Durable append of envelopes to partition `p`.
+    fn producer(&self, p: PartitionId) -> Result<Box<dyn Producer + Send>, TransportError>;
+    /// Durable append of signed enrolments to the control log.
+    fn control_producer(&self) -> Result<Box<dyn Producer + Send>, TransportError>;
+    /// Partition `p`'s envelopes, in order.
+    fn worker_input(&self, p: PartitionId) -> Result<Box<dyn Consumer + Send>, TransportError>;
+    /// The control log, for a worker (read to its end, then idle at once).
+    fn control_input(&self) -> Result<Box<dyn Consumer + Send>, TransportError>;
+    /// Partition `p`'s output, owned by `owner` (a worker id, never a
+    /// person): opening it cuts it back to its last commit and, where the
+    /// transport fences, fences out any earlier owner.
+    fn commit_log(
+        &self,
+        p: PartitionId,
+        owner: &str,
+    ) -> Result<Box<dyn CommitLog + Send>, TransportError>;
+    /// Every partition's committed results, for the clinician.
+    fn committed_results(&self) -> Box<dyn CommittedRecords + Send>;
+    /// Joins the worker group as `me`, with leases that expire `lease`
+    /// after a member stops renewing them. Transports that cannot hold
+    /// leases refuse.
+    fn membership(
+        &self,
+        me: &str,
+        lease: std::time::Duration,
+        partitions: u32,
+    ) -> Result<AnyMembership, TransportError> {
+        let _ = (me, lease, partitions);
+        Err(TransportError::Refused {
+            what: self.describe(),
+            reason: "worker groups need a transport with leases (--transport nats://...)".into(),
+        })
+    }
+}
+
 // Boxed transports (a binary choosing spool or NATS at run time) are
 // transports too.
 impl<T: Producer + ?Sized> Producer for Box<T> {
@@ -231,6 +315,9 @@ impl<T: Consumer + ?Sized> Consumer for Box<T> {
     fn poll(&mut self) -> Result<Polled<'_>, TransportError> {
         (**self).poll()
     }
+    fn lag_bytes(&self) -> Option<u64> {
+        (**self).lag_bytes()
+    }
 }
 
 impl<T: CommitLog + ?Sized> CommitLog for Box<T> {
@@ -251,5 +338,33 @@ impl<T: CommitLog + ?Sized> CommitLog for Box<T> {
 impl<T: CommittedRecords + ?Sized> CommittedRecords for Box<T> {
     fn poll_committed(&mut self, out: &mut Vec<(u32, Vec<u8>)>) -> Result<usize, TransportError> {
         (**self).poll_committed(out)
+    }
+}
+
+impl<T: Membership + ?Sized> Membership for Box<T> {
+    type Error = T::Error;
+    fn heartbeat(&mut self) -> Result<(), Self::Error> {
+        (**self).heartbeat()
+    }
+    fn wanted(&mut self) -> Result<Vec<u32>, Self::Error> {
+        (**self).wanted()
+    }
+    fn try_acquire(&mut self, p: u32) -> Result<bool, Self::Error> {
+        (**self).try_acquire(p)
+    }
+    fn renew(&mut self) -> Result<Vec<u32>, Self::Error> {
+        (**self).renew()
+    }
+    fn release(&mut self, p: u32) {
+        (**self).release(p)
+    }
+    fn forget(&mut self, p: u32) {
+        (**self).forget(p)
+    }
+    fn leave(&mut self) {
+        (**self).leave()
+    }
+    fn period(&self) -> std::time::Duration {
+        (**self).period()
     }
 }

@@ -83,3 +83,16 @@ pub enum KeyFetchError {
     #[error("the key broker refused this worker: {reason}")]
     Refused { reason: String },
 }
+
+impl From<aorta_kbs_client::KbsError> for KeyFetchError {
+    /// Waiting can help when the broker was unreachable or busy or asks for
+    /// fresh collateral; a refusal of this worker stays a refusal.
+    fn from(e: aorta_kbs_client::KbsError) -> Self {
+        let reason = e.to_string();
+        if e.retryable() {
+            Self::Unavailable { reason }
+        } else {
+            Self::Refused { reason }
+        }
+    }
+}

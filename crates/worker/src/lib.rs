@@ -12,13 +12,19 @@
 //!
 //! Rejections are counted by reason, attributed to the claimed stream, and
 //! never stop the worker or touch another stream's state.
+//!
+//! [`role`] assembles the whole worker role (attestation, one worker per
+//! partition, threads, groups, re-attestation, metrics) over any
+//! [`aorta_transport::Deployment`]: every binary that runs a worker calls it.
 
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod checkpoint;
 mod keyring;
+pub mod metrics;
 mod registry;
+pub mod role;
 pub mod run;
 mod worker;
 

@@ -197,29 +197,8 @@ where
     })
 }
 
-/// A group's shared view of who processes which partition (leases with
-/// expiry in a transport's key-value store, for instance). It is about
-/// liveness and balance only: a transport must fence commits itself, so
-/// that a worker that lost its lease cannot commit whatever this says.
-pub trait Membership {
-    type Error: std::fmt::Display;
-    /// Announces this member as alive.
-    fn heartbeat(&mut self) -> Result<(), Self::Error>;
-    /// The partitions this member should process now.
-    fn wanted(&mut self) -> Result<Vec<u32>, Self::Error>;
-    /// Takes partition `p` if nobody holds it.
-    fn try_acquire(&mut self, p: u32) -> Result<bool, Self::Error>;
-    /// Renews what is held; returns partitions lost meanwhile.
-    fn renew(&mut self) -> Result<Vec<u32>, Self::Error>;
-    /// Gives `p` up (after its final commit).
-    fn release(&mut self, p: u32);
-    /// Drops `p` without giving it up (someone else owns it already).
-    fn forget(&mut self, p: u32);
-    /// Leaves the group on purpose, after releasing every partition.
-    fn leave(&mut self) {}
-    /// How often to heartbeat and renew.
-    fn period(&self) -> Duration;
-}
+/// How a worker group shares partitions (the transport's leases).
+pub use aorta_transport::Membership;
 
 /// What happened in a group, for the operator.
 #[derive(Debug)]
