@@ -21,6 +21,7 @@
 
 pub mod binding;
 pub mod broker;
+#[cfg(feature = "nitro-api")]
 pub mod nitro;
 pub mod providers;
 pub mod select;

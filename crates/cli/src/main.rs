@@ -43,8 +43,13 @@ enum Cmd {
     /// Key broker: release fleet keys to attested workers; rotate, retire, revoke, audit.
     #[command(subcommand)]
     Kbs(kbs_cmd::KbsCmd),
-    /// Worker: attest, obtain the fleet key, process a partition.
-    Worker(aorta_enclave::WorkerArgs),
+    /// Worker: attest, obtain the fleet key, process partitions (the
+    /// arguments of `aorta-worker`, the enclave's binary: `aorta worker --help`).
+    #[command(disable_help_flag = true)]
+    Worker {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
+    },
     /// Clinician: decrypt results, print a summary, write CSV.
     Results(roles::ResultsArgs),
     /// Remote attestation: verify TEE evidence offline.
@@ -97,7 +102,7 @@ fn run() -> Result<()> {
         Cmd::Keys(k) => roles::keys(k),
         Cmd::Gateway(a) => roles::gateway(a),
         Cmd::Kbs(k) => kbs_cmd::run(k),
-        Cmd::Worker(a) => aorta_enclave::worker(a),
+        Cmd::Worker { args } => aorta_enclave::main_with(args).map_err(|e| anyhow::anyhow!(e)),
         Cmd::Results(a) => roles::results(a),
         Cmd::Attest(a) => attest_cmd::run(a),
         Cmd::Detect(a) => validate_cmd::detect_cmd(a),

@@ -667,7 +667,7 @@ fn gateway_mqtt(
         metrics: crate::metrics::start("gateway", a.metrics.as_deref())?,
         reported: LiveStats::default(),
         lagging: false,
-        term: shutdown_flag()?,
+        term: shutdown_flag().map_err(|e| anyhow::anyhow!(e))?,
     };
     let mut rng = crate::tee::sys_rng();
     // Key checks on their own thread, one every `--key-check-ticks`

@@ -34,9 +34,10 @@ pub fn attest_simulated(
     quiet: bool,
 ) -> Result<(aorta_worker::role::Attestation, aorta_kbs::Release)> {
     aorta_enclave::attest(
-        &aorta_enclave::AttestArgs::simulated(),
+        &aorta_enclave::AttestOptions::simulated(),
         &aorta_deploy::keydir::SharedKeys::open(keys.dir())?,
         Box::new(broker.clone()),
         quiet,
     )
+    .map_err(|e| anyhow::anyhow!(e))
 }

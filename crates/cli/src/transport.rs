@@ -7,8 +7,58 @@ use std::sync::Arc;
 use anyhow::Result;
 use aorta_transport::{PartitionId, Producer};
 
+use aorta_deploy::TransportSpec;
 pub use aorta_deploy::{Deployment, Open};
-pub use aorta_enclave::TransportArgs;
+
+/// Where envelopes, enrolments, results and checkpoints live (the same
+/// flags as `aorta-worker`'s).
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct TransportArgs {
+    /// `spool:DIR` (the embedded spool) or
+    /// `nats://[USER:PASSWORD@]HOST:PORT[,HOST:PORT...]` (NATS JetStream
+    /// 2.12 or newer; `tls://` requires TLS). The password is never printed.
+    #[arg(long, value_name = "spool:DIR|nats://...")]
+    pub transport: Option<String>,
+    /// The embedded spool's directory (the same as `--transport spool:DIR`).
+    #[arg(long, conflicts_with = "transport")]
+    pub spool: Option<std::path::PathBuf>,
+    /// NATS credentials file (user JWT and NKEY seed).
+    #[arg(long)]
+    pub nats_creds: Option<std::path::PathBuf>,
+    /// CA certificate (PEM) the NATS server's TLS certificate must chain to.
+    #[arg(long)]
+    pub nats_ca: Option<std::path::PathBuf>,
+    /// Client certificate (PEM) for mutual TLS with NATS.
+    #[arg(long, requires = "nats_key")]
+    pub nats_cert: Option<std::path::PathBuf>,
+    /// Client key (PEM) for mutual TLS with NATS.
+    #[arg(long, requires = "nats_cert")]
+    pub nats_key: Option<std::path::PathBuf>,
+    /// Replicas of the streams this process creates (3 on a 3-node cluster).
+    #[arg(long, default_value_t = 1)]
+    pub nats_replicas: usize,
+}
+
+impl TransportArgs {
+    /// Opens the transport (see [`aorta_deploy::open`]).
+    pub fn open(&self, how: Open) -> Result<Transport> {
+        let transport = match (&self.transport, &self.spool) {
+            (Some(t), _) => t.clone(),
+            (None, Some(d)) => format!("spool:{}", d.display()),
+            (None, None) => {
+                anyhow::bail!("give --transport spool:DIR or nats://HOST:PORT (or --spool DIR)")
+            }
+        };
+        let spec = TransportSpec {
+            transport,
+            nats_creds: self.nats_creds.clone(),
+            nats_ca: self.nats_ca.clone(),
+            nats_client: self.nats_cert.clone().zip(self.nats_key.clone()),
+            nats_replicas: self.nats_replicas,
+        };
+        Ok(aorta_deploy::open(&spec, how)?)
+    }
+}
 
 /// The chosen transport, open.
 pub type Transport = Arc<dyn Deployment>;

@@ -1,153 +1,52 @@
 //! The worker's command line, shared by the enclave's binary
-//! (`aorta-worker`) and `aorta worker`: arguments, then the worker role
-//! (`aorta_worker::role`), then the operator's summary. This crate is the
-//! edge of the worker binary: `anyhow` lives here, behaviour in the
-//! libraries.
+//! (`aorta-worker`) and `aorta worker` (which hands its arguments here):
+//! arguments ([`args`]), then the worker role (`aorta_worker::role`), then
+//! the operator's summary. This crate is the edge of the worker binary;
+//! the behaviour is the libraries'. It is kept small on purpose: every
+//! package it links is in the enclave's measurement (a test counts them).
 
 #![forbid(unsafe_code)]
 
-use std::path::PathBuf;
+pub mod args;
+
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+pub use args::{AttestOptions, WorkerArgs};
+
+/// Errors at the worker binary's edge, printed as one message chain.
+pub type Error = Box<dyn std::error::Error + Send + Sync>;
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+macro_rules! bail {
+    ($($t:tt)*) => { return Err(format!($($t)*).into()) };
+}
 use aorta_attest::select::{self, ProviderOptions, Simulation, TeeChoice};
 use aorta_deploy::keydir::SharedKeys;
-use aorta_deploy::{Deployment, Open, TransportSpec};
+use aorta_deploy::Open;
 use aorta_kbs_client::{Release, Transport, WorkerAttestation};
 use aorta_worker::role::{report_lines, Attestation, Log, WorkerRole};
 use aorta_worker::run::{RunOptions, Until};
 use aorta_worker::WorkerConfig;
 
-/// Where envelopes, enrolments, results and checkpoints live.
-#[derive(clap::Args, Clone, Debug, Default)]
-pub struct TransportArgs {
-    /// `spool:DIR` (the embedded spool) or
-    /// `nats://[USER:PASSWORD@]HOST:PORT[,HOST:PORT...]` (NATS JetStream
-    /// 2.12 or newer; `tls://` requires TLS). The password is never printed.
-    #[arg(long, value_name = "spool:DIR|nats://...")]
-    pub transport: Option<String>,
-    /// The embedded spool's directory (the same as `--transport spool:DIR`).
-    #[arg(long, conflicts_with = "transport")]
-    pub spool: Option<PathBuf>,
-    /// NATS credentials file (user JWT and NKEY seed).
-    #[arg(long)]
-    pub nats_creds: Option<PathBuf>,
-    /// CA certificate (PEM) the NATS server's TLS certificate must chain to.
-    #[arg(long)]
-    pub nats_ca: Option<PathBuf>,
-    /// Client certificate (PEM) for mutual TLS with NATS.
-    #[arg(long, requires = "nats_key")]
-    pub nats_cert: Option<PathBuf>,
-    /// Client key (PEM) for mutual TLS with NATS.
-    #[arg(long, requires = "nats_cert")]
-    pub nats_key: Option<PathBuf>,
-    /// Replicas of the streams this process creates (3 on a 3-node cluster).
-    #[arg(long, default_value_t = 1)]
-    pub nats_replicas: usize,
-}
-
-impl TransportArgs {
-    /// The arguments as a specification, if a transport was given.
-    pub fn spec(&self) -> Option<TransportSpec> {
-        let transport = match (&self.transport, &self.spool) {
-            (Some(t), _) => t.clone(),
-            (None, Some(d)) => format!("spool:{}", d.display()),
-            (None, None) => return None,
-        };
-        Some(TransportSpec {
-            transport,
-            nats_creds: self.nats_creds.clone(),
-            nats_ca: self.nats_ca.clone(),
-            nats_client: self.nats_cert.clone().zip(self.nats_key.clone()),
-            nats_replicas: self.nats_replicas,
-        })
-    }
-
-    /// Opens the transport (see [`aorta_deploy::open`]).
-    pub fn open(&self, how: Open) -> Result<Arc<dyn Deployment>> {
-        let Some(spec) = self.spec() else {
-            bail!("give --transport spool:DIR or nats://HOST:PORT (or --spool DIR)")
-        };
-        Ok(aorta_deploy::open(&spec, how)?)
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum TeeArg {
-    /// Development only: NOT a trusted execution environment.
-    Simulated,
-    /// Intel SGX under Gramine (`/dev/attestation`, DCAP).
-    Sgx,
-    /// Intel TDX confidential VM (configfs-tsm).
-    Tdx,
-    /// AMD SEV-SNP confidential VM (configfs-tsm).
-    Snp,
-    /// AWS Nitro Enclaves (`/dev/nsm`; needs the `nitro` build feature).
-    Nitro,
-}
-
-impl From<TeeArg> for TeeChoice {
-    fn from(t: TeeArg) -> Self {
-        match t {
-            TeeArg::Simulated => Self::Simulated,
-            TeeArg::Sgx => Self::Sgx,
-            TeeArg::Tdx => Self::Tdx,
-            TeeArg::Snp => Self::Snp,
-            TeeArg::Nitro => Self::Nitro,
-        }
-    }
-}
-
-/// How the worker produces evidence.
-#[derive(clap::Args, Debug, Clone)]
-pub struct AttestArgs {
-    /// Which TEE this worker runs in.
-    #[arg(long, value_enum)]
-    pub tee: TeeArg,
-    /// Endorsements sent with the evidence: DCAP collateral JSON (SGX, TDX)
-    /// or the VCEK/VLEK certificate (SNP, when the host's auxblob lacks it).
-    #[arg(long)]
-    pub endorsements: Vec<PathBuf>,
-    /// Where the provider's interface lives (default `/dev/attestation`
-    /// for SGX, `/sys/kernel/config/tsm/report` for TDX and SNP).
-    #[arg(long)]
-    pub attestation_dir: Option<PathBuf>,
-    /// Simulated TEE only: report this measurement instead of the SHA-256
-    /// of this binary (to rehearse what an unlisted build meets).
-    #[arg(long)]
-    pub sim_measurement: Option<String>,
-}
-
-impl AttestArgs {
-    /// The simulated TEE with this binary's measurement.
-    pub fn simulated() -> Self {
-        Self {
-            tee: TeeArg::Simulated,
-            endorsements: Vec::new(),
-            attestation_dir: None,
-            sim_measurement: None,
-        }
-    }
-}
-
 /// Attests under `a.tee` to the broker behind `kbs` (the simulated TEE's
 /// root comes from `keys`); prints the simulated-TEE warning unless `quiet`.
 pub fn attest(
-    a: &AttestArgs,
+    a: &AttestOptions,
     keys: &SharedKeys,
     kbs: Box<dyn Transport>,
     quiet: bool,
 ) -> Result<(Attestation, Release)> {
-    let simulation = if a.tee == TeeArg::Simulated {
+    let simulation = if a.tee == TeeChoice::Simulated {
         if !quiet {
             eprintln!("\n{}\n", aorta_attest::simulated::WARNING);
         }
         let measurement = match &a.sim_measurement {
             Some(h) => {
                 let mut m = [0u8; 32];
-                hex::decode_to_slice(h, &mut m).context("--sim-measurement takes 64 hex digits")?;
+                hex::decode_to_slice(h, &mut m)
+                    .map_err(|_| "--sim-measurement takes 64 hex digits")?;
                 m
             }
             None => select::self_measurement()?,
@@ -160,7 +59,7 @@ pub fn attest(
         None
     };
     let attester = select::provider(
-        a.tee.into(),
+        a.tee,
         ProviderOptions {
             endorsements: a.endorsements.clone(),
             attestation_dir: a.attestation_dir.clone(),
@@ -174,58 +73,6 @@ pub fn attest(
         kbs,
     );
     Ok(Attestation::attest(att)?)
-}
-
-#[derive(clap::Args)]
-pub struct WorkerArgs {
-    #[command(flatten)]
-    pub attest: AttestArgs,
-    /// The key broker (HOST:PORT).
-    #[arg(long)]
-    pub kbs: String,
-    /// The deployment's directory: the controller's public key (which signs
-    /// enrolments) and, for the simulated TEE only, its platform root.
-    #[arg(long)]
-    pub keys: PathBuf,
-    #[command(flatten)]
-    pub transport: TransportArgs,
-    /// The partitions this worker process owns (0 .. --partitions; repeat
-    /// the flag or separate by commas; default: all), each processed on its
-    /// own thread.
-    #[arg(long, value_delimiter = ',')]
-    pub partition: Vec<u32>,
-    /// Partitions in the deployment, as given to the gateways: envelopes
-    /// of streams that belong to another partition are rejected.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=4096))]
-    pub partitions: u32,
-    /// Commit results with a sealed checkpoint every N input envelopes.
-    #[arg(long, default_value_t = 1024)]
-    pub checkpoint_every: u64,
-    /// Keep running and polling for new input instead of exiting when idle.
-    #[arg(long)]
-    pub follow: bool,
-    /// Attest, report which fleet key epochs were released, and exit
-    /// (a deployment check; it also shows gateways a worker holds the key).
-    #[arg(long)]
-    pub attest_only: bool,
-    /// Serve Prometheus/OpenMetrics metrics at http://ADDR/metrics.
-    #[arg(long, value_name = "ADDR")]
-    pub metrics: Option<String>,
-    /// Join the worker group on NATS: partitions are shared among live
-    /// group members by leases, taken over when a member dies and
-    /// rebalanced when one joins (implies following the input).
-    #[arg(long, conflicts_with = "partition")]
-    pub group: bool,
-    /// Group leases expire this many seconds after a member stops
-    /// renewing them (takeover within about twice this).
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=300))]
-    pub lease_secs: u32,
-    /// Following (`--follow`, `--group`): make results visible within this
-    /// many seconds of catching up with the input. Each commit writes every
-    /// stream's checkpoint: longer means less checkpoint volume, later
-    /// results.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=3600))]
-    pub commit_secs: u32,
 }
 
 /// A flag the first SIGTERM or SIGINT sets: a following worker commits
@@ -253,19 +100,41 @@ pub fn metrics(role: &str, addr: Option<&str>) -> Result<Option<aorta_metrics::E
     Ok(Some(e))
 }
 
-/// `aorta-worker` / `aorta worker`.
+/// `aorta-worker ARGS` / `aorta worker ARGS`: parses `args` (without the
+/// program name) and runs; `--help` prints the usage.
+pub fn main_with(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<()> {
+    match args::parse(args)? {
+        args::Parsed::Run(a) => worker(*a),
+        args::Parsed::Help => {
+            print!("{}", args::USAGE);
+            Ok(())
+        }
+        args::Parsed::Version => {
+            println!("aorta-worker {}", env!("CARGO_PKG_VERSION"));
+            Ok(())
+        }
+    }
+}
+
+/// Runs the worker role as `a` says.
 pub fn worker(a: WorkerArgs) -> Result<()> {
     let keys = SharedKeys::open(&a.keys)?;
-    let deployment = a.transport.open(Open::Create {
-        partitions: a.partitions,
-    })?;
+    let Some(spec) = &a.transport else {
+        bail!("give --transport spool:DIR or nats://HOST:PORT (or --spool DIR)");
+    };
+    let deployment = aorta_deploy::open(
+        spec,
+        Open::Create {
+            partitions: a.partitions,
+        },
+    )?;
     let (attestation, release) = attest(
         &a.attest,
         &keys,
         Box::new(aorta_kbs_client::Client::new(a.kbs.clone())),
         false,
     )?;
-    let simulated = a.attest.tee == TeeArg::Simulated;
+    let simulated = a.attest.tee == TeeChoice::Simulated;
     eprintln!(
         "worker {}: fleet keys released for epochs {:?} (current {}){}",
         release.worker_id,

@@ -3,24 +3,17 @@
 //! runs the worker role and nothing else; `aorta worker` takes the same
 //! arguments.
 
-use clap::Parser;
-
-#[derive(Parser)]
-#[command(
-    name = "aorta-worker",
-    version,
-    about = "Aorta's worker for a TEE: attest, obtain the fleet key, process partitions"
-)]
-struct Cli {
-    #[command(flatten)]
-    worker: aorta_enclave::WorkerArgs,
-}
-
 fn main() -> std::process::ExitCode {
-    match aorta_enclave::worker(Cli::parse().worker) {
+    match aorta_enclave::main_with(std::env::args_os().skip(1)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            let mut msg = format!("error: {e}");
+            let mut source = e.source();
+            while let Some(s) = source {
+                msg.push_str(&format!(": {s}"));
+                source = s.source();
+            }
+            eprintln!("{msg}");
             std::process::ExitCode::FAILURE
         }
     }
