@@ -6,8 +6,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
@@ -18,43 +17,6 @@ use serde_json::json;
 
 const PATIENTS: [&str; 4] = ["alice", "bob", "carol", "dave"];
 const PASSWORD: &str = "correct horse battery";
-
-/// One HTTP/1.1 request: (status, response headers, body).
-fn http(
-    addr: &str,
-    method: &str,
-    path: &str,
-    cookie: Option<&str>,
-    body: &str,
-) -> (u16, String, String) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    let cookie = cookie.map_or(String::new(), |c| format!("Cookie: {c}\r\n"));
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{cookie}Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).unwrap();
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).unwrap();
-    let (head, body) = resp.split_once("\r\n\r\n").unwrap_or((&resp, ""));
-    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-    (status, head.to_string(), body.to_string())
-}
-
-fn session_cookie(addr: &str, user: &str, password: &str) -> Option<String> {
-    let (status, head, _) = http(
-        addr,
-        "POST",
-        "/login",
-        None,
-        &format!("user={user}&password={}", password.replace(' ', "+")),
-    );
-    assert_eq!(status, 303);
-    head.lines()
-        .find_map(|l| l.strip_prefix("set-cookie: "))
-        .and_then(|c| c.split(';').next())
-        .map(str::to_string)
-}
 
 struct Serve {
     child: Child,

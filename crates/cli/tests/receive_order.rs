@@ -12,10 +12,9 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Output, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use aorta_spool::frame::{self, Kind};
@@ -27,14 +26,6 @@ use common::*;
 const SEQ: std::ops::Range<usize> = 36..44;
 const ENC: std::ops::Range<usize> = 44..76;
 
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
 /// A demo run: keys in `out/keys`, untrusted storage in `out/untrusted`
 /// (or the NATS server named in `extra`).
 fn demo(out: &Path, extra: &[&str]) {
@@ -45,21 +36,6 @@ fn demo(out: &Path, extra: &[&str]) {
             .arg(out)
             .args(extra),
     );
-}
-
-/// `aorta results --csv` over transport arguments `t`: (exit ok, CSV, output).
-fn results(keys: &Path, t: &[&str], csv: &Path) -> (bool, String, String) {
-    let _ = std::fs::remove_file(csv);
-    let o = aorta()
-        .args(["results", "--keys"])
-        .arg(keys)
-        .args(t)
-        .arg("--csv")
-        .arg(csv)
-        .output()
-        .unwrap();
-    let rows = std::fs::read_to_string(csv).unwrap_or_default();
-    (o.status.success(), rows, text(&o))
 }
 
 /// The frames of a spool log: (kind byte, payload).
@@ -87,6 +63,15 @@ fn encode(frames: &[(u8, Vec<u8>)]) -> Vec<u8> {
         frame::encode(kind, p, &mut out);
     }
     out
+}
+
+/// Envelopes of the largest result session (session id at 28..36).
+fn largest_session(envs: &[Vec<u8>]) -> usize {
+    let mut n = std::collections::HashMap::<&[u8], usize>::new();
+    for e in envs {
+        *n.entry(&e[28..36]).or_default() += 1;
+    }
+    n.into_values().max().unwrap_or(0)
 }
 
 /// A copy of a genuine envelope claiming sequence number 2^40.
@@ -183,7 +168,7 @@ fn genuine_results_survive_forgery_and_reordering_in_the_spool() {
     let spool = d.join("untrusted");
     let t = ["--spool", spool.to_str().unwrap()];
     let csv = dir.path().join("r.csv");
-    let (ok, reference, out) = results(&keys, &t, &csv);
+    let (ok, reference, out) = results_any(&keys, &t, &csv);
     assert!(ok, "{out}");
     assert!(reference.lines().count() > 1000, "{out}");
     let log = spool.join("results").join("w0000.log");
@@ -199,7 +184,14 @@ fn genuine_results_survive_forgery_and_reordering_in_the_spool() {
         .filter(|(k, _)| *k == Kind::Data as u8)
         .map(|(_, p)| p.clone())
         .collect();
-    assert!(data.len() > 100, "{} result envelopes", data.len());
+    // Moving the last envelope first loses results only with a replay
+    // window: at least 130 envelopes in one result session.
+    assert!(
+        largest_session(&data) > 130,
+        "{} result envelopes",
+        data.len()
+    );
+    assert!(out.contains(" 0 duplicates dropped"), "{out}");
     for case in &CASES {
         let mut rewritten: Vec<(u8, Vec<u8>)> = (case.rewrite)(data.clone())
             .into_iter()
@@ -207,7 +199,7 @@ fn genuine_results_survive_forgery_and_reordering_in_the_spool() {
             .collect();
         rewritten.push(commit.clone());
         std::fs::write(&log, encode(&rewritten)).unwrap();
-        check(case, results(&keys, &t, &csv), &reference);
+        check(case, results_any(&keys, &t, &csv), &reference);
     }
     std::fs::write(&log, &original).unwrap();
 }
@@ -222,7 +214,7 @@ fn genuine_results_survive_a_recreated_and_republished_nats_stream() {
     let keys = d.join("keys");
     let t = ["--transport", url.as_str()];
     let csv = dir.path().join("r.csv");
-    let (ok, reference, out) = results(&keys, &t, &csv);
+    let (ok, reference, out) = results_any(&keys, &t, &csv);
     assert!(ok, "{out}");
     assert!(reference.lines().count() > 1000, "{out}");
     let admin = aorta_nats::Nats::connect(&aorta_nats::NatsConfig::parse(&url).unwrap()).unwrap();
@@ -233,37 +225,20 @@ fn genuine_results_survive_a_recreated_and_republished_nats_stream() {
             e
         })
         .unwrap();
-    assert!(genuine.len() > 100, "{} result envelopes", genuine.len());
+    assert!(
+        largest_session(&genuine) > 130,
+        "{} result envelopes",
+        genuine.len()
+    );
+    assert!(out.contains(" 0 duplicates dropped"), "{out}");
     for case in &CASES {
         let g = genuine.clone();
         let n = admin
             .dangerous_republish_results(PartitionId(0), |_| (case.rewrite)(g))
             .unwrap();
         assert!(n >= genuine.len(), "{}: {n}", case.name);
-        check(case, results(&keys, &t, &csv), &reference);
+        check(case, results_any(&keys, &t, &csv), &reference);
     }
-}
-
-/// An HTTP/1.1 GET or POST: (status, headers, body).
-fn http(
-    addr: &str,
-    method: &str,
-    path: &str,
-    cookie: Option<&str>,
-    body: &str,
-) -> (u16, String, String) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    let cookie = cookie.map_or(String::new(), |c| format!("Cookie: {c}\r\n"));
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{cookie}Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).unwrap();
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).unwrap();
-    let (head, body) = resp.split_once("\r\n\r\n").unwrap_or((&resp, ""));
-    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-    (status, head.to_string(), body.to_string())
 }
 
 struct Serve(Child, String);
@@ -387,20 +362,7 @@ fn the_dashboard_shows_every_patient_and_keeps_updating_among_forged_frames() {
         .trim_end_matches('/')
         .to_string();
     let serve = Serve(child, addr);
-    let (status, head, _) = http(
-        &serve.1,
-        "POST",
-        "/login",
-        None,
-        "user=nurse&password=a+long+enough+password",
-    );
-    assert_eq!(status, 303, "{head}");
-    let cookie = head
-        .lines()
-        .find_map(|l| l.strip_prefix("set-cookie: "))
-        .and_then(|c| c.split(';').next())
-        .unwrap()
-        .to_string();
+    let cookie = session_cookie(&serve.1, "nurse", "a long enough password").unwrap();
     let first_end = (start + 100) * 1_000_000;
     wait_until_all_at_least(&serve.1, &cookie, first_end, "forgeries first");
 

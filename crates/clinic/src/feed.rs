@@ -26,6 +26,12 @@ pub struct ResultStats {
     /// Copies of genuine envelopes or records already delivered.
     pub duplicates: u64,
     pub corrupt: u64,
+    /// Result envelopes for another recipient of the same results (an
+    /// enrolment may name several clinicians): not this clinician's to open,
+    /// not a forgery.
+    pub other_recipients: u64,
+    /// Records older than what a follower keeps ([`Decryptor::forget_before`]).
+    pub expired: u64,
     /// Why envelopes were refused.
     pub refused: Refusals,
 }
@@ -69,6 +75,11 @@ impl Refusals {
 /// Record identity: (stream, algorithm, metric, time, window).
 type Identity = (StreamId, u8, u8, i64, u32);
 
+/// A source of records: one authenticated result session, known by what
+/// its key agreement binds (epoch, session id, the first bytes of its
+/// encapsulated key), never by where storage put it.
+type Source = (u32, u64, u64);
+
 /// Opens result envelopes with the clinician key, authenticating the
 /// sender as the fleet key of the epoch each names, through the one
 /// receiver for sealed streams ([`aorta_envelope::Receiver`]): nothing a
@@ -78,17 +89,24 @@ type Identity = (StreamId, u8, u8, i64, u32);
 /// and however often storage hands it over ([`ExactlyOnce`]). Results
 /// replayed under other sessions (input copied to another partition, a
 /// worker run twice on the same input) repeat a record's identity from
-/// another *source* (partition and result session): the first source to
-/// report an identity owns it, others' copies are dropped and counted.
-/// Within one source nothing is de-duplicated by value (two beats may
-/// share a timestamp).
+/// another *source* (an authenticated result session, wherever storage put
+/// it): the first source to report an identity owns it, others' copies are
+/// dropped and counted. Within one source nothing is de-duplicated by
+/// value (two beats may share a timestamp).
 pub struct Decryptor {
     clinician: KemSecret,
+    /// The clinician's results channel: envelopes on others are not theirs.
+    channel: StreamId,
     fleet: HashMap<u32, KemPublic>,
     names: HashMap<StreamId, String>,
     receiver: Receiver,
     delivered: ExactlyOnce,
-    owner: HashMap<Identity, (u32, u64)>,
+    owner: HashMap<Identity, Source>,
+    /// Per source, its newest record's time and a header of it (to forget
+    /// the source once it is older than what is kept).
+    newest: HashMap<Source, (i64, aorta_wire::Header)>,
+    /// Records older than this are no longer delivered.
+    horizon: i64,
     pub stats: ResultStats,
 }
 
@@ -111,22 +129,42 @@ impl Decryptor {
         fleet: HashMap<u32, KemPublic>,
         names: HashMap<StreamId, String>,
     ) -> Self {
+        // A key that gives no public key opens nothing: every envelope is
+        // then another recipient's, and `aorta results` says none opened.
+        let channel = clinician
+            .public()
+            .map(|p| aorta_envelope::session::results_channel(&p))
+            .unwrap_or(StreamId([0; 16]));
         Self {
             clinician,
+            channel,
             fleet,
             names,
             receiver: Receiver::new(SESSIONS_PER_CHANNEL),
             delivered: ExactlyOnce::default(),
             owner: HashMap::new(),
+            newest: HashMap::new(),
+            horizon: i64::MIN,
             stats: ResultStats::default(),
         }
     }
 
-    /// Forgets record identities of windows that started before `t_us`
-    /// (a follower that keeps only recent results calls this so that its
-    /// memory stays bounded; older copies are then no longer recognised).
+    /// Forgets what it knows of windows that started before `t_us`: their
+    /// record identities, and the sessions whose newest record is older (a
+    /// follower that keeps only recent results calls this so that its
+    /// memory stays bounded). Records older than `t_us` are no longer
+    /// delivered, so a copy stored again cannot bring them back.
     pub fn forget_before(&mut self, t_us: i64) {
+        self.horizon = self.horizon.max(t_us);
         self.owner.retain(|id, _| id.3 >= t_us);
+        let delivered = &mut self.delivered;
+        self.newest.retain(|_, (newest, h)| {
+            let keep = *newest >= t_us;
+            if !keep {
+                delivered.forget(h);
+            }
+            keep
+        });
     }
 
     /// Learns fleet keys and names added since (rotation, enrolment).
@@ -145,8 +183,8 @@ impl Decryptor {
         *reason(&mut self.stats.refused) += 1;
     }
 
-    /// Opens one committed envelope read from `partition`, appending its
-    /// rows to `out`.
+    /// Opens one committed envelope, appending its rows to `out`.
+    /// `partition` is where storage says it read it: trusted for nothing.
     pub fn open(&mut self, partition: u32, mut env: Vec<u8>, out: &mut Vec<ResultRow>) {
         self.stats.envelopes += 1;
         let Ok(sealed) = Sealed::parse(&mut env) else {
@@ -156,6 +194,12 @@ impl Decryptor {
         let claims = sealed.claims();
         if claims.content != ContentType::Results {
             self.refuse(|r| &mut r.wrong_content);
+            return;
+        }
+        if claims.stream != self.channel {
+            // Sealed to another recipient (or claiming to be): nothing to
+            // open here, at no cost.
+            self.stats.other_recipients += 1;
             return;
         }
         let Some(fleet) = self.fleet.get(&claims.epoch) else {
@@ -180,7 +224,11 @@ impl Decryptor {
                 return;
             }
         };
-        let source = (partition, opened.header().session.0);
+        let h = opened.header();
+        let mut enc8 = [0u8; 8];
+        enc8.copy_from_slice(&h.enc[..8]);
+        let source: Source = (h.epoch, h.session.0, u64::from_le_bytes(enc8));
+        let header = h.clone();
         let Ok((stream, records)) =
             Body::parse(opened.body()).and_then(|b| ResultBatch::decode(b.content))
         else {
@@ -192,7 +240,17 @@ impl Decryptor {
             .get(&stream)
             .cloned()
             .unwrap_or_else(|| stream.to_hex());
+        let _ = partition;
         for r in records {
+            if r.t_us < self.horizon {
+                self.stats.expired += 1;
+                continue;
+            }
+            let newest = self
+                .newest
+                .entry(source)
+                .or_insert((r.t_us, header.clone()));
+            newest.0 = newest.0.max(r.t_us);
             let id = (
                 stream,
                 r.algorithm as u8,

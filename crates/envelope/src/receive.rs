@@ -19,7 +19,7 @@
 //! therefore moves no state: a later genuine envelope of the same session
 //! opens as if the forgery had never been read.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 use aorta_wire::{ContentType, Header, StreamId, ENC_LEN};
 
@@ -95,12 +95,14 @@ pub enum Refused<R> {
     Plaintext,
 }
 
-/// A session is known by everything its key agreement binds.
-type SessionKey = (ContentType, u32, u64, [u8; ENC_LEN]);
+/// A session is known by everything its key agreement binds: content
+/// type, epoch, session id, the sender's encapsulated key, and the
+/// sender's static key it was opened with.
+type SessionKey = (ContentType, u32, u64, [u8; ENC_LEN], [u8; 32]);
 
 /// Authenticated sessions by stream, newest last.
 pub struct Receiver {
-    sessions: HashMap<StreamId, Vec<(SessionKey, ReceiverSession)>>,
+    sessions: HashMap<StreamId, VecDeque<(SessionKey, ReceiverSession)>>,
     keep_per_stream: usize,
 }
 
@@ -113,8 +115,16 @@ impl std::fmt::Debug for Receiver {
     }
 }
 
-fn key_of(h: &Header) -> SessionKey {
-    (h.content, h.epoch, h.session.0, h.enc)
+fn key_of(h: &Header, sender: &KemPublic) -> SessionKey {
+    (h.content, h.epoch, h.session.0, h.enc, sender.0)
+}
+
+/// What identifies a session for delivery: everything in its header that
+/// its key agreement binds (the sender's key is the caller's to fix).
+type DeliveryKey = (StreamId, ContentType, u32, u64, [u8; ENC_LEN]);
+
+fn delivery_key(h: &Header) -> DeliveryKey {
+    (h.stream, h.content, h.epoch, h.session.0, h.enc)
 }
 
 impl Receiver {
@@ -130,6 +140,11 @@ impl Receiver {
     }
 
     /// Opens `sealed` as sent by `sender` to `recipient`.
+    ///
+    /// An envelope that is not fresh is refused as such when its session is
+    /// not held; when it is, the envelope is authenticated first, so that a
+    /// tampered copy of a delivered envelope counts as unauthenticated, not
+    /// as a harmless repeat.
     pub fn open<'a, F: Freshness>(
         &mut self,
         sealed: Sealed<'a>,
@@ -138,16 +153,21 @@ impl Receiver {
         fresh: &mut F,
     ) -> Result<Opened<'a>, Refused<F::Reason>> {
         let Sealed { header, bytes } = sealed;
-        fresh.check(&header).map_err(Refused::NotFresh)?;
         if header.flags.dangerous_plaintext {
             return Err(Refused::Plaintext);
         }
-        let key = key_of(&header);
+        let key = key_of(&header, sender);
         let cached = self
             .sessions
             .get(&header.stream)
-            .and_then(|v| v.iter().find(|(k, _)| *k == key))
+            .and_then(|v| v.iter().rev().find(|(k, _)| *k == key))
             .map(|(_, s)| s);
+        if let Err(r) = fresh.check(&header) {
+            return match cached {
+                Some(s) if s.open(&header, bytes).is_err() => Err(Refused::Unauthenticated),
+                _ => Err(Refused::NotFresh(r)),
+            };
+        }
         let body = match cached {
             Some(s) => s
                 .open(&header, bytes)
@@ -161,9 +181,9 @@ impl Receiver {
                     .map_err(|_| Refused::Unauthenticated)?;
                 let v = self.sessions.entry(header.stream).or_default();
                 if v.len() >= self.keep_per_stream {
-                    v.remove(0);
+                    v.pop_front();
                 }
-                v.push((key, s));
+                v.push_back((key, s));
                 body
             }
         };
@@ -173,16 +193,16 @@ impl Receiver {
 
     /// Opens a `dangerous_plaintext` envelope (the benchmark's "plain"
     /// mode): nothing authenticates it, so only a receiver whose operator
-    /// asked for plaintext calls this. Freshness applies as usual.
+    /// asked for plaintext calls this. Freshness is checked, but nothing is
+    /// recorded: no proof of authenticity exists for it.
     pub fn dangerous_open_plaintext<'a, F: Freshness>(
         &mut self,
         sealed: Sealed<'a>,
-        fresh: &mut F,
+        fresh: &F,
     ) -> Result<Opened<'a>, Refused<F::Reason>> {
         let Sealed { header, bytes } = sealed;
         fresh.check(&header).map_err(Refused::NotFresh)?;
         let body = dangerous_plaintext_body(&header, bytes).map_err(|_| Refused::Plaintext)?;
-        fresh.record(Authentic(&header));
         Ok(Opened { header, body })
     }
 
@@ -203,7 +223,7 @@ impl Receiver {
 
     /// Sessions held (for memory accounting).
     pub fn sessions(&self) -> usize {
-        self.sessions.values().map(Vec::len).sum()
+        self.sessions.values().map(VecDeque::len).sum()
     }
 }
 
@@ -214,7 +234,7 @@ impl Receiver {
 /// session for an in-order feed.
 #[derive(Debug, Default)]
 pub struct ExactlyOnce {
-    seen: HashMap<(StreamId, SessionKey), Runs>,
+    seen: HashMap<DeliveryKey, Runs>,
 }
 
 /// Disjoint, non-adjacent runs `start -> end` (inclusive).
@@ -270,13 +290,21 @@ impl ExactlyOnce {
     pub fn runs(&self) -> usize {
         self.seen.values().map(|r| r.0.len()).sum()
     }
+
+    /// Forgets what was delivered in the session of `h` (a follower that
+    /// keeps only recent results drops sessions it no longer shows; their
+    /// envelopes would then be delivered again, so it refuses old records
+    /// itself).
+    pub fn forget(&mut self, h: &Header) {
+        self.seen.remove(&delivery_key(h));
+    }
 }
 
 impl Freshness for ExactlyOnce {
     type Reason = AlreadyDelivered;
 
     fn check(&self, claims: &Header) -> Result<(), AlreadyDelivered> {
-        match self.seen.get(&(claims.stream, key_of(claims))) {
+        match self.seen.get(&delivery_key(claims)) {
             Some(r) if r.contains(claims.seq) => Err(AlreadyDelivered),
             _ => Ok(()),
         }
@@ -284,10 +312,7 @@ impl Freshness for ExactlyOnce {
 
     fn record(&mut self, proof: Authentic<'_>) {
         let h = proof.header();
-        self.seen
-            .entry((h.stream, key_of(h)))
-            .or_default()
-            .insert(h.seq);
+        self.seen.entry(delivery_key(h)).or_default().insert(h.seq);
     }
 }
 

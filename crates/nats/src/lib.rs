@@ -312,18 +312,8 @@ impl Nats {
     ) -> Result<usize, TransportError> {
         use crate::output::{unpack, KIND, KIND_RESULTS};
         let name = out_stream(p);
-        let (js, stream) = (self.js.clone(), name.clone());
-        let (config, last) = self.block(async move {
-            let mut s = js
-                .get_stream(&stream)
-                .await
-                .map_err(|e| remote(&format!("opening stream {stream}"), e, true))?;
-            let info = s
-                .info()
-                .await
-                .map_err(|e| remote(&format!("stream {stream} info"), e, true))?;
-            Ok::<_, TransportError>((info.config.clone(), info.state.last_sequence))
-        })?;
+        let info = self.stream_info(&name)?;
+        let (config, last) = (info.config, info.state.last_sequence);
         let mut envelopes = Vec::new();
         for seq in 1..=last {
             let Some(m) = self.raw_message(&name, RawAt::Seq(seq))? else {
@@ -371,20 +361,28 @@ impl Nats {
     /// A stream's message count and, on a cluster, its leader's server
     /// name (for operators and the replication test).
     pub fn stream_state(&self, name: &str) -> Result<(u64, Option<String>), TransportError> {
+        let info = self.stream_info(name)?;
+        Ok((
+            info.state.messages,
+            info.cluster.as_ref().and_then(|c| c.leader.clone()),
+        ))
+    }
+
+    /// A stream's configuration and state.
+    pub(crate) fn stream_info(
+        &self,
+        name: &str,
+    ) -> Result<jetstream::stream::Info, TransportError> {
         let (js, name) = (self.js.clone(), name.to_string());
         self.block(async move {
             let mut s = js
                 .get_stream(&name)
                 .await
                 .map_err(|e| remote(&format!("opening stream {name}"), e, true))?;
-            let info = s
-                .info()
+            s.info()
                 .await
-                .map_err(|e| remote(&format!("stream {name} info"), e, true))?;
-            Ok((
-                info.state.messages,
-                info.cluster.as_ref().and_then(|c| c.leader.clone()),
-            ))
+                .map(|i| i.clone())
+                .map_err(|e| remote(&format!("stream {name} info"), e, true))
         })
     }
 

@@ -104,19 +104,7 @@ impl NatsOutput {
     }
 
     fn last_sequence(&self) -> Result<u64, TransportError> {
-        let (nats, stream) = (self.nats.clone(), self.stream.clone());
-        self.nats.block(async move {
-            let mut s = nats
-                .js()
-                .get_stream(&stream)
-                .await
-                .map_err(|e| remote(&format!("opening stream {stream}"), e, true))?;
-            let info = s
-                .info()
-                .await
-                .map_err(|e| remote(&format!("stream {stream} info"), e, true))?;
-            Ok(info.state.last_sequence)
-        })
+        Ok(self.nats.stream_info(&self.stream)?.state.last_sequence)
     }
 
     fn read(&self, seq: u64) -> Result<Option<Stored>, TransportError> {

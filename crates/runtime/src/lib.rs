@@ -48,7 +48,7 @@ pub enum Rejection {
     /// Encrypted to a fleet key epoch the key broker does not release
     /// (never existed, or retired).
     UnknownEpoch,
-    /// The stream belongs to another partition (`wire::partition_of`): an
+    /// The stream belongs to another partition (`wire::StreamId::partition`): an
     /// envelope copied from another partition's log.
     WrongPartition,
     /// The newest enrolment this worker had seen for the stream (sealed in

@@ -30,6 +30,11 @@ pub struct SeqTracker {
 
 impl SeqTracker {
     pub fn check(&self, seq: u64) -> SeqVerdict {
+        // No sender reaches the last number (sealing refuses to); taking it
+        // would wrap the window's arithmetic.
+        if seq == u64::MAX {
+            return SeqVerdict::TooOld;
+        }
         if seq >= self.next {
             return SeqVerdict::Ahead {
                 missing: seq - self.next,
@@ -55,7 +60,7 @@ impl SeqTracker {
                 self.seen = if shift >= 128 { 0 } else { self.seen << shift };
                 self.seen |= 1;
                 self.next = seq + 1;
-                self.outstanding += missing;
+                self.outstanding = self.outstanding.saturating_add(missing);
             }
             SeqVerdict::FillsHole => {
                 self.seen |= 1u128 << (self.next - 1 - seq);

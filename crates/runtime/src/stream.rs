@@ -292,7 +292,8 @@ impl StreamState {
         };
         match verdict {
             SeqVerdict::Ahead { missing } if missing > 0 => {
-                self.counters.missing_envelopes += missing;
+                self.counters.missing_envelopes =
+                    self.counters.missing_envelopes.saturating_add(missing);
                 self.flag(Quality::GAP);
             }
             SeqVerdict::FillsHole => {

@@ -1,10 +1,11 @@
-//! Aorta wire format, version 1.
+//! Aorta wire format, version 2 ([`VERSION`]).
 //!
 //! This crate knows the byte layout of everything that crosses the untrusted
 //! side — envelope headers, the padded plaintext body inside an envelope, RR
 //! sample batches and result records — and nothing else: no cryptography, no
-//! I/O. `docs/wire-format.md` documents every byte; `tests/vectors.rs` checks
-//! the documented test vectors.
+//! I/O. `docs/wire-format.md` documents every byte; the documented test
+//! vectors are checked by `crates/envelope/tests/vectors.rs` and
+//! `crates/envelope/tests/doc_vectors.rs`.
 //!
 //! Parsing follows "parse, don't validate": every decoder returns a typed value
 //! or a [`WireError`] naming what was wrong, rejects trailing bytes, and never
@@ -46,7 +47,7 @@ pub enum WireError {
     },
     #[error("bad magic {found:02x?} (expected \"AORT\")")]
     BadMagic { found: [u8; 4] },
-    #[error("unsupported wire version {0} (this build speaks version 1)")]
+    #[error("unsupported wire or record version {0}")]
     UnsupportedVersion(u8),
     #[error("unknown content type {0:#04x}")]
     UnknownContentType(u8),

@@ -639,16 +639,21 @@ impl<C: Consumer, L: CommitLog, R: RngCore + CryptoRng> Worker<C, L, R> {
             st.set_cadence(enrolment.cadence_ms);
             st
         });
-        // Authenticate and decrypt through the one receiver: the stream's
-        // sequence state is only read here; it moves in `apply`, with the
-        // authenticated header.
+        // Stale and replayed claims are refused before anything costs a key
+        // agreement or a question to the key broker (the receiver checks
+        // again; the stream's sequence state moves only in `apply`, with the
+        // authenticated header).
+        if let Err(r) = Precheck(state).check(&header) {
+            self.reject(offset, Some(stream), r);
+            return Ok(());
+        }
         let opened = if header.flags.dangerous_plaintext {
             if !self.cfg.dangerous_accept_plaintext {
                 self.reject(offset, Some(stream), Rejection::Plaintext);
                 return Ok(());
             }
             self.receiver
-                .dangerous_open_plaintext(sealed, &mut Precheck(state))
+                .dangerous_open_plaintext(sealed, &Precheck(state))
         } else {
             if self.keyring.get(header.epoch).is_none()
                 && self.receiver.holds_session(&stream, header.session)

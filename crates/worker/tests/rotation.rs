@@ -284,3 +284,24 @@ fn an_epoch_the_broker_does_not_release_is_rejected_and_isolated() {
         .iter()
         .any(|r| r.quality.contains(Quality::GAP | Quality::REJECTED)));
 }
+
+/// Issue 20 review: a replayed envelope relabelled to an epoch nobody holds
+/// is refused as a replay, before the key broker is asked anything (one
+/// question per forged header would let the host make every worker attest
+/// again at will).
+#[test]
+fn a_replay_relabelled_to_a_future_epoch_asks_no_one() {
+    let f = fleet();
+    let k2 = epoch2();
+    let mut input = produce(&f, None);
+    let mut replay = input[0].clone();
+    replay[8..12].copy_from_slice(&99u32.to_le_bytes());
+    input.push(replay);
+    let (source, asked) = broker(&k2, None);
+    let mut w = worker(&f, MemInput::new(input), MemLog::default(), Some(source)).unwrap();
+    w.drain(|_| {}).unwrap();
+    let r = w.report();
+    assert_eq!(asked.load(Ordering::SeqCst), 0, "the broker was asked");
+    assert_eq!(r.counters.rejected.get(&Rejection::Replay), Some(&1));
+    assert_eq!(r.counters.rejected.get(&Rejection::UnknownEpoch), None);
+}

@@ -276,3 +276,63 @@ pub fn results_over(keys: &Path, t: &[&str], csv: &Path) -> String {
     );
     std::fs::read_to_string(csv).unwrap()
 }
+
+/// One HTTP/1.1 request: (status, response headers, body).
+pub fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    cookie: Option<&str>,
+    body: &str,
+) -> (u16, String, String) {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    let cookie = cookie.map_or(String::new(), |c| format!("Cookie: {c}\r\n"));
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{cookie}Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    std::io::Write::write_all(&mut s, req.as_bytes()).unwrap();
+    let mut resp = String::new();
+    std::io::Read::read_to_string(&mut s, &mut resp).unwrap();
+    let (head, body) = resp.split_once("\r\n\r\n").unwrap_or((&resp, ""));
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (status, head.to_string(), body.to_string())
+}
+
+pub fn session_cookie(addr: &str, user: &str, password: &str) -> Option<String> {
+    let (status, head, _) = http(
+        addr,
+        "POST",
+        "/login",
+        None,
+        &format!("user={user}&password={}", password.replace(' ', "+")),
+    );
+    assert_eq!(status, 303);
+    head.lines()
+        .find_map(|l| l.strip_prefix("set-cookie: "))
+        .and_then(|c| c.split(';').next())
+        .map(str::to_string)
+}
+
+/// `aorta results --csv CSV` over transport arguments `t`, whatever its
+/// exit: (exit ok, the CSV or "", standard output and error).
+pub fn results_any(keys: &Path, t: &[&str], csv: &Path) -> (bool, String, String) {
+    let _ = std::fs::remove_file(csv);
+    let o = aorta()
+        .args(["results", "--keys"])
+        .arg(keys)
+        .args(t)
+        .arg("--csv")
+        .arg(csv)
+        .output()
+        .unwrap();
+    (
+        o.status.success(),
+        std::fs::read_to_string(csv).unwrap_or_default(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        ),
+    )
+}
