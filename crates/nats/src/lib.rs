@@ -381,7 +381,7 @@ impl Nats {
                 .map_err(|e| remote(&format!("opening stream {name}"), e, true))?;
             s.info()
                 .await
-                .map(|i| i.clone())
+                .cloned()
                 .map_err(|e| remote(&format!("stream {name} info"), e, true))
         })
     }
