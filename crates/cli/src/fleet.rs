@@ -8,26 +8,29 @@ use aorta_kbs::{SignedPolicy, Transport};
 pub use aorta_kbs::FleetWatch;
 
 /// Obtains and checks the current fleet key (see `aorta_kbs::FleetWatch`),
-/// with notices on stderr unless `quiet`.
-pub fn connect(
+/// waiting up to `wait` for what can change, with notices on stderr unless
+/// `quiet`.
+pub fn connect_within(
     transport: Box<dyn Transport>,
     policy: SignedPolicy,
     allow_simulated: bool,
     check_every: u64,
     quiet: bool,
+    wait: std::time::Duration,
 ) -> Result<FleetWatch, aorta_kbs::KbsError> {
     let notices: aorta_kbs::watch::Notices = if quiet {
         Box::new(|_| {})
     } else {
         Box::new(|m| eprintln!("gateway: {m}"))
     };
-    let w = FleetWatch::connect(
+    let w = FleetWatch::connect_within(
         transport,
         policy,
         allow_simulated,
         check_every,
         Box::new(crate::tee::unix_now),
         notices,
+        wait,
     )?;
     if w.current().simulated() && !quiet {
         eprintln!(
@@ -35,6 +38,24 @@ pub fn connect(
         );
     }
     Ok(w)
+}
+
+/// [`connect_within`] without waiting.
+pub fn connect(
+    transport: Box<dyn Transport>,
+    policy: SignedPolicy,
+    allow_simulated: bool,
+    check_every: u64,
+    quiet: bool,
+) -> Result<FleetWatch, aorta_kbs::KbsError> {
+    connect_within(
+        transport,
+        policy,
+        allow_simulated,
+        check_every,
+        quiet,
+        std::time::Duration::ZERO,
+    )
 }
 
 #[cfg(test)]

@@ -274,30 +274,17 @@ pub fn gateway(a: GatewayArgs) -> Result<()> {
     if patients.is_empty() {
         bail!("no enrolled patients to serve");
     }
-    let deadline = Instant::now() + Duration::from_secs(a.wait_secs);
-    let mut waiting = false;
-    let mut watch = loop {
-        match crate::fleet::connect(
-            Box::new(aorta_kbs::Client::new(a.kbs.clone())),
-            ks.policy()?,
-            a.allow_simulated,
-            a.key_check_ticks,
-            false,
-        ) {
-            Ok(w) => break w,
-            // Only what can change is waited for (the broker unreachable or
-            // busy, no worker attested yet, collateral to refresh); a
-            // policy refusal fails at once with its reason.
-            Err(e) if e.retryable() && Instant::now() < deadline => {
-                if !waiting {
-                    eprintln!("gateway: waiting up to {} s: {e:#}", a.wait_secs);
-                    waiting = true;
-                }
-                std::thread::sleep(Duration::from_millis(250));
-            }
-            Err(e) => return Err(e.into()),
-        }
-    };
+    // Only what can change is waited for (the broker unreachable or busy,
+    // no worker attested yet, collateral to refresh); a policy refusal
+    // fails at once with its reason.
+    let mut watch = crate::fleet::connect_within(
+        Box::new(aorta_kbs::Client::new(a.kbs.clone())),
+        ks.policy()?,
+        a.allow_simulated,
+        a.key_check_ticks,
+        false,
+        Duration::from_secs(a.wait_secs),
+    )?;
     let fleet = watch.current().clone();
     let mut rng = crate::tee::sys_rng();
     let session = aorta_gateway::batcher::new_session_id(&mut rng);

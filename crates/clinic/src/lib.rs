@@ -20,6 +20,7 @@
 
 pub mod feed;
 pub mod fhir;
+pub mod report;
 pub mod ward;
 pub mod web;
 

@@ -61,10 +61,52 @@ impl FleetWatch {
         allow_simulated: bool,
         check_every: u64,
         now: Box<dyn Fn() -> u64 + Send>,
-        mut notices: Notices,
+        notices: Notices,
     ) -> Result<Self, KbsError> {
-        let resp = transport.call(&Request::Fleet)?;
-        let current = verify_fleet(&resp, &policy, allow_simulated, now())?;
+        Self::connect_within(
+            transport,
+            policy,
+            allow_simulated,
+            check_every,
+            now,
+            notices,
+            std::time::Duration::ZERO,
+        )
+    }
+
+    /// [`FleetWatch::connect`], waiting up to `wait` for what can change
+    /// (the broker unreachable or busy, no worker attested yet, a rotation
+    /// settling, collateral to refresh: [`KbsError::retryable`]); a refusal
+    /// that waiting cannot change (the evidence fails this gateway's
+    /// policy, a simulated holder without `allow_simulated`) fails at once.
+    /// The first retryable reason is noticed once.
+    pub fn connect_within(
+        transport: Box<dyn Transport>,
+        policy: SignedPolicy,
+        allow_simulated: bool,
+        check_every: u64,
+        now: Box<dyn Fn() -> u64 + Send>,
+        mut notices: Notices,
+        wait: std::time::Duration,
+    ) -> Result<Self, KbsError> {
+        let deadline = std::time::Instant::now() + wait;
+        let mut waiting = false;
+        let current = loop {
+            let checked = transport
+                .call(&Request::Fleet)
+                .and_then(|resp| verify_fleet(&resp, &policy, allow_simulated, now()));
+            match checked {
+                Ok(v) => break v,
+                Err(e) if e.retryable() && std::time::Instant::now() < deadline => {
+                    if !waiting {
+                        notices(&format!("waiting up to {} s: {e}", wait.as_secs()));
+                        waiting = true;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(250));
+                }
+                Err(e) => return Err(e),
+            }
+        };
         if current.simulated() && !allow_simulated {
             return Err(KbsError::GatewayRefuses(GatewayRefusal::SimulatedHolder));
         }

@@ -525,3 +525,94 @@ fn a_watch_thread_that_dies_is_an_error_not_silence() {
     };
     assert!(matches!(err, KbsError::WatchStopped), "{err}");
 }
+
+/// Counts the requests it passes to the broker; after `attest_at` of them,
+/// a listed worker attests (as one started after the gateway would).
+struct Counting {
+    broker: Arc<Broker<ChaCha20Rng>>,
+    calls: Arc<std::sync::atomic::AtomicUsize>,
+    attest_at: usize,
+    worker: Option<WorkerAttestation>,
+}
+
+impl aorta_kbs::Transport for Counting {
+    fn call(&self, req: &Request) -> Result<Response, KbsError> {
+        let n = self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        if n == self.attest_at {
+            if let Some(w) = &self.worker {
+                w.fetch()?;
+            }
+        }
+        self.broker.handle(req.clone()).pipe()
+    }
+}
+
+trait Pipe {
+    fn pipe(self) -> Result<Response, KbsError>;
+}
+
+impl Pipe for Response {
+    fn pipe(self) -> Result<Response, KbsError> {
+        match self {
+            Response::Error { error, retry } => Err(KbsError::Refused {
+                reason: error,
+                retry,
+            }),
+            r => Ok(r),
+        }
+    }
+}
+
+/// Issue 20: a gateway waits only on what can change. With no worker yet
+/// it asks again until one has attested; a refusal of its own policy (the
+/// holder is simulated and the gateway does not allow it) fails at the
+/// first answer, however long it was told to wait.
+#[test]
+fn a_gateway_waits_for_a_worker_but_not_for_a_policy_refusal() {
+    let s = setup();
+    let b = broker(&s, true);
+    let policy = SignedPolicy::load(s.store.dir(), &s.controller.verifying_key()).unwrap();
+    let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let t = Counting {
+        broker: b.clone(),
+        calls: calls.clone(),
+        attest_at: 3,
+        worker: Some(worker(&s, &b, GOOD, 30)),
+    };
+    let w = aorta_kbs::FleetWatch::connect_within(
+        Box::new(t),
+        policy.clone(),
+        true,
+        0,
+        Box::new(|| NOW),
+        Box::new(|_| {}),
+        std::time::Duration::from_secs(600),
+    )
+    .unwrap();
+    assert_eq!(w.current().epoch(), 1);
+    assert!(
+        calls.load(std::sync::atomic::Ordering::SeqCst) >= 3,
+        "it asked again"
+    );
+    // Now the key is held by a simulated TEE: refused at once by a gateway
+    // that does not allow one.
+    let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let t = Counting {
+        broker: b,
+        calls: calls.clone(),
+        attest_at: 0,
+        worker: None,
+    };
+    let err = aorta_kbs::FleetWatch::connect_within(
+        Box::new(t),
+        policy,
+        false,
+        0,
+        Box::new(|| NOW),
+        Box::new(|_| {}),
+        std::time::Duration::from_secs(600),
+    )
+    .unwrap_err();
+    assert!(!err.retryable(), "{err}");
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
