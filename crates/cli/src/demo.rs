@@ -386,7 +386,10 @@ pub fn run(a: DemoArgs) -> Result<()> {
         "throughput {:.0} samples/s; wall time {:.2} s; untrusted storage in {}; {} partition(s); {}",
         gw.samples as f64 / wall,
         wall,
-        transport.describe(),
+        match &a.transport {
+            None => a.out.join("untrusted").display().to_string(),
+            Some(_) => transport.describe(),
+        },
         a.workers,
         attested
     );
