@@ -365,6 +365,8 @@ pub fn run_one(a: BenchRunArgs) -> Result<()> {
         dangerous_accept_plaintext: a.mode == Mode::Plain,
         ..WorkerConfig::default()
     };
+    // A failing partition says why on stderr (the bench's parent shows it).
+    role.log = std::sync::Arc::new(|l| eprintln!("{l}"));
     role.run = RunOptions {
         idle_sleep: std::time::Duration::from_millis(2),
         ..Default::default()

@@ -230,6 +230,9 @@ pub fn run(a: DemoArgs) -> Result<()> {
         partitions: a.workers,
         ..WorkerConfig::default()
     };
+    if !a.quiet {
+        role.log = Arc::new(|l| eprintln!("{l}"));
+    }
     role.run = RunOptions {
         idle_sleep: Duration::from_millis(2),
         ..Default::default()

@@ -76,10 +76,11 @@ mod tests {
     use aorta_worker::{Keyring, WorkerConfig};
 
     use super::*;
-    use crate::keystore::{publish, KeyStore};
+    use crate::keystore::KeyStore;
     use crate::pipeline::{self, ReplayStream};
     use crate::tee;
     use crate::tee::unix_now;
+    use crate::transport::publish_enrolments as publish;
     use aorta_kbs::proto::Request;
 
     const START_US: i64 = 1_700_000_000_000_000;

@@ -7,13 +7,15 @@ mod bench_scale;
 mod demo;
 mod fleet;
 mod kbs_cmd;
-mod keystore;
 mod metrics;
 mod pipeline;
 mod roles;
 mod tee;
 mod transport;
 mod validate_cmd;
+
+/// The controller's key directory (a library: `aorta-controller`).
+use aorta_controller as keystore;
 
 use std::path::PathBuf;
 

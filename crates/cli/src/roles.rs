@@ -424,7 +424,7 @@ pub fn gateway(a: GatewayArgs) -> Result<()> {
         &mut crate::tee::sys_rng(),
         |st| {
             if let Some(m) = &metrics {
-                crate::metrics::gateway(m, st.envelopes, st.bytes);
+                aorta_gateway::metrics::totals(m, st.envelopes, st.bytes);
             }
         },
     )?;
@@ -611,11 +611,11 @@ fn gateway_mqtt(
         }
         fn tick(&mut self, s: &LiveStats) {
             if let Some(m) = &self.metrics {
-                crate::metrics::gateway(m, s.sealed_envelopes, s.sealed_bytes);
+                aorta_gateway::metrics::totals(m, s.sealed_envelopes, s.sealed_bytes);
                 for (reason, n) in &s.refused {
-                    crate::metrics::gateway_refused(m, reason, *n);
+                    aorta_gateway::metrics::refused(m, reason, *n);
                 }
-                crate::metrics::gateway_outbox(m, &s.outbox);
+                aorta_gateway::metrics::outbox(m, &s.outbox);
                 m.counter(
                     "aorta_gateway_samples_accepted",
                     "Samples accepted from devices into their streams",
@@ -691,7 +691,7 @@ fn gateway_mqtt(
             .map_or(String::new(), |e| format!("; last error: {e}"))
     );
     if let Some(m) = &hooks.metrics {
-        crate::metrics::gateway_outbox(m, &sent);
+        aorta_gateway::metrics::outbox(m, &sent);
     }
     Ok(())
 }

@@ -20,8 +20,8 @@ pub use aorta_transport::Deployment;
 use aorta_transport::TransportError;
 
 /// Where envelopes, enrolments, results and checkpoints live, as an
-/// operator names it.
-#[derive(Debug, Clone, Default)]
+/// operator names it. Its `Debug` hides any password.
+#[derive(Clone, Default)]
 pub struct TransportSpec {
     /// `spool:DIR` or `nats://...` / `tls://...`.
     pub transport: String,
@@ -33,6 +33,15 @@ pub struct TransportSpec {
     pub nats_client: Option<(PathBuf, PathBuf)>,
     /// Replicas of the streams this process creates (1, 3 or 5).
     pub nats_replicas: usize,
+}
+
+impl std::fmt::Debug for TransportSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TransportSpec")
+            .field("transport", &self.redacted())
+            .field("nats_replicas", &self.nats_replicas)
+            .finish_non_exhaustive()
+    }
 }
 
 impl TransportSpec {
@@ -65,11 +74,11 @@ impl TransportSpec {
 pub enum DeployError {
     #[error("--transport spool:DIR needs a directory")]
     NoDirectory,
-    #[error("{dir} is not an Aorta spool: {source}")]
+    #[error("{dir} is not an Aorta spool")]
     NotASpool { dir: String, source: TransportError },
     #[error("--nats-replicas must be 1, 3 or 5, not {0}")]
     Replicas(usize),
-    #[error("NATS at {at}: {source}")]
+    #[error("NATS at {at}")]
     Nats { at: String, source: TransportError },
     #[error(transparent)]
     Transport(#[from] TransportError),

@@ -131,6 +131,19 @@ fn text(v: OsString) -> String {
     v.to_string_lossy().into_owned()
 }
 
+/// The value of the flag just read; another flag in its place is refused
+/// (`--kbs --keys K` does not take "--keys" as the broker).
+fn value(p: &mut lexopt::Parser) -> Result<OsString, ArgsError> {
+    let v = p.value()?;
+    if v.to_string_lossy().starts_with("--") {
+        return Err(ArgsError(format!(
+            "a flag's value is missing before {}",
+            v.to_string_lossy()
+        )));
+    }
+    Ok(v)
+}
+
 /// Parses the arguments after the program's name.
 pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Parsed, ArgsError> {
     use lexopt::prelude::*;
@@ -149,7 +162,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Parsed, ArgsErr
             Short('h') | Long("help") => return Ok(Parsed::Help),
             Short('V') | Long("version") => return Ok(Parsed::Version),
             Long("tee") => {
-                tee = Some(match text(p.value()?).as_str() {
+                tee = Some(match text(value(&mut p)?).as_str() {
                     "simulated" => TeeChoice::Simulated,
                     "sgx" => TeeChoice::Sgx,
                     "tdx" => TeeChoice::Tdx,
@@ -162,33 +175,33 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Parsed, ArgsErr
                     }
                 })
             }
-            Long("endorsements") => endorsements.push(PathBuf::from(p.value()?)),
-            Long("attestation-dir") => attestation_dir = Some(PathBuf::from(p.value()?)),
-            Long("sim-measurement") => sim_measurement = Some(text(p.value()?)),
-            Long("kbs") => kbs = Some(text(p.value()?)),
-            Long("keys") => keys = Some(PathBuf::from(p.value()?)),
-            Long("transport") => transport = Some(text(p.value()?)),
-            Long("spool") => spool = Some(PathBuf::from(p.value()?)),
-            Long("nats-creds") => creds = Some(PathBuf::from(p.value()?)),
-            Long("nats-ca") => ca = Some(PathBuf::from(p.value()?)),
-            Long("nats-cert") => cert = Some(PathBuf::from(p.value()?)),
-            Long("nats-key") => key = Some(PathBuf::from(p.value()?)),
-            Long("nats-replicas") => replicas = number("--nats-replicas", p.value()?, 1..=5)?,
+            Long("endorsements") => endorsements.push(PathBuf::from(value(&mut p)?)),
+            Long("attestation-dir") => attestation_dir = Some(PathBuf::from(value(&mut p)?)),
+            Long("sim-measurement") => sim_measurement = Some(text(value(&mut p)?)),
+            Long("kbs") => kbs = Some(text(value(&mut p)?)),
+            Long("keys") => keys = Some(PathBuf::from(value(&mut p)?)),
+            Long("transport") => transport = Some(text(value(&mut p)?)),
+            Long("spool") => spool = Some(PathBuf::from(value(&mut p)?)),
+            Long("nats-creds") => creds = Some(PathBuf::from(value(&mut p)?)),
+            Long("nats-ca") => ca = Some(PathBuf::from(value(&mut p)?)),
+            Long("nats-cert") => cert = Some(PathBuf::from(value(&mut p)?)),
+            Long("nats-key") => key = Some(PathBuf::from(value(&mut p)?)),
+            Long("nats-replicas") => replicas = number("--nats-replicas", value(&mut p)?, 1..=5)?,
             Long("partition") => {
-                for part in text(p.value()?).split(',') {
+                for part in text(value(&mut p)?).split(',') {
                     partition.push(number("--partition", part.into(), 0..=u32::MAX)?);
                 }
             }
-            Long("partitions") => partitions = number("--partitions", p.value()?, 1..=4096)?,
+            Long("partitions") => partitions = number("--partitions", value(&mut p)?, 1..=4096)?,
             Long("checkpoint-every") => {
-                checkpoint_every = number("--checkpoint-every", p.value()?, 0..=u64::MAX)?
+                checkpoint_every = number("--checkpoint-every", value(&mut p)?, 0..=u64::MAX)?
             }
             Long("follow") => follow = true,
             Long("attest-only") => attest_only = true,
-            Long("metrics") => metrics = Some(text(p.value()?)),
+            Long("metrics") => metrics = Some(text(value(&mut p)?)),
             Long("group") => group = true,
-            Long("lease-secs") => lease_secs = number("--lease-secs", p.value()?, 1..=300)?,
-            Long("commit-secs") => commit_secs = number("--commit-secs", p.value()?, 1..=3600)?,
+            Long("lease-secs") => lease_secs = number("--lease-secs", value(&mut p)?, 1..=300)?,
+            Long("commit-secs") => commit_secs = number("--commit-secs", value(&mut p)?, 1..=3600)?,
             _ => return Err(arg.unexpected().into()),
         }
     }
@@ -279,6 +292,10 @@ mod tests {
         assert!(e(&["--spool", "S", "--transport", "nats://a:1"]).contains("exclude"));
         assert!(e(&["--nats-cert", "c"]).contains("go together"));
         assert!(e(&["--bogus"]).contains("--bogus"));
+        assert!(run(&["--tee", "sgx", "--kbs", "--keys", "K"])
+            .unwrap_err()
+            .to_string()
+            .contains("value is missing before --keys"));
         assert!(run(&["--kbs", "k:1", "--keys", "K"])
             .unwrap_err()
             .to_string()

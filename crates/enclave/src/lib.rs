@@ -128,6 +128,12 @@ pub fn worker(a: WorkerArgs) -> Result<()> {
             partitions: a.partitions,
         },
     )?;
+    if a.group && !deployment.holds_leases() {
+        bail!(
+            "--group needs a transport with leases (--transport nats://...), not {}",
+            deployment.describe()
+        );
+    }
     let (attestation, release) = attest(
         &a.attest,
         &keys,

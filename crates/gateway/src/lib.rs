@@ -15,6 +15,7 @@
 pub mod batcher;
 pub mod driver;
 pub mod ecg;
+pub mod metrics;
 pub mod outbox;
 pub mod source;
 

@@ -184,10 +184,18 @@ pub fn check_evidence(
         } else {
             ""
         };
+        // Evidence that is only too old is answered by the worker's next
+        // attestation; stale collateral or endorsements by refreshed ones.
+        let only_age = verdict
+            .checks
+            .iter()
+            .filter(|c| !c.ok)
+            .all(|c| c.name == "age");
         return Err(EvidenceRefused {
             reason: format!("{}{hint}", failed.join("; ")),
-            // Stale collateral or endorsements: refreshed ones may pass.
-            retry: if verdict.retryable {
+            retry: if only_age {
+                Retry::Later
+            } else if verdict.retryable {
                 Retry::FreshCollateral
             } else {
                 Retry::Never

@@ -67,6 +67,10 @@ impl Deployment for Nats {
         Box::new(self.results())
     }
 
+    fn holds_leases(&self) -> bool {
+        true
+    }
+
     fn membership(
         &self,
         me: &str,

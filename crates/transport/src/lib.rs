@@ -274,6 +274,10 @@ pub trait Deployment: Send + Sync + std::fmt::Debug {
     ) -> Result<Box<dyn CommitLog + Send>, TransportError>;
     /// Every partition's committed results, for the clinician.
     fn committed_results(&self) -> Box<dyn CommittedRecords + Send>;
+    /// Whether [`Deployment::membership`] can succeed here.
+    fn holds_leases(&self) -> bool {
+        false
+    }
     /// Joins the worker group as `me`, with leases that expire `lease`
     /// after a member stops renewing them. Transports that cannot hold
     /// leases refuse.

@@ -72,7 +72,7 @@ impl Default for AlertThresholds {
 impl AlertThresholds {
     /// Rejects thresholds that cannot make sense.
     pub fn validate(&self) -> Result<(), String> {
-        if self.brady_bpm < 20 || self.tachy_bpm <= self.brady_bpm + 10 {
+        if self.brady_bpm < 20 || self.tachy_bpm <= self.brady_bpm.saturating_add(10) {
             return Err(format!(
                 "alert thresholds: bradycardia {} bpm must be at least 20 and 10 below tachycardia {} bpm",
                 self.brady_bpm, self.tachy_bpm

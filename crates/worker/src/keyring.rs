@@ -85,11 +85,13 @@ pub enum KeyFetchError {
 }
 
 impl From<aorta_kbs_client::KbsError> for KeyFetchError {
-    /// Waiting can help when the broker was unreachable or busy or asks for
-    /// fresh collateral; a refusal of this worker stays a refusal.
+    /// Waiting can help when the broker was unreachable or busy; a refusal
+    /// of this worker stays a refusal, and so does stale collateral (the
+    /// worker sends the endorsements it was started with: an operator
+    /// refreshes them and restarts it).
     fn from(e: aorta_kbs_client::KbsError) -> Self {
         let reason = e.to_string();
-        if e.retryable() {
+        if e.retry() == aorta_kbs_client::Retry::Later {
             Self::Unavailable { reason }
         } else {
             Self::Refused { reason }

@@ -55,11 +55,11 @@ pub type Log = Arc<dyn Fn(&str) + Send + Sync>;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RoleError {
-    #[error("worker {worker}: no fleet key: {source}")]
+    #[error("worker {worker}: no fleet key")]
     NoFleetKey { worker: String, source: KbsError },
     #[error("--partition {partition} is not one of the {partitions} partitions (0..{partitions})")]
     NoSuchPartition { partition: u32, partitions: u32 },
-    #[error("opening partition {partition}: {source}")]
+    #[error("opening partition {partition} (is another worker running on it?)")]
     Open {
         partition: u32,
         source: TransportError,
@@ -78,6 +78,8 @@ pub enum RoleError {
 #[derive(Clone)]
 pub struct Attestation {
     inner: Arc<Mutex<WorkerAttestation>>,
+    /// When the last attestation succeeded.
+    attested: Arc<Mutex<Instant>>,
 }
 
 impl std::fmt::Debug for Attestation {
@@ -96,6 +98,7 @@ impl Attestation {
         Ok((
             Self {
                 inner: Arc::new(Mutex::new(att)),
+                attested: Arc::new(Mutex::new(Instant::now())),
             },
             release,
         ))
@@ -103,7 +106,19 @@ impl Attestation {
 
     /// Attests again (fresh challenge, fresh evidence).
     pub fn fetch(&self) -> Result<Release, KbsError> {
-        self.inner.lock().map_err(|_| KbsError::Poisoned)?.fetch()
+        let r = self.inner.lock().map_err(|_| KbsError::Poisoned)?.fetch()?;
+        if let Ok(mut t) = self.attested.lock() {
+            *t = Instant::now();
+        }
+        Ok(r)
+    }
+
+    /// How long ago the last attestation succeeded.
+    pub fn age(&self) -> Duration {
+        self.attested
+            .lock()
+            .map(|t| t.elapsed())
+            .unwrap_or(Duration::MAX)
     }
 
     /// The broker's current fleet key epoch.
@@ -270,7 +285,7 @@ impl WorkerRole {
             reattest: self
                 .reattest_every
                 .zip(attestation)
-                .map(|(every, a)| (a.clone(), Arc::clone(&shared.last_attest), every)),
+                .map(|(every, a)| (a.clone(), Arc::clone(&shared.reattesting), every)),
             metrics: self.metrics.clone(),
             snapshots: Arc::clone(&shared.snapshots),
             processed: self.processed.clone(),
@@ -355,7 +370,8 @@ impl WorkerRole {
 /// period for all of them, one set of metrics.
 #[derive(Default)]
 struct Shared {
-    last_attest: Arc<Mutex<Option<Instant>>>,
+    /// Held by the partition that re-attests for the process.
+    reattesting: Arc<Mutex<()>>,
     snapshots: Arc<WorkerSnapshots>,
 }
 
@@ -428,9 +444,9 @@ where
     out
 }
 
-/// Re-attestation shared by a process's partitions: the attestation, when
-/// it last succeeded (shared), and how often.
-type Reattest = (Attestation, Arc<Mutex<Option<Instant>>>, Duration);
+/// Re-attestation shared by a process's partitions: the attestation, the
+/// lock its re-attesting partition holds, and how often.
+type Reattest = (Attestation, Arc<Mutex<()>>, Duration);
 
 /// The role's part of the run loop: notices, progress, metrics and
 /// re-attestation.
@@ -464,22 +480,20 @@ where
             self.snapshots.put(w);
             self.snapshots.publish(m);
         }
-        let Some((att, last, every)) = &self.reattest else {
+        let Some((att, reattesting, every)) = &self.reattest else {
             return Ok(());
         };
         // One partition's thread re-attests for the process; the others
         // fetch a rotated epoch's key when its first envelope comes.
-        let Ok(mut last) = last.try_lock() else {
+        let Ok(_one) = reattesting.try_lock() else {
             return Ok(());
         };
-        let started = *last.get_or_insert_with(Instant::now);
         let rotated = att
             .broker_epoch()
             .is_ok_and(|epoch| !w.epochs().contains(&epoch));
-        if rotated || started.elapsed() >= *every {
+        if rotated || att.age() >= *every {
             match att.fetch() {
                 Ok(r) => {
-                    *last = Some(Instant::now());
                     w.add_keys(r.keys);
                 }
                 Err(e) => (self.log)(&format!(

@@ -1,4 +1,7 @@
-//! The data controller's key directory (trusted: hospital premises).
+//! The data controller's side (trusted: hospital premises): its key
+//! directory, enrolment and revocation of devices, and the attestation
+//! policy. `aorta keys` and the demo call it; gateways and the clinician
+//! read the directory through it.
 //!
 //! ```text
 //! KEYS/controller.key  controller.pub   Ed25519: signs enrolments and the attestation policy
@@ -19,13 +22,68 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, bail, Result};
 use aorta_envelope::enrolment::sign_enrolment;
 use aorta_envelope::{KemKeypair, KemPublic, KemSecret, SigningKey, VerifyingKey};
+use aorta_gateway::GatewayError;
 use aorta_gateway::Profile;
 use aorta_wire::{AlertThresholds, AlgorithmSet, Enrolment, EnrolmentStatus, StreamId};
 use rand::RngCore;
 use zeroize::Zeroizing;
+
+/// Why the controller could not do what it was asked.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ControllerError {
+    /// The directory or a request is not usable as it stands (the message
+    /// says what to do).
+    #[error("{0}")]
+    Refused(String),
+    #[error("{path}: {reason}")]
+    Io { path: String, reason: String },
+    #[error(transparent)]
+    Kbs(#[from] aorta_kbs::KbsError),
+    #[error(transparent)]
+    Crypto(#[from] aorta_envelope::CryptoError),
+    #[error(transparent)]
+    KeyFile(#[from] aorta_deploy::keydir::KeyFileError),
+    #[error(transparent)]
+    Gateway(#[from] GatewayError),
+    #[error(transparent)]
+    Wire(#[from] aorta_wire::WireError),
+    #[error(transparent)]
+    Evidence(#[from] aorta_attest::providers::ProviderError),
+}
+
+impl From<std::io::Error> for ControllerError {
+    fn from(e: std::io::Error) -> Self {
+        Self::Io {
+            path: "key directory".into(),
+            reason: e.to_string(),
+        }
+    }
+}
+
+impl From<std::num::ParseIntError> for ControllerError {
+    fn from(e: std::num::ParseIntError) -> Self {
+        Self::Refused(format!("patients.tsv: {e}"))
+    }
+}
+
+impl From<std::num::ParseFloatError> for ControllerError {
+    fn from(e: std::num::ParseFloatError) -> Self {
+        Self::Refused(format!("patients.tsv: {e}"))
+    }
+}
+
+pub type Result<T, E = ControllerError> = std::result::Result<T, E>;
+
+macro_rules! bail {
+    ($($t:tt)*) => { return Err(ControllerError::Refused(format!($($t)*))) };
+}
+
+macro_rules! refused {
+    ($($t:tt)*) => { ControllerError::Refused(format!($($t)*)) };
+}
 
 pub struct KeyStore {
     dir: PathBuf,
@@ -92,7 +150,7 @@ impl KeyStore {
             );
         }
         fs::create_dir_all(dir.join("devices"))?;
-        let mut rng = crate::tee::sys_rng();
+        let mut rng = rand_core::UnwrapErr(rand_core::OsRng);
         let controller = SigningKey::generate(&mut rng);
         write_secret(&dir.join("controller.key"), &controller.expose_secret())?;
         fs::write(
@@ -222,12 +280,12 @@ impl KeyStore {
                 }
             };
             let stream = StreamId::from_hex(stream)
-                .ok_or_else(|| anyhow!("patients.tsv line {}: bad stream id", i + 1))?;
+                .ok_or_else(|| refused!("patients.tsv line {}: bad stream id", i + 1))?;
             let p = Patient {
                 name: name.to_string(),
                 stream,
                 serial: serial.parse()?,
-                algorithms: AlgorithmSet::parse(algos).map_err(|e| anyhow!(e))?,
+                algorithms: AlgorithmSet::parse(algos).map_err(ControllerError::Refused)?,
                 profile: Profile::for_rate(rate.parse()?, cadence.parse()?)?,
                 max_rate: rate.parse()?,
                 revoked: status == "revoked",
@@ -243,7 +301,7 @@ impl KeyStore {
             .into_iter()
             .find(|p| p.name == name)
             .ok_or_else(|| {
-                anyhow!(
+                refused!(
                     "no enrolled patient named '{name}' in {}",
                     self.dir.display()
                 )
@@ -251,7 +309,6 @@ impl KeyStore {
     }
 
     /// Enrols a new device for `name` with the default alert thresholds.
-    #[cfg(test)]
     pub fn enrol(
         &self,
         name: &str,
@@ -317,11 +374,13 @@ impl KeyStore {
         alerts: AlertThresholds,
         look_up: bool,
     ) -> Result<(Patient, Vec<u8>)> {
-        alerts.validate().map_err(anyhow::Error::msg)?;
+        alerts
+            .validate()
+            .map_err(|e| ControllerError::Refused(e.to_string()))?;
         if name.is_empty() || name.contains(['\t', '\n']) {
             bail!("patient name must be non-empty and contain no tabs or newlines");
         }
-        let mut rng = crate::tee::sys_rng();
+        let mut rng = rand_core::UnwrapErr(rand_core::OsRng);
         let existing = if look_up {
             self.patient(name).ok()
         } else {
@@ -445,13 +504,4 @@ pub fn default_policy(sim_root: &VerifyingKey) -> Result<String> {
         sim_root.to_hex(),
         hex::encode(aorta_attest::select::self_measurement()?)
     ))
-}
-
-/// Publishes signed enrolment records on the spool's control topic.
-#[cfg(test)]
-pub fn publish(spool: &aorta_spool::Spool, signed: &[Vec<u8>]) -> Result<()> {
-    use aorta_transport::Producer;
-    let refs: Vec<&[u8]> = signed.iter().map(Vec::as_slice).collect();
-    spool.control_appender()?.append(&refs)?;
-    Ok(())
 }
