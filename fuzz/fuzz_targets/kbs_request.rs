@@ -6,7 +6,7 @@
 use std::sync::OnceLock;
 
 use aorta_kbs::proto::Request;
-use aorta_kbs::{Broker, SignedPolicy, Store};
+use aorta_kbs::{Broker, Store};
 use libfuzzer_sys::fuzz_target;
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
@@ -28,7 +28,7 @@ fn broker() -> &'static Broker<ChaCha20Rng> {
             controller.verifying_key().to_hex(),
             "11".repeat(32)
         );
-        SignedPolicy::install(dir.path(), policy.as_bytes(), &controller).unwrap();
+        aorta_kbs::store::install_policy(dir.path(), policy.as_bytes(), &controller).unwrap();
         let b = Broker::new(store, true, rng, Box::new(|| 1_800_000_000)).unwrap();
         (dir, b)
     })

@@ -6,9 +6,9 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use aorta_testkit::webdriver::{Browser, Chromedriver};
@@ -17,48 +17,6 @@ use serde_json::json;
 
 const PATIENTS: [&str; 4] = ["alice", "bob", "carol", "dave"];
 const PASSWORD: &str = "correct horse battery";
-
-struct Serve {
-    child: Child,
-    url: String,
-    addr: String,
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(keys: &Path, spool: &Path, users: &Path, extra: &[&str]) -> Serve {
-    let mut child = aorta()
-        .args(["results", "serve", "--listen", "127.0.0.1:0", "--keys"])
-        .arg(keys)
-        .arg("--spool")
-        .arg(spool)
-        .arg("--users")
-        .arg(users)
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("dashboard: ")
-        .unwrap_or_else(|| panic!("dashboard did not start: {line:?}"))
-        .to_string();
-    let addr = url
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .to_string();
-    Serve { child, url, addr }
-}
 
 fn gateway(keys: &Path, spool: &Path, kbs: &Kbs, start: i64, minutes: u32) {
     run_ok(

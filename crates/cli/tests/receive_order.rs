@@ -12,9 +12,9 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use aorta_spool::frame::{self, Kind};
@@ -241,15 +241,6 @@ fn genuine_results_survive_a_recreated_and_republished_nats_stream() {
     }
 }
 
-struct Serve(Child, String);
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Newest `hr` time (µs) the ward shows for each patient.
 fn ward_hr_at(addr: &str, cookie: &str) -> Vec<Option<i64>> {
     let (status, _, body) = http(addr, "GET", "/api/ward", Some(cookie), "");
@@ -340,31 +331,10 @@ fn the_dashboard_shows_every_patient_and_keeps_updating_among_forged_frames() {
         .write_all(b"a long enough password\n")
         .unwrap();
     assert!(p.wait().unwrap().success());
-    let mut child = aorta()
-        .args(["results", "serve", "--listen", "127.0.0.1:0", "--keys"])
-        .arg(&keys)
-        .arg("--spool")
-        .arg(&spool)
-        .arg("--users")
-        .arg(&users)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("dashboard: http://")
-        .unwrap_or_else(|| panic!("dashboard did not start: {line:?}"))
-        .trim_end_matches('/')
-        .to_string();
-    let serve = Serve(child, addr);
-    let cookie = session_cookie(&serve.1, "nurse", "a long enough password").unwrap();
+    let serve = serve(&keys, &spool, &users, &[]);
+    let cookie = session_cookie(&serve.addr, "nurse", "a long enough password").unwrap();
     let first_end = (start + 100) * 1_000_000;
-    wait_until_all_at_least(&serve.1, &cookie, first_end, "forgeries first");
+    wait_until_all_at_least(&serve.addr, &cookie, first_end, "forgeries first");
 
     // Again while the dashboard follows: forged envelopes committed where
     // the worker will append next.
@@ -383,7 +353,7 @@ fn the_dashboard_shows_every_patient_and_keeps_updating_among_forged_frames() {
     gateway(start + 120);
     drain_worker(&keys, &spool, &kbs);
     wait_until_all_at_least(
-        &serve.1,
+        &serve.addr,
         &cookie,
         first_end + 120_000_000,
         "forgeries appended while following",

@@ -336,3 +336,49 @@ pub fn results_any(keys: &Path, t: &[&str], csv: &Path) -> (bool, String, String
         ),
     )
 }
+
+/// `aorta results serve` on a free loopback port, killed on drop; ready
+/// once it has printed its address.
+pub struct Serve {
+    pub child: std::process::Child,
+    pub url: String,
+    pub addr: String,
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn serve(keys: &Path, spool: &Path, users: &Path, extra: &[&str]) -> Serve {
+    use std::io::BufRead;
+    use std::process::Stdio;
+    let mut child = aorta()
+        .args(["results", "serve", "--listen", "127.0.0.1:0", "--keys"])
+        .arg(keys)
+        .arg("--spool")
+        .arg(spool)
+        .arg("--users")
+        .arg(users)
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("dashboard: ")
+        .unwrap_or_else(|| panic!("dashboard did not start: {line:?}"))
+        .to_string();
+    let addr = url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    Serve { child, url, addr }
+}
