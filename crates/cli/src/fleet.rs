@@ -268,16 +268,44 @@ mod tests {
             "/../../../shared/data/mitdb/101"
         );
         let (_, mv) = aorta_validation::read_lead(std::path::Path::new(record), 0).unwrap();
+        let scratch = dir.path().join("scratch");
         let ecg = |ks: &KeyStore, watch: &mut FleetWatch, out: &mut dyn Producer| {
-            let wave = crate::roles::Wave {
+            let wave = aorta_gateway::role::Wave {
                 signal: aorta_gateway::Signal::Ecg,
                 fs_hz: 360,
                 samples: mv[..360 * 300].to_vec(),
                 what: "ECG".into(),
             };
-            let patients = ks.patients().unwrap();
-            crate::roles::gateway_wave(Some(START_US / 1_000_000), wave, ks, &patients, watch, out)
-                .unwrap();
+            let served = ks
+                .patients()
+                .unwrap()
+                .into_iter()
+                .map(|p| aorta_gateway::role::Served {
+                    name: p.name,
+                    stream: p.stream,
+                    profile: p.profile,
+                    device: ks.device_secret(p.stream).unwrap(),
+                })
+                .collect();
+            let role = aorta_gateway::role::GatewayRole {
+                deployment: Arc::new(Spool::open(&scratch).unwrap()),
+                partitions: 1,
+                output: aorta_gateway::role::Output {
+                    say: Arc::new(|_| {}),
+                    log: Arc::new(|_| {}),
+                },
+                metrics: None,
+                clock: unix_now,
+            };
+            role.wave(
+                served,
+                wave,
+                Some(START_US / 1_000_000),
+                watch,
+                out,
+                &mut tee::sys_rng(),
+            )
+            .unwrap();
         };
         let (got, epochs, _) = run(&ks, &rotated, Some(4), ecg);
         let switch = epochs

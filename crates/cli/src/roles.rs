@@ -1,21 +1,15 @@
 //! The role subcommands: each runs one party of the data path as its own process.
 
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use aorta_gateway::source::mqtt::MqttSource;
-use aorta_gateway::source::{RrSimulator, SimParams};
-use aorta_gateway::StreamSender;
-use aorta_transport::Producer;
 use aorta_wire::AlgorithmSet;
 
-use crate::fleet::FleetWatch;
 use crate::keystore::{KeyStore, Patient};
-use crate::pipeline::{self, ReplayStream};
+use crate::pipeline::{self};
 use crate::tee;
-use crate::transport::{envelope_producer, publish_enrolments, Open, TransportArgs};
+use crate::transport::{publish_enrolments, Open, TransportArgs};
 
 #[derive(clap::Subcommand)]
 pub enum KeysCmd {
@@ -268,6 +262,7 @@ fn served(ks: &KeyStore, wanted: &[String]) -> Result<Vec<Patient>> {
 }
 
 pub fn gateway(a: GatewayArgs) -> Result<()> {
+    use aorta_gateway::role::{GatewayRole, Mqtt, Output, Served, Source, Wave};
     let ks = KeyStore::open_shared(&a.keys)?;
     let transport = a.transport.open(Open::Create { partitions: 0 })?;
     let patients = served(&ks, &a.patient)?;
@@ -277,7 +272,7 @@ pub fn gateway(a: GatewayArgs) -> Result<()> {
     // Only what can change is waited for (the broker unreachable or busy,
     // no worker attested yet, collateral to refresh); a policy refusal
     // fails at once with its reason.
-    let mut watch = crate::fleet::connect_within(
+    let watch = crate::fleet::connect_within(
         Box::new(aorta_kbs::Client::new(a.kbs.clone())),
         ks.policy()?,
         a.allow_simulated,
@@ -285,52 +280,49 @@ pub fn gateway(a: GatewayArgs) -> Result<()> {
         false,
         Duration::from_secs(a.wait_secs),
     )?;
-    let fleet = watch.current().clone();
-    let mut rng = crate::tee::sys_rng();
-    let session = aorta_gateway::batcher::new_session_id(&mut rng);
-    let mut senders = Vec::new();
-    for p in &patients {
-        senders.push(ks.stream_sender(p, session, &fleet, &mut rng)?);
-    }
-    let mut out = envelope_producer(&*transport, a.partitions)?;
-
-    if let Some(addr) = &a.mqtt {
-        return gateway_mqtt(&a, addr, &ks, &patients, senders, watch, out);
-    }
-    if let Some(record) = &a.ecg_wfdb {
+    let source = if let Some(addr) = &a.mqtt {
+        Source::Mqtt(Mqtt {
+            addr: addr.clone(),
+            max_samples: a.max_samples,
+            duration: a.duration_s.map(Duration::from_secs),
+            max_ahead: Duration::from_secs(u64::from(a.max_ahead_s)),
+            outbox: aorta_gateway::outbox::OutboxLimits {
+                max_ticks: a.outbox_ticks,
+                max_bytes: a.outbox_mib << 20,
+            },
+            grace: Duration::from_secs(u64::from(a.outbox_grace_s)),
+            key_check_ticks: a.key_check_ticks,
+            stop: shutdown_flag().map_err(|e| anyhow::anyhow!(e))?,
+        })
+    } else if let Some(record) = &a.ecg_wfdb {
         let (header, mv) = aorta_validation::read_lead(record, a.channel)?;
         let lead = header
             .signals
             .get(a.channel)
             .map_or(String::new(), |s| s.description.clone());
-        let wave = Wave {
-            signal: aorta_gateway::Signal::Ecg,
-            fs_hz: header.fs.round() as u32,
-            samples: mv,
-            what: format!("ECG (lead {} {lead})", a.channel),
-        };
-        return gateway_wave(a.start, wave, &ks, &patients, &mut watch, &mut out);
-    }
-    if let (Some(file), Some(fs_hz)) = (&a.ppg_file, a.ppg_fs) {
+        Source::Wave {
+            wave: Wave {
+                signal: aorta_gateway::Signal::Ecg,
+                fs_hz: header.fs.round() as u32,
+                samples: mv,
+                what: format!("ECG (lead {} {lead})", a.channel),
+            },
+            start: a.start,
+        }
+    } else if let (Some(file), Some(fs_hz)) = (&a.ppg_file, a.ppg_fs) {
         let text = std::fs::read_to_string(file)
             .with_context(|| format!("reading PPG file {}", file.display()))?;
-        let wave = Wave {
-            signal: aorta_gateway::Signal::Ppg,
-            fs_hz,
-            samples: parse_ppg_text(&text)
-                .with_context(|| format!("PPG file {}", file.display()))?,
-            what: "PPG".into(),
-        };
-        return gateway_wave(a.start, wave, &ks, &patients, &mut watch, &mut out);
-    }
-    let mut streams = Vec::new();
-    let (start_us, end_us) = if let Some(minutes) = a.simulate_minutes {
-        let start = a
-            .start
-            .unwrap_or(tee::unix_now() as i64 - i64::from(minutes) * 60)
-            .div_euclid(10)
-            * 10_000_000;
-        let end = start + i64::from(minutes) * 60_000_000;
+        Source::Wave {
+            wave: Wave {
+                signal: aorta_gateway::Signal::Ppg,
+                fs_hz,
+                samples: parse_ppg_text(&text)
+                    .with_context(|| format!("PPG file {}", file.display()))?,
+                what: "PPG".into(),
+            },
+            start: a.start,
+        }
+    } else if let Some(minutes) = a.simulate_minutes {
         let mut conditions = std::collections::HashMap::new();
         for c in &a.simulate_condition {
             let (name, cond) = c
@@ -339,113 +331,44 @@ pub fn gateway(a: GatewayArgs) -> Result<()> {
             let cond = aorta_gateway::source::Condition::parse(cond).with_context(|| {
                 format!("--simulate-condition: '{cond}' is not af, brady, tachy or normal")
             })?;
-            if !patients.iter().any(|p| p.name == name) {
-                bail!("--simulate-condition: '{name}' is not a patient this gateway serves");
-            }
             conditions.insert(name.to_string(), cond);
         }
-        for (i, (s, p)) in senders.into_iter().zip(&patients).enumerate() {
-            let seed = i as u64 + 1;
-            let params = SimParams::patient(seed).with_condition(
-                conditions
-                    .get(&p.name)
-                    .copied()
-                    .unwrap_or(aorta_gateway::source::Condition::Normal),
-            );
-            let src = RrSimulator::new(params, seed, start).take_while(move |x| x.t_us < end);
-            streams
-                .push(ReplayStream::new(s, Box::new(src)).with_device(ks.device_secret(p.stream)?));
+        Source::Simulate {
+            minutes,
+            start: a.start,
+            conditions,
         }
-        (start, end)
     } else if let Some(dir) = &a.input {
-        let max_span_us = i64::from(a.max_span_hours) * 3_600_000_000;
-        let mut spans = Vec::new();
-        for (p, s) in patients.iter().zip(senders) {
-            let path = dir.join(format!("{}.csv", p.name));
-            // Messages name the stream's pseudonym, never the file (whose
-            // name is the patient's) nor a line's content.
-            let label = format!("stream {}", p.stream);
-            let file = match aorta_gateway::source::read_paper_file(&path, &label, max_span_us) {
-                Ok(f) => f,
-                Err(e) => {
-                    // One unusable file costs only its stream.
-                    eprintln!("gateway: {e}; the stream sends no samples");
-                    aorta_gateway::source::PaperFile::default()
-                }
-            };
-            if !file.skipped.is_empty() {
-                eprintln!(
-                    "gateway: stream {}: {} lines skipped: {}",
-                    p.stream,
-                    file.skipped.total(),
-                    file.skipped
-                );
-            }
-            if file.outside_span > 0 {
-                eprintln!(
-                    "gateway: stream {}: {} samples dated outside the recording's {} h span skipped (--max-span-hours)",
-                    p.stream, file.outside_span, a.max_span_hours
-                );
-            }
-            if let (Some(f), Some(l)) = (file.samples.first(), file.samples.last()) {
-                spans.push((f.t_us, l.t_us, p.stream));
-            }
-            streams.push(
-                ReplayStream::new(s, Box::new(file.samples.into_iter()))
-                    .with_device(ks.device_secret(p.stream)?),
-            );
+        Source::Files {
+            dir: dir.clone(),
+            max_span_hours: a.max_span_hours,
         }
-        let lo = spans.iter().map(|x| x.0).min();
-        let hi = spans.iter().map(|x| x.1).max();
-        let (Some(lo), Some(hi)) = (lo, hi) else {
-            bail!("no samples in the input files");
-        };
-        if hi - lo > max_span_us {
-            let earliest = spans.iter().min_by_key(|x| x.0).map(|x| x.2);
-            let latest = spans.iter().max_by_key(|x| x.1).map(|x| x.2);
-            bail!(
-                "the input files together span {:.1} h (stream {} starts earliest, stream {} ends latest), more than --max-span-hours {}: replay them in separate runs, or raise the limit",
-                (hi - lo) as f64 / 3.6e9,
-                earliest.map_or(String::new(), |s| s.to_string()),
-                latest.map_or(String::new(), |s| s.to_string()),
-                a.max_span_hours
-            );
-        }
-        (lo.div_euclid(10_000_000) * 10_000_000, hi + 1)
     } else {
         bail!("give a source: --simulate-minutes M, --input DIR or --mqtt HOST:PORT");
     };
-    let metrics = crate::metrics::start("gateway", a.metrics.as_deref())?;
-    let stats = pipeline::replay(
-        &mut streams,
-        &mut out,
-        (start_us, end_us),
-        Some(&mut watch),
-        &mut crate::tee::sys_rng(),
-        |st| {
-            if let Some(m) = &metrics {
-                aorta_gateway::metrics::totals(m, st.envelopes, st.bytes);
-            }
+    let served = patients
+        .iter()
+        .map(|p| {
+            Ok(Served {
+                name: p.name.clone(),
+                stream: p.stream,
+                profile: p.profile,
+                device: ks.device_secret(p.stream)?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let role = GatewayRole {
+        deployment: transport,
+        partitions: a.partitions,
+        output: Output {
+            say: std::sync::Arc::new(|l| println!("{l}")),
+            log: std::sync::Arc::new(|l| eprintln!("{l}")),
         },
-    )?;
-    println!(
-        "gateway: {} samples from {} patients in {} envelopes ({} bytes), {} backlogged ticks",
-        stats.samples,
-        patients.len(),
-        stats.envelopes,
-        stats.bytes,
-        stats.backlog_ticks
-    );
+        metrics: crate::metrics::start("gateway", a.metrics.as_deref())?,
+        clock: tee::unix_now,
+    };
+    role.run(served, watch, source, &mut crate::tee::sys_rng())?;
     Ok(())
-}
-
-/// A raw waveform to stream.
-pub(crate) struct Wave {
-    pub signal: aorta_gateway::Signal,
-    pub fs_hz: u32,
-    pub samples: Vec<f32>,
-    /// For the summary line ("ECG (lead 0 MLII)", "PPG").
-    pub what: String,
 }
 
 /// Samples of a PPG text file (see `--ppg-file`).
@@ -473,237 +396,7 @@ pub fn parse_ppg_text(text: &str) -> Result<Vec<f32>> {
     Ok(out)
 }
 
-/// A raw ECG lead or PPG signal, replayed on the event-time cadence,
-/// following key rotation like RR streams (`--key-check-ticks`).
-pub(crate) fn gateway_wave(
-    start: Option<i64>,
-    wave: Wave,
-    ks: &KeyStore,
-    patients: &[Patient],
-    watch: &mut FleetWatch,
-    out: &mut dyn Producer,
-) -> Result<()> {
-    let [p] = patients else {
-        bail!("--ecg-wfdb and --ppg-file stream one patient: name it with --patient");
-    };
-    let fs = wave.fs_hz;
-    if !(25..=1000).contains(&fs) {
-        bail!("sampling rate {fs} Hz is outside 25..=1000 Hz");
-    }
-    let secs = wave.samples.len() as f64 / f64::from(fs);
-    let origin = start
-        .unwrap_or(tee::unix_now() as i64 - secs.ceil() as i64)
-        .div_euclid(10)
-        * 10_000_000;
-    let mut rng = crate::tee::sys_rng();
-    let device = ks.device_secret(p.stream)?;
-    let sender = aorta_gateway::WaveSender::new(
-        wave.signal,
-        p.stream,
-        aorta_gateway::batcher::new_session_id(&mut rng),
-        p.profile,
-        (watch.current(), &device),
-        fs,
-        origin,
-        &mut rng,
-    )?;
-    let mut stream = [aorta_gateway::driver::WaveReplay::new(
-        sender,
-        device,
-        wave.signal,
-        wave.samples,
-        (fs, origin),
-        p.profile.cadence_ms,
-    )];
-    let cadence_us = i64::from(p.profile.cadence_ms) * 1000;
-    // Ticks up to the one that ends after the last sample; the last seals
-    // whatever is left.
-    let end = stream[0].end_us();
-    let ticks = (end - origin).max(1).div_euclid(cadence_us) + 1;
-    let stats = aorta_gateway::driver::replay(
-        &mut stream,
-        out,
-        (origin, origin + ticks * cadence_us),
-        Some(watch),
-        &mut rng,
-        |_| {},
-    )?;
-    println!(
-        "gateway: {secs:.0} s of {} at {fs} Hz for '{}' in {} envelopes ({} bytes)",
-        wave.what, p.name, stats.envelopes, stats.bytes
-    );
-    Ok(())
-}
-
-/// Live MQTT ingestion: one envelope per stream every cadence of wall-clock time.
-///
-/// Hostile or broken devices cost only their own data: oversized, non-UTF-8
-/// and malformed messages, and samples dated too far ahead or too late, are
-/// refused and counted by reason (printed as counts, never values); a lost
-/// broker connection is re-established with back-off while the ticks go on.
-fn gateway_mqtt(
-    a: &GatewayArgs,
-    addr: &str,
-    ks: &KeyStore,
-    patients: &[Patient],
-    senders: Vec<StreamSender>,
-    watch: FleetWatch,
-    out: aorta_gateway::route::Partitioned<Box<dyn Producer + Send>>,
-) -> Result<()> {
-    use aorta_gateway::driver::{live, LiveHooks, LiveOptions, LiveStats, LiveStream};
-    use aorta_gateway::outbox::{Outbox, OutboxLimits};
-    let (host, port) = addr.rsplit_once(':').context("--mqtt takes HOST:PORT")?;
-    let port: u16 = port.parse().context("--mqtt port")?;
-    let devices: Vec<String> = patients.iter().map(|p| p.name.clone()).collect();
-    let mut src = aorta_gateway::source::mqtt::MqttDevices::new(
-        MqttSource::connect(
-            host,
-            port,
-            &format!("aorta-gateway-{}", std::process::id()),
-            &devices,
-        )?,
-        &devices,
-    );
-    let mut streams = Vec::with_capacity(senders.len());
-    for (sender, p) in senders.into_iter().zip(patients) {
-        streams.push(LiveStream::new(sender, ks.device_secret(p.stream)?));
-    }
-    let opts = LiveOptions {
-        cadence: Duration::from_millis(u64::from(
-            patients.first().map_or(10_000, |p| p.profile.cadence_ms),
-        )),
-        max_ahead_us: i64::from(a.max_ahead_s) * 1_000_000,
-    };
-    let outbox = Outbox::new(
-        out,
-        OutboxLimits {
-            max_ticks: a.outbox_ticks,
-            max_bytes: a.outbox_mib << 20,
-        },
-    )?;
-
-    struct Hooks<'a> {
-        a: &'a GatewayArgs,
-        addr: &'a str,
-        started: Instant,
-        metrics: Option<aorta_metrics::Exporter>,
-        reported: LiveStats,
-        lagging: bool,
-        /// SIGTERM / SIGINT: end every session with its final envelope,
-        /// send what is held, exit.
-        term: std::sync::Arc<AtomicBool>,
-    }
-    impl LiveHooks for Hooks<'_> {
-        fn notice(&mut self, m: &str) {
-            if m.starts_with("subscribed") {
-                println!("{m} on {}", self.addr);
-            } else {
-                eprintln!("gateway: {m}");
-            }
-        }
-        fn stop(&mut self, s: &LiveStats) -> bool {
-            self.term.load(std::sync::atomic::Ordering::Acquire)
-                || self.a.max_samples.is_some_and(|m| s.samples >= m)
-                || self
-                    .a
-                    .duration_s
-                    .is_some_and(|d| self.started.elapsed().as_secs() >= d)
-        }
-        fn tick(&mut self, s: &LiveStats) {
-            if let Some(m) = &self.metrics {
-                aorta_gateway::metrics::totals(m, s.sealed_envelopes, s.sealed_bytes);
-                for (reason, n) in &s.refused {
-                    aorta_gateway::metrics::refused(m, reason, *n);
-                }
-                aorta_gateway::metrics::outbox(m, &s.outbox);
-                m.counter(
-                    "aorta_gateway_samples_accepted",
-                    "Samples accepted from devices into their streams",
-                    &[],
-                    s.samples,
-                );
-            }
-            if s.refused != self.reported.refused {
-                eprintln!("gateway: refused so far: {}", counts(&s.refused));
-            }
-            let (o, r) = (&s.outbox, &self.reported.outbox);
-            if self.lagging && o.queued_ticks <= 1 {
-                self.lagging = false;
-                eprintln!(
-                    "gateway: the transport caught up ({} envelopes dropped in all)",
-                    o.dropped_envelopes
-                );
-            }
-            if o.dropped_ticks > r.dropped_ticks || (o.retries > r.retries && o.queued_ticks > 1) {
-                self.lagging = true;
-                eprintln!(
-                    "gateway: the transport is not keeping up ({}): {} ticks waiting ({} KiB), {} envelopes dropped so far (oldest first; workers flag the gap)",
-                    o.last_error.as_deref().unwrap_or("slow"),
-                    o.queued_ticks,
-                    o.queued_bytes / 1024,
-                    o.dropped_envelopes
-                );
-            }
-            self.reported = s.clone();
-        }
-    }
-    let mut hooks = Hooks {
-        a,
-        addr,
-        started: Instant::now(),
-        metrics: crate::metrics::start("gateway", a.metrics.as_deref())?,
-        reported: LiveStats::default(),
-        lagging: false,
-        term: shutdown_flag().map_err(|e| anyhow::anyhow!(e))?,
-    };
-    let mut rng = crate::tee::sys_rng();
-    // Key checks on their own thread, one every `--key-check-ticks`
-    // cadences: a slow key broker must not delay a tick.
-    let every = u32::try_from(a.key_check_ticks.max(1)).unwrap_or(u32::MAX);
-    let mut watch = watch.spawn(opts.cadence.saturating_mul(every))?;
-    let stats = live(
-        &mut streams,
-        &mut src,
-        &outbox,
-        Some(&mut watch),
-        &opts,
-        &mut rng,
-        &mut hooks,
-    )?;
-    let reconnects = src.reconnects;
-    src.disconnect();
-    let sent = outbox.close(Duration::from_secs(u64::from(a.outbox_grace_s)))?;
-    let total: u64 = stats.refused.values().sum();
-    println!(
-        "gateway: {} samples, {total} refused, {} envelopes, {reconnects} MQTT reconnections",
-        stats.samples, stats.sealed_envelopes
-    );
-    if total > 0 {
-        println!("gateway: refused: {}", counts(&stats.refused));
-    }
-    println!(
-        "gateway: transport: {} envelopes sent, {} not sent ({} retries{})",
-        sent.sent_envelopes,
-        sent.dropped_envelopes,
-        sent.retries,
-        sent.last_error
-            .as_deref()
-            .map_or(String::new(), |e| format!("; last error: {e}"))
-    );
-    if let Some(m) = &hooks.metrics {
-        aorta_gateway::metrics::outbox(m, &sent);
-    }
-    Ok(())
-}
-
 use aorta_enclave::shutdown_flag;
-
-fn counts(m: &std::collections::BTreeMap<&'static str, u64>) -> String {
-    m.iter()
-        .map(|(k, v)| format!("{v} × {k}"))
-        .collect::<Vec<_>>()
-        .join("; ")
-}
 
 #[derive(clap::Args)]
 #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]

@@ -17,6 +17,7 @@ pub mod driver;
 pub mod ecg;
 pub mod metrics;
 pub mod outbox;
+pub mod role;
 pub mod source;
 
 pub mod route;
