@@ -1,5 +1,5 @@
 //! The gateway's fleet key watcher lives in the key broker's library
-//! (`aorta_kbs::FleetWatch`); this module connects it the way the CLI
+//! (`aorta_kbs_client::FleetWatch`); this module connects it the way the CLI
 //! prints: notices on stderr, the simulated-TEE warning first.
 
 use aorta_attest::simulated::WARNING;
@@ -7,7 +7,7 @@ use aorta_kbs::{SignedPolicy, Transport};
 
 pub use aorta_kbs::FleetWatch;
 
-/// Obtains and checks the current fleet key (see `aorta_kbs::FleetWatch`),
+/// Obtains and checks the current fleet key (see `aorta_kbs_client::FleetWatch`),
 /// waiting up to `wait` for what can change, with notices on stderr unless
 /// `quiet`.
 pub fn connect_within(
