@@ -6,9 +6,7 @@
 
 mod common;
 
-use std::io::Write;
 use std::path::Path;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use aorta_testkit::webdriver::{Browser, Chromedriver};
@@ -82,19 +80,7 @@ fn ward_dashboard_in_a_real_browser() {
     drain_worker(&keys, &spool, &kbs);
 
     let users = dir.path().join("users");
-    let mut p = aorta()
-        .args(["results", "passwd", "--user", "nurse", "--users"])
-        .arg(&users)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    p.stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{PASSWORD}\n").as_bytes())
-        .unwrap();
-    assert!(p.wait().unwrap().success());
+    add_user(&users, "nurse", PASSWORD);
     assert!(!std::fs::read_to_string(&users).unwrap().contains(PASSWORD));
 
     let s = serve(&keys, &spool, &users, &[]);

@@ -14,7 +14,6 @@ mod common;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use aorta_spool::frame::{self, Kind};
@@ -318,19 +317,7 @@ fn the_dashboard_shows_every_patient_and_keeps_updating_among_forged_frames() {
     }
 
     let users = dir.path().join("users");
-    let mut p = aorta()
-        .args(["results", "passwd", "--user", "nurse", "--users"])
-        .arg(&users)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    p.stdin
-        .take()
-        .unwrap()
-        .write_all(b"a long enough password\n")
-        .unwrap();
-    assert!(p.wait().unwrap().success());
+    add_user(&users, "nurse", "a long enough password");
     let serve = serve(&keys, &spool, &users, &[]);
     let cookie = session_cookie(&serve.addr, "nurse", "a long enough password").unwrap();
     let first_end = (start + 100) * 1_000_000;

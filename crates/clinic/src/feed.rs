@@ -185,7 +185,7 @@ impl Decryptor {
 
     /// Opens one committed envelope, appending its rows to `out`.
     /// `partition` is where storage says it read it: trusted for nothing.
-    pub fn open(&mut self, partition: u32, mut env: Vec<u8>, out: &mut Vec<ResultRow>) {
+    pub fn open(&mut self, _partition: u32, mut env: Vec<u8>, out: &mut Vec<ResultRow>) {
         self.stats.envelopes += 1;
         let Ok(sealed) = Sealed::parse(&mut env) else {
             self.refuse(|r| &mut r.malformed);
@@ -228,7 +228,6 @@ impl Decryptor {
         let mut enc8 = [0u8; 8];
         enc8.copy_from_slice(&h.enc[..8]);
         let source: Source = (h.epoch, h.session.0, u64::from_le_bytes(enc8));
-        let header = h.clone();
         let Ok((stream, records)) =
             Body::parse(opened.body()).and_then(|b| ResultBatch::decode(b.content))
         else {
@@ -240,17 +239,19 @@ impl Decryptor {
             .get(&stream)
             .cloned()
             .unwrap_or_else(|| stream.to_hex());
-        let _ = partition;
+        let newest_here = records.iter().map(|r| r.t_us).max();
+        if let Some(t) = newest_here.filter(|t| *t >= self.horizon) {
+            let n = self
+                .newest
+                .entry(source)
+                .or_insert_with(|| (t, opened.header().clone()));
+            n.0 = n.0.max(t);
+        }
         for r in records {
             if r.t_us < self.horizon {
                 self.stats.expired += 1;
                 continue;
             }
-            let newest = self
-                .newest
-                .entry(source)
-                .or_insert((r.t_us, header.clone()));
-            newest.0 = newest.0.max(r.t_us);
             let id = (
                 stream,
                 r.algorithm as u8,

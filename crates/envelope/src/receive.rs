@@ -220,11 +220,6 @@ impl Receiver {
     pub fn forget_stream(&mut self, stream: &StreamId) {
         self.sessions.remove(stream);
     }
-
-    /// Sessions held (for memory accounting).
-    pub fn sessions(&self) -> usize {
-        self.sessions.values().map(VecDeque::len).sum()
-    }
 }
 
 /// Exactly-once delivery in any order: every authenticated (session, seq)

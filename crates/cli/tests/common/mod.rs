@@ -382,3 +382,21 @@ pub fn serve(keys: &Path, spool: &Path, users: &Path, extra: &[&str]) -> Serve {
         .to_string();
     Serve { child, url, addr }
 }
+
+/// `aorta results passwd`: adds `user` with `password` to the users file.
+pub fn add_user(users: &Path, user: &str, password: &str) {
+    use std::io::Write;
+    let mut p = aorta()
+        .args(["results", "passwd", "--user", user, "--users"])
+        .arg(users)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    p.stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{password}\n").as_bytes())
+        .unwrap();
+    assert!(p.wait().unwrap().success());
+}
