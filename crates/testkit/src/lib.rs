@@ -330,6 +330,19 @@ pub fn free_port() -> u16 {
         .unwrap_or(0)
 }
 
+/// `n` distinct free TCP ports on 127.0.0.1: every listener is held until
+/// all are bound, so no two can be the same (calling [`free_port`] `n` times
+/// can hand out one port twice).
+pub fn free_ports(n: usize) -> Vec<u16> {
+    let held: Vec<TcpListener> = (0..n)
+        .filter_map(|_| TcpListener::bind("127.0.0.1:0").ok())
+        .collect();
+    held.iter()
+        .filter_map(|l| l.local_addr().ok())
+        .map(|a| a.port())
+        .collect()
+}
+
 /// Waits until `127.0.0.1:port` accepts a TCP connection.
 pub fn wait_for_port(port: u16, within: Duration) -> bool {
     let deadline = Instant::now() + within;

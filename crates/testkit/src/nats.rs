@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::{free_port, wait_for_port};
+use crate::{free_ports, wait_for_port};
 
 /// Where the nats-server binary is, or why there is none.
 pub fn nats_server_binary() -> Result<PathBuf, String> {
@@ -35,6 +35,8 @@ pub fn nats_server_binary() -> Result<PathBuf, String> {
 pub struct NatsNode {
     child: Option<Child>,
     pub port: u16,
+    /// The monitoring port (`/healthz`).
+    pub monitor: u16,
     pub store: PathBuf,
     pub log: PathBuf,
     conf: PathBuf,
@@ -60,6 +62,25 @@ impl NatsNode {
         }
     }
 
+    /// Waits until the node's `/healthz` answers 200 (JetStream current
+    /// with its meta leader).
+    pub fn wait_healthy(&self, within: Duration) -> Result<(), String> {
+        let deadline = Instant::now() + within;
+        let mut last = String::new();
+        while Instant::now() < deadline {
+            match healthz(self.monitor) {
+                Ok(()) => return Ok(()),
+                Err(e) => last = e,
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Err(format!(
+            "nats-server on {} never became healthy ({last}): {}",
+            self.port,
+            std::fs::read_to_string(&self.log).unwrap_or_default()
+        ))
+    }
+
     pub fn is_running(&self) -> bool {
         self.child.is_some()
     }
@@ -68,6 +89,24 @@ impl NatsNode {
 impl Drop for NatsNode {
     fn drop(&mut self) {
         self.kill9();
+    }
+}
+
+/// One `GET /healthz` on the monitoring port: Ok on status 200.
+fn healthz(port: u16) -> Result<(), String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(Duration::from_secs(2)))
+        .map_err(|e| e.to_string())?;
+    s.write_all(b"GET /healthz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        .map_err(|e| e.to_string())?;
+    let mut reply = String::new();
+    s.read_to_string(&mut reply).map_err(|e| e.to_string())?;
+    let status = reply.lines().next().unwrap_or_default();
+    if status.split_whitespace().nth(1) == Some("200") {
+        Ok(())
+    } else {
+        Err(reply.lines().last().unwrap_or_default().to_string())
     }
 }
 
@@ -118,16 +157,21 @@ impl NatsServer {
     fn start_nodes(n: usize) -> Result<Self, String> {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let password = random_password();
-        let ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
-        let routes: Vec<u16> = (0..n).map(|_| free_port()).collect();
+        let all = free_ports(3 * n);
+        if all.len() != 3 * n {
+            return Err("no free loopback ports".into());
+        }
+        let (ports, rest) = all.split_at(n);
+        let (routes, monitors) = rest.split_at(n);
         let mut nodes = Vec::new();
         for i in 0..n {
             let store = dir.path().join(format!("store-{i}"));
             let conf = dir.path().join(format!("node-{i}.conf"));
             let log = dir.path().join(format!("node-{i}.log"));
             let mut text = format!(
-                "server_name: aorta-test-{i}\nlisten: 127.0.0.1:{}\njetstream {{ store_dir: \"{}\" }}\nauthorization {{ users = [ {{ user: aorta, password: \"{password}\" }} ] }}\n",
+                "server_name: aorta-test-{i}\nlisten: 127.0.0.1:{}\nhttp: 127.0.0.1:{}\njetstream {{ store_dir: \"{}\" }}\nauthorization {{ users = [ {{ user: aorta, password: \"{password}\" }} ] }}\n",
                 ports[i],
+                monitors[i],
                 store.display()
             );
             if n > 1 {
@@ -146,6 +190,7 @@ impl NatsServer {
             nodes.push(NatsNode {
                 child: Some(child),
                 port: ports[i],
+                monitor: monitors[i],
                 store,
                 log,
                 conf,
@@ -167,6 +212,14 @@ impl NatsServer {
                     std::fs::read_to_string(&node.log).unwrap_or_default()
                 ));
             }
+        }
+        // Listening is not ready: a cluster node can accept clients before it
+        // has found the others, and an R3 stream created then finds "no
+        // suitable peers". Every node answers `/healthz` with 200 only once
+        // JetStream is in contact with the meta leader.
+        for node in &s.nodes {
+            let left = deadline.saturating_duration_since(Instant::now());
+            node.wait_healthy(left)?;
         }
         Ok(s)
     }
