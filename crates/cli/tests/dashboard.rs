@@ -74,8 +74,9 @@ fn ward_dashboard_in_a_real_browser() {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64;
-    // Results up to about a minute ago, so the ward shows them as current.
-    let start = (now - 960) / 10 * 10;
+    // Results up to about half a minute from now, so the ward shows them
+    // as current while the test looks, and as stopped soon after.
+    let start = (now - 870) / 10 * 10;
     gateway(&keys, &spool, &kbs, start, 15);
     drain_worker(&keys, &spool, &kbs);
 
@@ -139,7 +140,7 @@ fn ward_dashboard_in_a_real_browser() {
         .execute(
             "return [...document.querySelectorAll('#ward tbody tr')].map(tr => ({
                 patient: tr.dataset.patient,
-                hr: tr.querySelector('.hr').textContent,
+                hr: tr.querySelector('.hr .value').textContent, age: tr.querySelector('.hr .age') && tr.querySelector('.hr .age').textContent,
                 rhythm: tr.querySelector('.rhythm').textContent,
                 alerts: tr.querySelector('.alerts').textContent,
                 quality: tr.querySelector('.quality').textContent }))",
@@ -147,6 +148,11 @@ fn ward_dashboard_in_a_real_browser() {
         )
         .unwrap();
     eprintln!("ward: {rows:#}");
+    assert_eq!(
+        b.execute("return document.body.dataset.feedState + ' | ' + document.getElementById('live').textContent", json!([])).unwrap().as_str().unwrap().split(" | ").next(),
+        Some("live"),
+        "the header of a current feed"
+    );
     let csv = dir.path().join("r.csv");
     results_csv(&keys, &spool, &csv);
     let want = latest_hr(&std::fs::read_to_string(&csv).unwrap());
@@ -182,7 +188,7 @@ fn ward_dashboard_in_a_real_browser() {
     let before = b
         .execute("return document.body.dataset.wardVersion", json!([]))
         .unwrap();
-    gateway(&keys, &spool, &kbs, start + 900, 2);
+    gateway(&keys, &spool, &kbs, start + 900, 1);
     drain_worker(&keys, &spool, &kbs);
     let committed = Instant::now();
     b.wait_for(
@@ -219,8 +225,36 @@ fn ward_dashboard_in_a_real_browser() {
         )
         .unwrap();
     assert!(log.as_str().unwrap().contains("AF"), "{log}");
+    results_csv(&keys, &spool, &csv);
+    patient_view_is_true(&b, &s.addr, &csv, start);
     b.screenshot(&shots.join("patient.png")).unwrap();
     eprintln!("screenshots in {}", shots.display());
+
+    // The feed stops (no gateway writes any more): within a minute of the
+    // newest result's end, the header and every row say since when.
+    b.execute("location.hash = ''", json!([])).unwrap();
+    let newest_end = start + 900 + 60;
+    let wait = (newest_end + 75
+        - std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64)
+        .max(5);
+    b.wait_for(
+        "return document.body.dataset.feedState === 'stopped' && !document.getElementById('ward-view').hidden \
+         && document.querySelectorAll('#ward tbody tr').length === 4 \
+         && [...document.querySelectorAll('#ward td.last')].every(td => td.textContent.startsWith('stopped since '))",
+        Duration::from_secs(wait as u64),
+    )
+    .unwrap();
+    let header = b
+        .execute("return document.getElementById('live').textContent + ' | ' + document.getElementById('stalled').textContent", json!([]))
+        .unwrap();
+    let header = header.as_str().unwrap();
+    eprintln!("stopped feed: {header}");
+    assert!(header.starts_with("stopped since 20"), "{header}");
+    assert!(header.contains("not current"), "{header}");
+    b.screenshot(&shots.join("ward-stopped.png")).unwrap();
 
     // Sign out: the session is gone for the API too.
     let cookie = session_cookie(&s.addr, "nurse", PASSWORD).unwrap();
@@ -251,4 +285,106 @@ fn ward_dashboard_in_a_real_browser() {
         assert!(Instant::now() < deadline, "the session never expired");
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+/// The patient view says what is true: each chart has at least 4 labelled
+/// y ticks; a clinical value sits at the end of its 5-minute window; the
+/// view starts where the data does; the timeline labels every episode as
+/// the alert log does; time is written one way, with its zone.
+fn patient_view_is_true(b: &Browser, addr: &str, csv: &Path, start: i64) {
+    let charts = b
+        .execute(
+            "return [...document.querySelectorAll('#charts .chart')].map(c => ({
+                id: c.id, ticks: JSON.parse(c.dataset.yticks || '[]'),
+                window: Number(c.dataset.windowS), last: Number(c.dataset.lastT) }))",
+            json!([]),
+        )
+        .unwrap();
+    let charts = charts.as_array().unwrap();
+    assert_eq!(charts.len(), 6, "{charts:?}");
+    for c in charts {
+        let ticks = c["ticks"].as_array().unwrap();
+        assert!(ticks.len() >= 4, "{c}");
+        assert!(
+            ticks.iter().all(|t| {
+                let t = t.as_str().unwrap();
+                t.ends_with(" bpm") || t.ends_with(" ms") || t.ends_with(" ratio")
+            }),
+            "{c}"
+        );
+    }
+    // The newest clinical SDNN in the results: plotted at its window's end.
+    let text = std::fs::read_to_string(csv).unwrap();
+    let newest_clinical = text
+        .lines()
+        .filter(|l| l.starts_with("alice,") && l.contains(",clinical,sdnn_tf,"))
+        .map(|l| l.split(',').nth(1).unwrap().parse::<f64>().unwrap())
+        .fold(f64::MIN, f64::max);
+    let clinical = charts
+        .iter()
+        .find(|c| c["id"] == "chart-clinical_sdnn")
+        .unwrap();
+    assert_eq!(clinical["window"], 300);
+    assert!(
+        (clinical["last"].as_f64().unwrap() - (newest_clinical + 300.0)).abs() < 1.0,
+        "clinical SDNN of the window starting {newest_clinical} plotted at {}",
+        clinical["last"]
+    );
+    let cookie = session_cookie(addr, "nurse", PASSWORD).unwrap();
+    let (_, _, body) = http(
+        addr,
+        "GET",
+        "/api/patient?name=alice&hours=1",
+        Some(&cookie),
+        "",
+    );
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        v["from_us"].as_i64().unwrap(),
+        start * 1_000_000,
+        "an hour asked for, 16 minutes of data: the view starts with the data"
+    );
+    let labels = b
+        .execute(
+            "return [[...document.querySelectorAll('#timeline .seg')].map(s => s.dataset.label).sort(),
+                     [...document.querySelectorAll('#alerts tbody tr')].map(r => r.dataset.label).sort(),
+                     [...document.querySelectorAll('#timeline .seg-label')].map(s => s.textContent).sort(),
+                     [...document.querySelectorAll('#timeline .lane-name')].map(s => s.textContent)]",
+            json!([]),
+        )
+        .unwrap();
+    eprintln!("timeline: {labels}");
+    assert!(!labels[0].as_array().unwrap().is_empty());
+    assert_eq!(labels[0], labels[1], "timeline and alert log");
+    assert_eq!(labels[0], labels[2], "every segment shows its label");
+    assert!(labels[3].as_array().unwrap().iter().any(|n| n == "AF"));
+    // One way of writing time: "YYYY-MM-DD HH:MM:SS ZONE" everywhere;
+    // axis ticks (HH:MM) sit under an axis title naming the zone.
+    let leftover = b
+        .execute(
+            "const c = document.body.cloneNode(true);
+             c.querySelectorAll('.tick').forEach(t => t.remove());
+             document.body.appendChild(c); c.hidden = false;
+             const t = c.innerText; c.remove();
+             const full = /\\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2}:\\d{2} [A-Z][A-Za-z0-9+:-]*/g;
+             const n = (t.match(full) || []).length;
+             const rest = t.replace(full, '');
+             return [n, (rest.match(/\\d{1,2}:\\d{2}|\\b[AP]M\\b|\\b[ap]m\\b/g) || []), (t.match(full) || []).slice(0, 3)]",
+            json!([]),
+        )
+        .unwrap();
+    eprintln!("times on the page: {leftover}");
+    assert!(leftover[0].as_u64().unwrap() >= 3, "{leftover}");
+    assert_eq!(
+        leftover[1],
+        json!([]),
+        "times written another way: {leftover}"
+    );
+    let ticks = b
+        .execute(
+            "return [...document.querySelectorAll('#timeline .tick')].length + ' ' + document.querySelector('#timeline .axis .lane-name').textContent",
+            json!([]),
+        )
+        .unwrap();
+    assert!(ticks.as_str().unwrap().starts_with("5 time ("), "{ticks}");
 }

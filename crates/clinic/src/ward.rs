@@ -125,7 +125,11 @@ pub struct Summary {
     pub patient: String,
     pub stream: String,
     pub hr_bpm: Option<f64>,
+    /// Start of the window the heart rate describes.
     pub hr_at_us: Option<i64>,
+    /// End of that window: the time the value describes up to (its age is
+    /// `now - hr_end_us`).
+    pub hr_end_us: Option<i64>,
     /// `af` while an AF episode is open; `no af detected` otherwise;
     /// `unknown` before any rhythm result, while the signal is lost or when
     /// results are stale (an RR-only detector cannot claim sinus rhythm).
@@ -135,6 +139,10 @@ pub struct Summary {
     /// hour (`gap`, `rejected`, `SIMULATED-TEE`, ...).
     pub quality: Vec<String>,
     pub last_result_us: i64,
+    /// Set when the patient's newest result ends more than
+    /// [`Ward::stale_after_us`] before now: the end of that result (the
+    /// patient's data stopped then).
+    pub stopped_since_us: Option<i64>,
     /// Higher needs attention first.
     pub attention: u32,
 }
@@ -143,15 +151,21 @@ pub struct Summary {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Trends {
     pub patient: String,
+    /// The period shown: the requested span before the newest result, cut
+    /// to where the patient's data starts.
     pub from_us: i64,
     pub to_us: i64,
-    /// Per series: times (Unix s), values, and quality flags (names).
+    /// Per series: times (Unix s, each the END of the window the value
+    /// describes), values, and quality flags (names).
     pub series: BTreeMap<Series, SeriesData>,
     pub episodes: Vec<Episode>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SeriesData {
+    /// Length of the window each value describes (s): a value at `t`
+    /// describes `[t - window_s, t)`.
+    pub window_s: u32,
     pub t: Vec<f64>,
     pub v: Vec<Option<f64>>,
     /// Indices into `t` of points whose window was flagged, with the flags.
@@ -165,6 +179,11 @@ pub struct Ward {
     patients: BTreeMap<String, Patient>,
     /// Trends older than this before the newest result are dropped.
     pub retention_us: i64,
+    /// A patient whose newest result ends longer ago than this is shown as
+    /// stopped (and the ward's feed, when no patient is newer).
+    pub stale_after_us: i64,
+    /// End of the newest result of any patient.
+    newest_us: i64,
     /// Bumped on every change.
     pub version: u64,
 }
@@ -175,10 +194,17 @@ impl Default for Ward {
             epoch_s: 0,
             patients: BTreeMap::new(),
             retention_us: 7 * 86_400_000_000,
+            stale_after_us: DEFAULT_STALE_AFTER_US,
+            newest_us: 0,
             version: 0,
         }
     }
 }
+
+/// 45 s: results arrive every 10-s window plus commit latency, so a live
+/// feed is never this far behind, and a stopped one is named within a
+/// minute.
+pub const DEFAULT_STALE_AFTER_US: i64 = 45_000_000;
 
 const FLAGS_SHOWN: u32 = Quality::GAP
     | Quality::REJECTED
@@ -226,6 +252,7 @@ impl Ward {
             }
             let end = r.t_us.saturating_add(i64::from(r.window_ms) * 1000);
             p.last_result_us = p.last_result_us.max(end);
+            self.newest_us = self.newest_us.max(end);
             if let Some(kind) = Alert::of(r.metric) {
                 if r.value >= 0.5 {
                     if !p
@@ -330,7 +357,8 @@ impl Ward {
                 } else {
                     quality.describe().split('|').map(str::to_string).collect()
                 };
-                let stale = p.last_result_us == 0 || now_us - p.last_result_us > 120_000_000;
+                let stale =
+                    p.last_result_us == 0 || now_us - p.last_result_us > self.stale_after_us;
                 if stale {
                     qnames.push("no recent results".into());
                 }
@@ -355,10 +383,12 @@ impl Ward {
                     stream: p.stream.clone(),
                     hr_bpm: hr.map(|h| h.1).filter(|v| v.is_finite()),
                     hr_at_us: hr.map(|h| h.0),
+                    hr_end_us: hr.map(|h| h.0 + i64::from(Series::Hr.kind().2) * 1000),
                     rhythm,
                     alerts,
                     quality: qnames,
                     last_result_us: p.last_result_us,
+                    stopped_since_us: (stale && p.last_result_us > 0).then_some(p.last_result_us),
                     attention,
                 }
             })
@@ -371,6 +401,18 @@ impl Ward {
         out
     }
 
+    /// End of the newest result of any patient (0 before any).
+    pub fn newest_us(&self) -> i64 {
+        self.newest_us
+    }
+
+    /// `Some(end of the newest result)` when even that is older than
+    /// [`Ward::stale_after_us`]: the feed has stopped bringing results.
+    pub fn stopped_since(&self, now_us: i64) -> Option<i64> {
+        (self.newest_us > 0 && now_us - self.newest_us > self.stale_after_us)
+            .then_some(self.newest_us)
+    }
+
     pub fn knows(&self, patient: &str) -> bool {
         self.patients.contains_key(patient)
     }
@@ -381,14 +423,31 @@ impl Ward {
     pub fn trends(&self, patient: &str, period_us: i64, max_points: usize) -> Option<Trends> {
         let p = self.patients.get(patient)?;
         let to_us = p.last_result_us;
-        let from_us = to_us - period_us;
+        // Where the data starts: the earliest plotted time (a window's end)
+        // less one 10-s window, or an episode's onset. (Not a clinical
+        // window's start: its first 5 minutes reach back before the first
+        // sample.)
+        let first_us = p
+            .series
+            .iter()
+            .filter_map(|(s, pts)| Some((s.kind().2, pts.first()?)))
+            .map(|(window_ms, x)| {
+                (i64::from(x.t_s) + self.epoch_s) * 1_000_000
+                    + (i64::from(window_ms) - i64::from(window_ms.min(10_000))) * 1000
+            })
+            .chain(p.episodes.iter().map(|e| e.onset_us))
+            .min()
+            .unwrap_or(to_us);
+        let from_us = (to_us - period_us).max(first_us.min(to_us));
         let from_s = (from_us / 1_000_000 - self.epoch_s).max(0);
         let mut series = BTreeMap::new();
         for (s, pts) in &p.series {
+            let window_s = s.kind().2 / 1000;
             let lo = pts.partition_point(|x| i64::from(x.t_s) < from_s);
             let pts = pts.get(lo..).unwrap_or_default();
             let per = pts.len().div_ceil(max_points.max(1)).max(1);
             let mut d = SeriesData {
+                window_s,
                 t: Vec::new(),
                 v: Vec::new(),
                 flagged: Vec::new(),
@@ -399,7 +458,10 @@ impl Ward {
                     .map(|x| f64::from(x.value))
                     .filter(|v| v.is_finite())
                     .collect();
-                let t = chunk.first().map_or(0, |x| i64::from(x.t_s)) + self.epoch_s;
+                // A bucket sits at the end of its last window.
+                let t = chunk.last().map_or(0, |x| i64::from(x.t_s))
+                    + self.epoch_s
+                    + i64::from(window_s);
                 d.t.push(t as f64);
                 d.v.push(
                     (!finite.is_empty()).then(|| finite.iter().sum::<f64>() / finite.len() as f64),
@@ -576,5 +638,36 @@ mod tests {
         assert_eq!(hr.t.len(), 100);
         assert_eq!(hr.v[0], Some(4.5));
         assert_eq!(hr.flagged, vec![(50, "gap".to_string())]);
+    }
+
+    #[test]
+    fn values_sit_at_their_window_s_end_and_the_view_starts_with_the_data() {
+        let mut w = Ward::default();
+        let mut clinical = row("p", 1000, Algorithm::Clinical, Metric::SdnnTf, 42.0, 0);
+        clinical.record.window_ms = 300_000;
+        w.apply(&[
+            row("p", 1000, Algorithm::HeartRate, Metric::Hr, 60.0, 0),
+            row("p", 1290, Algorithm::HeartRate, Metric::Hr, 61.0, 0),
+            clinical,
+        ]);
+        let t = w.trends("p", 3_600_000_000, 100).unwrap();
+        let c = &t.series[&Series::ClinicalSdnn];
+        assert_eq!((c.window_s, c.t.clone()), (300, vec![1300.0]));
+        let hr = &t.series[&Series::Hr];
+        assert_eq!((hr.window_s, hr.t.clone()), (10, vec![1010.0, 1300.0]));
+        // An hour asked for, 5 minutes of data: the view is the data's.
+        assert_eq!((t.from_us, t.to_us), (1_000_000_000, 1_300_000_000));
+        let mut only = Ward::default();
+        let mut c = row("q", 1000, Algorithm::Clinical, Metric::SdnnTf, 42.0, 0);
+        c.record.window_ms = 300_000;
+        only.apply(&[c]);
+        let t = only.trends("q", 3_600_000_000, 100).unwrap();
+        assert_eq!(t.from_us, 1_290_000_000, "not 5 minutes before the data");
+        // Live 45 s after the newest result ends; stopped since then after.
+        assert_eq!(w.stopped_since(1_345_000_000), None);
+        assert_eq!(w.stopped_since(1_346_000_000), Some(1_300_000_000));
+        let s = &w.summaries(1_346_000_000)[0];
+        assert_eq!(s.stopped_since_us, Some(1_300_000_000));
+        assert_eq!(s.hr_end_us, Some(1_300_000_000));
     }
 }

@@ -149,6 +149,9 @@ pub struct Config {
     pub poll: Duration,
     /// How long trends are kept (memory: about 520 KiB per patient-day).
     pub retention: Duration,
+    /// A patient (and the feed) whose newest result ended longer ago is
+    /// shown as stopped since then.
+    pub stopped_after: Duration,
 }
 
 impl Default for Config {
@@ -159,6 +162,7 @@ impl Default for Config {
             secure_cookies: false,
             poll: Duration::from_millis(500),
             retention: Duration::from_secs(7 * 86_400),
+            stopped_after: Duration::from_micros(crate::ward::DEFAULT_STALE_AFTER_US as u64),
         }
     }
 }
@@ -429,15 +433,37 @@ async fn api_ward(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     let Ok(w) = app.ward.read() else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
-    let feed = app.feed.lock().map(|f| f.clone()).unwrap_or_default();
     let now = now_us();
-    json(&serde_json::json!({
-        "version": w.version,
+    let mut v = feed_status(&app, &w, now);
+    v["version"] = w.version.into();
+    v["patients"] = serde_json::to_value(w.summaries(now)).unwrap_or_default();
+    json(&v)
+}
+
+/// What every view's header says about the feed: the results cannot be
+/// read (`stalled`), none has come for a while (`stopped`, since the end of
+/// the newest), none yet (`waiting`), or `live`; with the server's clock.
+fn feed_status(app: &App, w: &Ward, now: i64) -> serde_json::Value {
+    let feed = app.feed.lock().map(|f| f.clone()).unwrap_or_default();
+    let stalled = now - feed.last_poll_us > 10_000_000 || feed.error.is_some();
+    let stopped = w.stopped_since(now);
+    let state = if stalled {
+        "stalled"
+    } else if stopped.is_some() {
+        "stopped"
+    } else if w.newest_us() == 0 {
+        "waiting"
+    } else {
+        "live"
+    };
+    serde_json::json!({
         "now_us": now,
-        "feed_stalled": now - feed.last_poll_us > 10_000_000 || feed.error.is_some(),
+        "feed_stalled": stalled,
+        "feed_state": state,
+        "stopped_since_us": stopped,
+        "newest_result_us": w.newest_us(),
         "feed": feed,
-        "patients": w.summaries(now),
-    }))
+    })
 }
 
 #[derive(Deserialize)]
@@ -467,7 +493,11 @@ async fn api_patient(
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
     match w.trends(&q.name, period_us(q.hours), 2000) {
-        Some(t) => json(&t),
+        Some(t) => {
+            let mut v = serde_json::to_value(t).unwrap_or_default();
+            v["status"] = feed_status(&app, &w, now_us());
+            json(&v)
+        }
         None => (StatusCode::NOT_FOUND, "no such patient").into_response(),
     }
 }
@@ -693,6 +723,7 @@ pub fn serve_ward<S: CommittedRecords + Send + 'static>(
     listener.set_nonblocking(true).map_err(io)?;
     let mut ward = ward;
     ward.retention_us = cfg.retention.as_micros().min(i64::MAX as u128) as i64;
+    ward.stale_after_us = cfg.stopped_after.as_micros().min(i64::MAX as u128) as i64;
     let (vtx, vrx) = watch::channel(ward.version);
     let poll = cfg.poll;
     let app = Arc::new(App {
