@@ -42,7 +42,8 @@ pub struct DemoArgs {
     /// Seed of the simulated patients.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// No progress bar.
+    /// No progress bar and no worker log lines (the summary, findings and
+    /// files are still printed).
     #[arg(long)]
     pub quiet: bool,
     /// Then serve the ward dashboard on --listen, printing its address and
@@ -284,8 +285,9 @@ pub fn run(a: DemoArgs) -> Result<()> {
     // the message says how far the gateway is.
     bar.set_style(
         ProgressStyle::with_template(
-            "{spinner} processed [{bar:40}] {pos}/{len} envelopes ({per_sec}, {eta}) {msg}",
+            "{spinner} processed [{bar:40}] {pos}/{len} envelopes ({per_sec}, {left}) {msg}",
         )
+        .map(|s| s.with_key("left", eta_from_the_whole_run))
         .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     bar.enable_steady_tick(Duration::from_millis(200));
@@ -307,7 +309,11 @@ pub fn run(a: DemoArgs) -> Result<()> {
         done.store(true, Ordering::Release);
         bar.set_message("gateway done; worker catching up");
         while !w.is_finished() {
-            bar.set_position(handled.load(Ordering::Relaxed).min(total));
+            let n = handled.load(Ordering::Relaxed).min(total);
+            bar.set_position(n);
+            if n == total {
+                bar.set_message("worker committing the last results");
+            }
             std::thread::sleep(Duration::from_millis(100));
         }
         (g, w.join())
@@ -318,6 +324,9 @@ pub fn run(a: DemoArgs) -> Result<()> {
         Err(_) => bail!("worker thread panicked"),
     }
     bar.finish_and_clear();
+    if !a.quiet {
+        eprintln!("demo: reading the committed results as the clinician, writing CSV and plot");
+    }
 
     // The operator's log: counters and pseudonyms only.
     let mut log = String::new();
@@ -355,25 +364,12 @@ pub fn run(a: DemoArgs) -> Result<()> {
     pipeline::write_trends_svg(&rows, &plot, 6)?;
     let wall = started.elapsed().as_secs_f64();
 
-    if !a.quiet {
-        let table = pipeline::summary_table(&rows);
-        // The table's rows, then any warning lines (printed in full).
-        let (lines, warnings): (Vec<&str>, Vec<&str>) =
-            table.lines().partition(|l| !l.starts_with("WARNING"));
-        for l in lines.iter().take(11) {
-            println!("{l}");
-        }
-        for w in &warnings {
-            println!("{w}");
-        }
-        if lines.len() > 11 {
-            println!(
-                "... {} more patients in {}",
-                lines.len() - 11,
-                csv.display()
-            );
-        }
-    }
+    // The table (first 10 patients), then every finding and warning in
+    // full: --quiet hides only the progress bar.
+    print!(
+        "{}",
+        aorta_clinic::report::summary(&rows).render(Some(10), &csv.display().to_string())
+    );
     println!(
         "\n{} patients, {} samples in {} envelopes ({} bytes each), {} rejected, {} gaps; {} result rows -> {}",
         patients.len(),
@@ -402,7 +398,10 @@ pub fn run(a: DemoArgs) -> Result<()> {
             rstats.rejected, rstats.corrupt
         );
     }
-    println!("HRV traces of the first patients: {}", plot.display());
+    println!(
+        "trend plot (patients with AF or alerts first, episodes marked): {}",
+        plot.display()
+    );
     if algorithms.contains(aorta_wire::Algorithm::HrvBands) {
         println!("{}", crate::pipeline::HRV_BANDS_NOTE);
     }
@@ -436,4 +435,20 @@ fn one_time_password() -> Result<String> {
     Ok(b.iter()
         .map(|x| ALPHABET[usize::from(*x) % ALPHABET.len()] as char)
         .collect())
+}
+
+/// Time left at the whole run's average rate so far (indicatif's own ETA
+/// follows the last seconds' rate, which swings as the worker's clinical
+/// windows come due, and reads "0s" while the last results commit).
+fn eta_from_the_whole_run(state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write) {
+    let (pos, len) = (state.pos(), state.len().unwrap_or(0));
+    let secs = state.elapsed().as_secs_f64();
+    if pos == 0 || secs < 1.0 {
+        let _ = write!(w, "estimating");
+    } else if pos >= len {
+        let _ = write!(w, "finishing");
+    } else {
+        let left = (len - pos) as f64 * secs / pos as f64;
+        let _ = write!(w, "about {:.0} s left", left.ceil());
+    }
 }

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashSet};
 use aorta_wire::Quality;
 
 use crate::feed::ResultRow;
+use crate::ward::{Alert, EpisodeLog};
 
 /// What `hrv-bands` is, printed wherever its results are shown.
 pub const HRV_BANDS_NOTE: &str = "note: `hrv-bands` is the paper's DFT of one 10-s block with index bins (for short blocks LF includes the mean): it reproduces MedSpark, it is not clinical LF/HF. The `clinical` algorithm reports LF, HF and LF/HF of 5-minute windows (Welch).";
@@ -20,8 +21,57 @@ pub fn csv(rows: &[ResultRow]) -> String {
     out
 }
 
-/// A per-patient summary table for the terminal.
-pub fn summary_table(rows: &[ResultRow]) -> String {
+/// What the terminal shows of a run: a row per patient, what was found
+/// (AF episodes and alerts, named), and warnings about the deployment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TerminalSummary {
+    pub header: String,
+    /// One line per patient, by name.
+    pub rows: Vec<String>,
+    /// One line per patient with an AF episode or an alert, e.g.
+    /// `patient-002: atrial fibrillation 9.5 min (1 episode)`.
+    pub findings: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+impl TerminalSummary {
+    /// The table (at most `max_rows` patient rows, then a line saying how
+    /// many more and where), then every finding and every warning in full.
+    pub fn render(&self, max_rows: Option<usize>, more_in: &str) -> String {
+        let mut out = format!("{}\n", self.header);
+        let shown = max_rows.unwrap_or(usize::MAX).min(self.rows.len());
+        for r in &self.rows[..shown] {
+            out.push_str(r);
+            out.push('\n');
+        }
+        if shown < self.rows.len() {
+            out.push_str(&format!(
+                "... {} more patients in {more_in}\n",
+                self.rows.len() - shown
+            ));
+        }
+        if self.findings.is_empty() {
+            out.push_str("findings: no AF episode and no alert\n");
+        } else {
+            out.push_str(&format!(
+                "findings ({} of {} patients):\n",
+                self.findings.len(),
+                self.rows.len()
+            ));
+            for f in &self.findings {
+                out.push_str(&format!("  {f}\n"));
+            }
+        }
+        for w in &self.warnings {
+            out.push_str(w);
+            out.push('\n');
+        }
+        out
+    }
+}
+
+/// The per-patient summary of `rows` (see [`TerminalSummary`]).
+pub fn summary(rows: &[ResultRow]) -> TerminalSummary {
     use aorta_wire::Metric;
     #[derive(Default)]
     struct Acc {
@@ -30,6 +80,8 @@ pub fn summary_table(rows: &[ResultRow]) -> String {
         sdnn: Vec<f64>,
         rmssd: Vec<f64>,
         flagged: HashSet<i64>,
+        episodes: EpisodeLog,
+        last_us: i64,
     }
     // Data-quality flags; SIMULATED-TEE is about the deployment, stated once below.
     let data_flags = !(Quality::INSUFFICIENT | Quality::SIMULATED_TEE);
@@ -38,10 +90,14 @@ pub fn summary_table(rows: &[ResultRow]) -> String {
     for r in rows {
         let a = by.entry(&r.patient).or_default();
         let rec = &r.record;
-        a.windows.insert(rec.t_us);
+        a.last_us = a.last_us.max(rec.t_us + i64::from(rec.window_ms) * 1000);
         if rec.quality.contains(Quality::SIMULATED_TEE) {
             simulated += 1;
         }
+        if a.episodes.record(rec.metric, rec.t_us, rec.value) {
+            continue;
+        }
+        a.windows.insert(rec.t_us);
         if rec.quality.0 & data_flags != 0 {
             a.flagged.insert(rec.t_us);
         }
@@ -61,41 +117,97 @@ pub fn summary_table(rows: &[ResultRow]) -> String {
             format!("{:.1}", v.iter().sum::<f64>() / v.len() as f64)
         }
     };
-    let mut out = format!(
-        "{:<24} {:>8} {:>9} {:>10} {:>11} {:>8}\n",
-        "patient", "windows", "HR (bpm)", "SDNN (ms)", "RMSSD (ms)", "flagged"
+    let header = format!(
+        "{:<24} {:>8} {:>9} {:>10} {:>11} {:>8}  {}",
+        "patient", "windows", "HR (bpm)", "SDNN (ms)", "RMSSD (ms)", "flagged", "AF / alerts"
     );
+    let mut out = TerminalSummary {
+        header,
+        rows: Vec::new(),
+        findings: Vec::new(),
+        warnings: Vec::new(),
+    };
     for (name, a) in &by {
-        out.push_str(&format!(
-            "{:<24} {:>8} {:>9} {:>10} {:>11} {:>8}\n",
+        let mut kinds: Vec<Alert> = a.episodes.iter().map(|e| e.kind).collect();
+        kinds.sort();
+        kinds.dedup();
+        let short: Vec<String> = kinds
+            .iter()
+            .map(|k| match k {
+                Alert::AtrialFibrillation => {
+                    format!(
+                        "AF {:.1} min",
+                        a.episodes.duration_us(*k, a.last_us) as f64 / 6e7
+                    )
+                }
+                k => k.name().to_string(),
+            })
+            .collect();
+        out.rows.push(format!(
+            "{:<24} {:>8} {:>9} {:>10} {:>11} {:>8}  {}",
             name,
             a.windows.len(),
             mean(&a.hr),
             mean(&a.sdnn),
             mean(&a.rmssd),
-            a.flagged.len()
+            a.flagged.len(),
+            if short.is_empty() {
+                "-".to_string()
+            } else {
+                short.join(", ")
+            }
         ));
+        if !kinds.is_empty() {
+            let what: Vec<String> = kinds
+                .iter()
+                .map(|k| {
+                    let n = a.episodes.iter().filter(|e| e.kind == *k).count();
+                    format!(
+                        "{} {:.1} min ({n} episode{})",
+                        k.name(),
+                        a.episodes.duration_us(*k, a.last_us) as f64 / 6e7,
+                        if n == 1 { "" } else { "s" }
+                    )
+                })
+                .collect();
+            out.findings.push(format!("{name}: {}", what.join("; ")));
+        }
     }
     if simulated > 0 {
-        out.push_str(&format!(
-            "WARNING: {simulated} of {} result rows were computed in a SIMULATED TEE (--allow-simulated): development only, not protected from the host\n",
+        out.warnings.push(format!(
+            "WARNING: {simulated} of {} result rows were computed in a SIMULATED TEE (--allow-simulated): development only, not protected from the host",
             rows.len()
         ));
     }
     out
 }
 
+/// [`summary`] rendered whole: every patient, every finding, every warning.
+pub fn summary_table(rows: &[ResultRow]) -> String {
+    summary(rows).render(None, "")
+}
+
 /// An SVG of heart rate and SDNN per window for up to `max` patients,
-/// one panel each; windows with quality flags other than `insufficient` are
-/// marked in red.
+/// one panel each, those with AF episodes or alerts first (the title says
+/// how many of how many it shows); each value at its window's end; windows
+/// with quality flags other than `insufficient` marked in red; AF episodes
+/// and alerts drawn as labelled bands; the date and zone on the axis.
 pub fn trends_svg(rows: &[ResultRow], max: usize) -> String {
     use aorta_wire::{Algorithm, Metric};
     use std::fmt::Write as _;
     type Series = Vec<(i64, f64, bool)>;
-    // Per patient: heart rate and SDNN of the 10-s windows.
+    // Per patient: heart rate and SDNN of the 10-s windows, episodes.
     let mut by: BTreeMap<&str, (Series, Series)> = BTreeMap::new();
+    let mut episodes: BTreeMap<&str, EpisodeLog> = BTreeMap::new();
     for r in rows {
         let rec = &r.record;
+        if episodes
+            .entry(&r.patient)
+            .or_default()
+            .record(rec.metric, rec.t_us, rec.value)
+        {
+            continue;
+        }
         if !rec.value.is_finite() {
             continue;
         }
@@ -107,11 +219,18 @@ pub fn trends_svg(rows: &[ResultRow], max: usize) -> String {
             _ => {}
         }
     }
-    let panels: Vec<_> = by
+    let total = by
+        .values()
+        .filter(|(hr, sd)| !hr.is_empty() || !sd.is_empty())
+        .count();
+    let has_findings = |name: &str| episodes.get(name).is_some_and(|e| !e.is_empty());
+    let mut panels: Vec<_> = by
         .into_iter()
         .filter(|(_, (hr, sd))| !hr.is_empty() || !sd.is_empty())
-        .take(max)
         .collect();
+    // Stable: by name within each group.
+    panels.sort_by_key(|(name, _)| !has_findings(name));
+    panels.truncate(max);
     // One time axis and one scale per metric, shared by every patient.
     let all = || {
         panels
@@ -120,7 +239,7 @@ pub fn trends_svg(rows: &[ResultRow], max: usize) -> String {
     };
     let t_min = all().map(|p| p.0).min().unwrap_or(0);
     let t_max = all()
-        .map(|p| p.0 + 10_000_000)
+        .map(|p| p.0 + WINDOW_US)
         .max()
         .unwrap_or(t_min + 1)
         .max(t_min + 1);
@@ -135,18 +254,37 @@ pub fn trends_svg(rows: &[ResultRow], max: usize) -> String {
         )
     };
     let scales = [range(|s| &s.0), range(|s| &s.1)];
-    let (w, row_h, top, label_w) = (1000.0f64, 150.0f64, 56.0f64, 110.0f64);
+    let (w, row_h, top, label_w) = (1000.0f64, 150.0f64, 74.0f64, 110.0f64);
     let panel_w = (w - label_w - 30.0) / 2.0;
     let h = top + row_h * panels.len().max(1) as f64 + 30.0;
+    let which = if panels.len() == total {
+        format!("all {total} patients")
+    } else {
+        format!(
+            "{} of {total} patients: those with AF or alerts first, then by name (every patient is in the CSV)",
+            panels.len()
+        )
+    };
+    let dates = {
+        let d0 = utc_date(t_min);
+        let d1 = utc_date(t_max - 1);
+        if d0 == d1 {
+            d0
+        } else {
+            format!("{d0} to {d1}")
+        }
+    };
     let mut svg = String::new();
     let _ = write!(
         svg,
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-family=\"sans-serif\" font-size=\"11\">\n\
          <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
-         <text x=\"{}\" y=\"20\" text-anchor=\"middle\" font-size=\"14\">Heart rate and SDNN per 10-s window (first {} patients)</text>\n\
-         <text x=\"{}\" y=\"38\" text-anchor=\"middle\" fill=\"#555\">time axis in UTC; one scale per metric for all patients; red dots: windows flagged for data quality (gap, rejected, late, backlog...)</text>\n",
+         <text x=\"{}\" y=\"20\" text-anchor=\"middle\" font-size=\"14\">Heart rate and SDNN per 10-s window, {dates}: {}</text>\n\
+         <text x=\"{}\" y=\"38\" text-anchor=\"middle\" fill=\"#555\">x: time of day (UTC, HH:MM), each value at the end of its window; one scale per metric for all patients</text>\n\
+         <text x=\"{}\" y=\"54\" text-anchor=\"middle\" fill=\"#555\">red dots: windows flagged for data quality (gap, rejected, late, backlog...); <tspan fill=\"{AF_BAND}\">red band: atrial fibrillation</tspan>; <tspan fill=\"#c77800\">orange band: alert (named)</tspan></text>\n",
         w / 2.0,
-        panels.len(),
+        xml_escape(&which),
+        w / 2.0,
         w / 2.0
     );
     let time_ticks = time_ticks(t_min, t_max);
@@ -192,6 +330,29 @@ pub fn trends_svg(rows: &[ResultRow], max: usize) -> String {
                 );
                 v += step;
             }
+            // Episodes first, under the lines: a band over their span.
+            let none = EpisodeLog::default();
+            for e in episodes.get(name).unwrap_or(&none).iter() {
+                let (a, b) = (
+                    e.onset_us.clamp(t_min, t_max),
+                    e.offset_us.unwrap_or(t_max).clamp(t_min, t_max),
+                );
+                let (fill, label) = match e.kind {
+                    Alert::AtrialFibrillation => (AF_BAND, "AF".to_string()),
+                    k => ("#e08a00", k.name().to_string()),
+                };
+                let _ = write!(
+                    svg,
+                    "<rect class=\"episode {}\" x=\"{:.1}\" y=\"{py_hi:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{fill}\" fill-opacity=\"0.15\"/>\n\
+                     <text x=\"{:.1}\" y=\"{:.1}\" fill=\"{fill}\" font-size=\"10\">{label}</text>\n",
+                    label.replace(' ', "-"),
+                    x(a),
+                    (x(b) - x(a)).max(1.5),
+                    py_lo - py_hi,
+                    x(a) + 2.0,
+                    py_hi + 10.0
+                );
+            }
             for (t, label) in &time_ticks {
                 let xx = x(*t);
                 let _ = write!(
@@ -220,7 +381,7 @@ pub fn trends_svg(rows: &[ResultRow], max: usize) -> String {
                 } else {
                     'M'
                 };
-                let _ = write!(path, "{cmd}{:.1},{:.1} ", x(p.0 + 5_000_000), y(p.1));
+                let _ = write!(path, "{cmd}{:.1},{:.1} ", x(p.0 + WINDOW_US), y(p.1));
                 prev = Some(p.0);
             }
             let _ = writeln!(
@@ -232,7 +393,7 @@ pub fn trends_svg(rows: &[ResultRow], max: usize) -> String {
                 let _ = writeln!(
                     svg,
                     "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"2.5\" fill=\"#d62728\"/>",
-                    x(p.0 + 5_000_000),
+                    x(p.0 + WINDOW_US),
                     y(p.1)
                 );
             }
@@ -240,6 +401,16 @@ pub fn trends_svg(rows: &[ResultRow], max: usize) -> String {
     }
     svg.push_str("</svg>\n");
     svg
+}
+
+/// The 10-s window of the plotted series.
+const WINDOW_US: i64 = 10_000_000;
+const AF_BAND: &str = "#d62728";
+
+/// `YYYY-MM-DD` (UTC) of a time in µs.
+fn utc_date(t_us: i64) -> String {
+    let (y, m, d) = crate::fhir::civil_from_days(t_us.div_euclid(86_400_000_000));
+    format!("{y:04}-{m:02}-{d:02}")
 }
 
 /// A range covering `lo..hi` with round ends, and its tick step.

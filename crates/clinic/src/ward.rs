@@ -86,7 +86,19 @@ pub enum Alert {
 }
 
 impl Alert {
-    fn of(m: Metric) -> Option<Self> {
+    /// How the ward and the reports name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::AtrialFibrillation => "atrial fibrillation",
+            Self::Bradycardia => "bradycardia",
+            Self::Tachycardia => "tachycardia",
+            Self::Pause => "pause",
+            Self::SignalLoss => "signal loss",
+        }
+    }
+
+    /// The event metric a result row carries it as.
+    pub fn of(m: Metric) -> Option<Self> {
         Some(match m {
             Metric::AfEvent => Self::AtrialFibrillation,
             Metric::AlertBrady => Self::Bradycardia,
@@ -106,12 +118,55 @@ pub struct Episode {
     pub offset_us: Option<i64>,
 }
 
+/// Episodes from event rows (onset: value >= 0.5, offset: below): the one
+/// reading of alert and AF events, for the ward and the reports.
+#[derive(Debug, Default, Clone)]
+pub struct EpisodeLog(pub Vec<Episode>);
+
+impl std::ops::Deref for EpisodeLog {
+    type Target = [Episode];
+    fn deref(&self) -> &[Episode] {
+        &self.0
+    }
+}
+
+impl EpisodeLog {
+    /// Takes one event row; false if the row is no event.
+    pub fn record(&mut self, m: Metric, t_us: i64, value: f64) -> bool {
+        let Some(kind) = Alert::of(m) else {
+            return false;
+        };
+        let open = |e: &&mut Episode| e.kind == kind && e.offset_us.is_none();
+        if value >= 0.5 {
+            if !self.0.iter_mut().any(|e| open(&e)) {
+                self.0.push(Episode {
+                    kind,
+                    onset_us: t_us,
+                    offset_us: None,
+                });
+            }
+        } else if let Some(e) = self.0.iter_mut().rev().find(open) {
+            e.offset_us = Some(t_us);
+        }
+        true
+    }
+
+    /// Total time in episodes of `kind` (open ones up to `until_us`).
+    pub fn duration_us(&self, kind: Alert, until_us: i64) -> i64 {
+        self.0
+            .iter()
+            .filter(|e| e.kind == kind)
+            .map(|e| e.offset_us.unwrap_or(until_us).max(e.onset_us) - e.onset_us)
+            .sum()
+    }
+}
+
 #[derive(Debug, Default)]
 struct Patient {
     stream: String,
     series: BTreeMap<Series, Vec<Point>>,
     latest: BTreeMap<Series, (i64, f64, u32)>,
-    episodes: Vec<Episode>,
+    episodes: EpisodeLog,
     last_result_us: i64,
     /// Quality flags of the newest window of each series, ORed.
     latest_quality: u32,
@@ -253,27 +308,7 @@ impl Ward {
             let end = r.t_us.saturating_add(i64::from(r.window_ms) * 1000);
             p.last_result_us = p.last_result_us.max(end);
             self.newest_us = self.newest_us.max(end);
-            if let Some(kind) = Alert::of(r.metric) {
-                if r.value >= 0.5 {
-                    if !p
-                        .episodes
-                        .iter()
-                        .any(|e| e.kind == kind && e.offset_us.is_none())
-                    {
-                        p.episodes.push(Episode {
-                            kind,
-                            onset_us: r.t_us,
-                            offset_us: None,
-                        });
-                    }
-                } else if let Some(e) = p
-                    .episodes
-                    .iter_mut()
-                    .rev()
-                    .find(|e| e.kind == kind && e.offset_us.is_none())
-                {
-                    e.offset_us = Some(r.t_us);
-                }
+            if p.episodes.record(r.metric, r.t_us, r.value) {
                 continue;
             }
             let q = r.quality.0 & FLAGS_SHOWN;
@@ -525,7 +560,7 @@ impl Ward {
                 out.push(row(t_us, a, m, window_ms, f64::from(x.value), x.quality));
             }
         }
-        for e in &p.episodes {
+        for e in p.episodes.iter() {
             if e.offset_us.is_some_and(|o| o < from_us) {
                 continue;
             }
