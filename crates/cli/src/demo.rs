@@ -68,7 +68,8 @@ struct Input {
     samples: Vec<RrSample>,
 }
 
-fn load_inputs(dir: &PathBuf) -> Result<Vec<Input>> {
+/// The demo's input files, and how many of their lines were skipped.
+fn load_inputs(dir: &PathBuf) -> Result<(Vec<Input>, u64)> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .with_context(|| format!("reading input directory {}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -79,23 +80,27 @@ fn load_inputs(dir: &PathBuf) -> Result<Vec<Input>> {
         bail!("{} holds no .csv files", dir.display());
     }
     let mut out = Vec::new();
-    for (k, f) in files.iter().enumerate() {
+    let mut skipped = 0u64;
+    for f in &files {
+        // On the operator's terminal, the operator's own file is named;
+        // nothing about it goes to the untrusted side. No line is quoted.
+        let label = f.display().to_string();
         // A week at most per recording; a stray date is skipped, counted.
-        let file = read_paper_file(f, &format!("input file #{}", k + 1), 168 * 3_600_000_000)?;
-        // Input files are named after patients: messages give the file's
-        // number in the sorted listing and never quote a line.
+        let file = read_paper_file(f, &label, 168 * 3_600_000_000)?;
+        if let Some(problem) = file.units {
+            bail!("{label}: {problem}");
+        }
         if !file.skipped.is_empty() {
+            skipped += file.skipped.total();
             eprintln!(
-                "demo: input file #{}: {} lines skipped: {}",
-                k + 1,
+                "demo: {label}: {} lines skipped: {}",
                 file.skipped.total(),
                 file.skipped
             );
         }
         if file.outside_span > 0 {
             eprintln!(
-                "demo: input file #{}: {} samples dated outside the recording's week skipped",
-                k + 1,
+                "demo: {label}: {} samples dated outside the recording's week skipped",
                 file.outside_span
             );
         }
@@ -106,7 +111,7 @@ fn load_inputs(dir: &PathBuf) -> Result<Vec<Input>> {
             .unwrap_or_default();
         out.push(Input { name, samples });
     }
-    Ok(out)
+    Ok((out, skipped))
 }
 
 /// Highest sample rate in any 10-s block of any input, per second.
@@ -147,9 +152,12 @@ pub fn run(a: DemoArgs) -> Result<()> {
     std::fs::create_dir_all(&log_dir)?;
 
     // Sources.
-    let inputs = match &a.input {
-        Some(dir) => Some(load_inputs(dir)?),
-        None => None,
+    let (inputs, skipped_lines) = match &a.input {
+        Some(dir) => {
+            let (i, n) = load_inputs(dir)?;
+            (Some(i), n)
+        }
+        None => (None, 0),
     };
     let (names, rate): (Vec<String>, f64) = match &inputs {
         Some(i) => (i.iter().map(|x| x.name.clone()).collect(), max_rate(i)),
@@ -371,7 +379,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
         aorta_clinic::report::summary(&rows).render(Some(10), &csv.display().to_string())
     );
     println!(
-        "\n{} patients, {} samples in {} envelopes ({} bytes each), {} rejected, {} gaps; {} result rows -> {}",
+        "\n{} patients, {} samples in {} envelopes ({} bytes each), {skipped_lines} input lines skipped, {} envelopes rejected, {} gaps; {} result rows -> {}",
         patients.len(),
         gw.samples,
         gw.envelopes,
@@ -404,6 +412,18 @@ pub fn run(a: DemoArgs) -> Result<()> {
     );
     if algorithms.contains(aorta_wire::Algorithm::HrvBands) {
         println!("{}", crate::pipeline::HRV_BANDS_NOTE);
+    }
+    // Windows without a value (no beats, or none in range) are reported
+    // as NaN: a run where every value is one computed nothing.
+    let valued = |r: &&aorta_clinic::feed::ResultRow| {
+        r.record.value.is_finite() && aorta_clinic::ward::Alert::of(r.record.metric).is_none()
+    };
+    if !rows.iter().any(|r| valued(&r)) {
+        bail!(
+            "nothing valid was computed: {} result rows, none with a value ({} samples read, {skipped_lines} input lines skipped)",
+            rows.len(),
+            gw.samples
+        );
     }
     if a.serve {
         let users_path = a.out.join("dashboard-users");

@@ -29,7 +29,10 @@ use crate::{GatewayError, Profile, Signal, StreamSender, WaveSender};
 
 /// Where the role's lines go: `say` for what a person or script reads on
 /// standard output (summaries, "subscribed"), `log` for notices (standard
-/// error). Counts, pseudonyms and reasons only, never samples or names.
+/// error). Counts, pseudonyms and reasons only, never samples; a patient's
+/// name only as the path of the operator's own input file, in a line about
+/// that file (both go to the gateway's terminal at the hospital, never to
+/// the untrusted side).
 #[derive(Clone)]
 pub struct Output {
     pub say: Arc<dyn Fn(&str) + Send + Sync>,
@@ -169,6 +172,8 @@ impl GatewayRole {
     ) -> Result<(), GatewayError> {
         let senders = self.senders(&served, watch, rng)?;
         let mut streams = Vec::new();
+        // Input lines that did not parse (replayed files), for the summary.
+        let mut skipped_lines = 0u64;
         let (start_us, end_us) = match source {
             Source::Simulate {
                 minutes,
@@ -211,9 +216,9 @@ impl GatewayRole {
                 let mut spans = Vec::new();
                 for (p, s) in served.iter().zip(senders) {
                     let path = dir.join(format!("{}.csv", p.name));
-                    // Messages name the stream's pseudonym, never the file
-                    // (whose name is the patient's) nor a line's content.
-                    let label = format!("stream {}", p.stream);
+                    // Messages name the operator's file and the stream's
+                    // pseudonym, never a line's content.
+                    let label = format!("{} (stream {})", path.display(), p.stream);
                     let file = match crate::source::read_paper_file(&path, &label, max_span_us) {
                         Ok(f) => f,
                         Err(e) => {
@@ -224,18 +229,23 @@ impl GatewayRole {
                             crate::source::PaperFile::default()
                         }
                     };
+                    if let Some(problem) = file.units {
+                        // Results from it would be silently wrong: nothing
+                        // is sent, and the operator is told the fix.
+                        return Err(refused(&label, problem.to_string()));
+                    }
                     if !file.skipped.is_empty() {
+                        skipped_lines += file.skipped.total();
                         (self.output.log)(&format!(
-                            "gateway: stream {}: {} lines skipped: {}",
-                            p.stream,
+                            "gateway: {label}: {} lines skipped: {}",
                             file.skipped.total(),
                             file.skipped
                         ));
                     }
                     if file.outside_span > 0 {
                         (self.output.log)(&format!(
-                            "gateway: stream {}: {} samples dated outside the recording's {} h span skipped (--max-span-hours)",
-                            p.stream, file.outside_span, max_span_hours
+                            "gateway: {label}: {} samples dated outside the recording's {} h span skipped (--max-span-hours)",
+                            file.outside_span, max_span_hours
                         ));
                     }
                     if let (Some(f), Some(l)) = (file.samples.first(), file.samples.last()) {
@@ -285,7 +295,7 @@ impl GatewayRole {
             },
         )?;
         (self.output.say)(&format!(
-            "gateway: {} samples from {} patients in {} envelopes ({} bytes), {} backlogged ticks",
+            "gateway: {} samples from {} patients in {} envelopes ({} bytes), {} backlogged ticks, {skipped_lines} input lines skipped",
             stats.samples,
             served.len(),
             stats.envelopes,

@@ -198,6 +198,75 @@ pub fn parse_paper_csv_bytes(bytes: &[u8]) -> (Vec<RrSample>, Skipped) {
     (out, skipped)
 }
 
+/// Numbers that parse but cannot be in the format's units: what they
+/// probably are, and the fix. (An RR of 0.2–3 s, 20–300 bpm, is
+/// 200,000–3,000,000 µs; a timestamp is seconds since 1970.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnitsProblem {
+    /// Median RR in 200..=3,000: milliseconds.
+    RrMilliseconds { median: u32 },
+    /// Median RR of at most 3: seconds, written as whole numbers.
+    RrSeconds { median: u32 },
+    /// Median RR in 200,000,000..=3,000,000,000: nanoseconds.
+    RrNanoseconds { median: u32 },
+    /// Median RR outside every plausible unit.
+    RrImplausible { median: u32 },
+    /// Timestamps after the year 5000: milliseconds since 1970.
+    TimestampsMilliseconds,
+}
+
+impl std::fmt::Display for UnitsProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        const PLAUSIBLE: &str =
+            "not plausible microseconds (an RR of 0.2-3 s is 200000-3000000 µs)";
+        match self {
+            Self::RrMilliseconds { median } => write!(
+                f,
+                "RR values have median {median}, {PLAUSIBLE}: they look like milliseconds; the format wants microseconds (multiply RR by 1000)"
+            ),
+            Self::RrSeconds { median } => write!(
+                f,
+                "RR values have median {median}, {PLAUSIBLE}: they look like whole seconds; the format wants microseconds (write RR in µs)"
+            ),
+            Self::RrNanoseconds { median } => write!(
+                f,
+                "RR values have median {median}, {PLAUSIBLE}: they look like nanoseconds; the format wants microseconds (divide RR by 1000)"
+            ),
+            Self::RrImplausible { median } => write!(
+                f,
+                "RR values have median {median}, {PLAUSIBLE}, nor any other unit: is the second column RR (`timestamp_seconds,rr_microseconds`)?"
+            ),
+            Self::TimestampsMilliseconds => f.write_str(
+                "timestamps fall after the year 5000: they look like milliseconds since 1970; the format wants seconds (divide the timestamp by 1000, decimals allowed)",
+            ),
+        }
+    }
+}
+
+/// Checks that a file's samples are in the format's units, from their
+/// medians (a few odd lines do not decide it; a whole file does).
+pub fn check_units(samples: &[RrSample]) -> Option<UnitsProblem> {
+    if samples.is_empty() {
+        return None;
+    }
+    let mut rr: Vec<u32> = samples.iter().map(|s| s.rr_us).collect();
+    let mid = rr.len() / 2;
+    let median = *rr.select_nth_unstable(mid).1;
+    let mut t: Vec<i64> = samples.iter().map(|s| s.t_us).collect();
+    let t_median = *t.select_nth_unstable(mid).1;
+    // 1e11 s after 1970 is the year 5138; milliseconds now are about 1.7e12.
+    if t_median > 100_000_000_000 * 1_000_000 {
+        return Some(UnitsProblem::TimestampsMilliseconds);
+    }
+    match median {
+        200_000..=3_000_000 => None,
+        200..=3_000 => Some(UnitsProblem::RrMilliseconds { median }),
+        0..=3 => Some(UnitsProblem::RrSeconds { median }),
+        200_000_000..=3_000_000_000 => Some(UnitsProblem::RrNanoseconds { median }),
+        _ => Some(UnitsProblem::RrImplausible { median }),
+    }
+}
+
 /// One stream's recording read from a paper-format file.
 #[derive(Debug, Clone, Default)]
 pub struct PaperFile {
@@ -207,6 +276,9 @@ pub struct PaperFile {
     pub skipped: Skipped,
     /// Samples dated outside the densest `max_span` of the file.
     pub outside_span: u64,
+    /// Set when the values cannot be in the format's units (the caller
+    /// refuses the file: its results would be silently wrong).
+    pub units: Option<UnitsProblem>,
 }
 
 /// Reads a paper-format CSV file: lines decoded one by one (bad ones
@@ -253,6 +325,7 @@ pub fn read_paper_file(
         .map_err(|e| err(format!("cannot read its input file ({})", e.kind())))?;
     let (mut samples, skipped) = parse_paper_csv_bytes(&bytes);
     drop(bytes);
+    let units = check_units(&samples);
     samples.sort_by_key(|s| s.t_us);
     let keep = densest_span(&samples, max_span_us);
     let outside_span = (samples.len() - keep.len()) as u64;
@@ -262,6 +335,7 @@ pub fn read_paper_file(
         samples,
         skipped,
         outside_span,
+        units,
     })
 }
 
@@ -289,6 +363,50 @@ pub fn densest_span(samples: &[RrSample], span_us: i64) -> std::ops::Range<usize
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn units_are_checked_on_the_medians() {
+        let file = |t0: i64, rr: u32| -> Vec<RrSample> {
+            (0..20)
+                .map(|i| RrSample {
+                    t_us: t0 + i * 800_000,
+                    rr_us: rr + (i as u32 % 3),
+                })
+                .collect()
+        };
+        let t = 1_546_300_800_000_000;
+        assert_eq!(check_units(&file(t, 812_345)), None);
+        assert_eq!(
+            check_units(&file(t, 812)),
+            Some(UnitsProblem::RrMilliseconds { median: 813 })
+        );
+        assert_eq!(
+            check_units(&file(t, 0)),
+            Some(UnitsProblem::RrSeconds { median: 1 })
+        );
+        assert_eq!(
+            check_units(&file(t, 812_345_000)),
+            Some(UnitsProblem::RrNanoseconds {
+                median: 812_345_001
+            })
+        );
+        assert_eq!(
+            check_units(&file(t, 50_000)),
+            Some(UnitsProblem::RrImplausible { median: 50_001 })
+        );
+        assert_eq!(
+            check_units(&file(t * 1000, 812_345)),
+            Some(UnitsProblem::TimestampsMilliseconds)
+        );
+        // A few stray values do not decide it.
+        let mut f = file(t, 812_345);
+        f[0].rr_us = 812;
+        f[1].rr_us = 4_000_000_000;
+        assert_eq!(check_units(&f), None);
+        assert!(UnitsProblem::RrMilliseconds { median: 812 }
+            .to_string()
+            .contains("multiply RR by 1000"));
+    }
 
     #[test]
     fn fast_path_agrees_with_the_careful_parser() {

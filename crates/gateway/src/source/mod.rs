@@ -5,5 +5,7 @@ pub mod csv;
 pub mod mqtt;
 pub mod simulator;
 
-pub use csv::{parse_paper_csv, read_paper_file, CsvIssue, PaperFile, Skipped};
+pub use csv::{
+    check_units, parse_paper_csv, read_paper_file, CsvIssue, PaperFile, Skipped, UnitsProblem,
+};
 pub use simulator::{Condition, PaperLoad, RrSimulator, SimParams};
