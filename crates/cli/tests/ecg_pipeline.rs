@@ -31,30 +31,64 @@ fn mitdb_101_ecg_becomes_heart_rate_inside_the_worker() {
     let dir = tempfile::tempdir().unwrap();
     let keys = dir.path().join("keys");
     let spool = dir.path().join("spool");
-    init_and_enrol_raw(&keys, &spool, "rec101", 360);
-    let kbs = Kbs::start(&keys, true);
-    attest_simulated_worker(&keys, &spool, &kbs);
-    let out = run_ok(
+    // Enrolled as the README's first steps do (an RR device's defaults):
+    // the gateway refuses the 360-Hz lead at the start, with the fix, and
+    // sends nothing.
+    run_ok(aorta().args(["keys", "init", "--dir"]).arg(&keys));
+    run_ok(
         aorta()
-            .args([
-                "gateway",
-                "--kbs",
-                &kbs.addr,
-                "--allow-simulated",
-                "--patient",
-                "rec101",
-            ])
-            .args([
-                "--ecg-wfdb",
-                &format!("{MITDB}/101"),
-                "--start",
-                &START.to_string(),
-                "--keys",
-            ])
+            .args(["keys", "enrol", "--patient", "rec101", "--dir"])
             .arg(&keys)
             .arg("--spool")
             .arg(&spool),
     );
+    let kbs = Kbs::start(&keys, true);
+    attest_simulated_worker(&keys, &spool, &kbs);
+    let gateway = || {
+        let mut c = aorta();
+        c.args([
+            "gateway",
+            "--kbs",
+            &kbs.addr,
+            "--allow-simulated",
+            "--patient",
+            "rec101",
+        ])
+        .args([
+            "--ecg-wfdb",
+            &format!("{MITDB}/101"),
+            "--start",
+            &START.to_string(),
+            "--keys",
+        ])
+        .arg(&keys)
+        .arg("--spool")
+        .arg(&spool);
+        c
+    };
+    let refused = gateway().output().unwrap();
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "{err}");
+    assert!(
+        err.contains("aorta keys enrol --patient rec101 --max-rate 360"),
+        "the exact fix: {err}"
+    );
+    assert!(err.contains("3600 samples every 10000 ms"), "{err}");
+    let ingest = spool.join("ingest");
+    let sent: u64 = std::fs::read_dir(&ingest)
+        .map(|d| d.filter_map(|e| e.ok()?.metadata().ok()).map(|m| m.len()).sum())
+        .unwrap_or(0);
+    assert_eq!(sent, 0, "nothing sent before the refusal");
+    // The fix as the message says it (with this test's algorithms).
+    run_ok(
+        aorta()
+            .args(["keys", "enrol", "--patient", "rec101", "--max-rate", "360"])
+            .args(["--algorithms", "hr,clinical", "--dir"])
+            .arg(&keys)
+            .arg("--spool")
+            .arg(&spool),
+    );
+    let out = run_ok(&mut gateway());
     let t = String::from_utf8_lossy(&out.stdout);
     assert!(t.contains("1806 s of ECG (lead 0 MLII) at 360 Hz"), "{t}");
     // Every ECG envelope has the same size: nothing about the heart leaks by size.
@@ -85,4 +119,7 @@ fn mitdb_101_ecg_becomes_heart_rate_inside_the_worker() {
     // Most 10-s windows within 2 bpm of the annotations; the clinical
     // operator ran on the detected beats too.
     assert_hr_close(&text, &reference_hr(), 175, 29);
+    // One envelope a tick carried the lead on time: no window is late.
+    let backlogged = text.lines().filter(|l| l.contains("backlog")).count();
+    assert_eq!(backlogged, 0, "windows flagged backlog");
 }

@@ -330,6 +330,26 @@ impl GatewayRole {
                 format!("{fs} Hz is outside 25..=1000 Hz"),
             ));
         }
+        // The envelope size is the enrolment's (signed by the controller,
+        // checked by workers): a stream enrolled for RR at 4 samples/s
+        // cannot carry a 360-Hz lead on time. Refused here, with the fix,
+        // rather than sent as many small envelopes a tick, every window
+        // flagged backlog.
+        let cap = aorta_wire::EcgBatch::capacity(p.profile.bucket.content_capacity());
+        let per_tick = (u64::from(fs) * u64::from(p.profile.cadence_ms)).div_ceil(1000);
+        if per_tick > cap as u64 {
+            return Err(refused(
+                &format!("stream {}", p.stream),
+                format!(
+                    "{} at {fs} Hz gives {per_tick} samples every {} ms, but '{}' is enrolled for {}-byte envelopes that carry {cap} (enrolled for a lower --max-rate): re-enrol the device for the signal's rate, `aorta keys enrol --patient {} --max-rate {fs}` (with its --dir, transport and --algorithms), then stream again",
+                    wave.what,
+                    p.profile.cadence_ms,
+                    p.name,
+                    p.profile.bucket.len(),
+                    p.name
+                ),
+            ));
+        }
         let secs = wave.samples.len() as f64 / f64::from(fs);
         let origin = start
             .unwrap_or((self.clock)() as i64 - secs.ceil() as i64)
