@@ -27,6 +27,8 @@ Attestation:
   --keys DIR                the controller's public key (controller.pub) and, for the
                             simulated TEE only, its platform root
   --attest-only             attest, report the fleet key epochs released, and exit
+  --wait-secs S             at start, keep asking for up to S s while the key broker
+                            cannot be reached or is busy (0..3600) [30]
 
 Transport:
   --transport T             spool:DIR or nats://[USER:PASSWORD@]HOST:PORT[,HOST:PORT...]
@@ -61,6 +63,9 @@ pub struct AttestOptions {
     pub endorsements: Vec<PathBuf>,
     pub attestation_dir: Option<PathBuf>,
     pub sim_measurement: Option<String>,
+    /// The first attestation asks again for this long while the broker
+    /// cannot be reached or is busy.
+    pub wait: std::time::Duration,
 }
 
 impl AttestOptions {
@@ -71,6 +76,7 @@ impl AttestOptions {
             endorsements: Vec::new(),
             attestation_dir: None,
             sim_measurement: None,
+            wait: std::time::Duration::ZERO,
         }
     }
 }
@@ -157,6 +163,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Parsed, ArgsErr
     let (mut partitions, mut checkpoint_every) = (1u32, 1024u64);
     let (mut follow, mut attest_only, mut group) = (false, false, false);
     let (mut metrics, mut lease_secs, mut commit_secs) = (None, 3u32, 1u32);
+    let mut wait_secs = 30u64;
     while let Some(arg) = p.next()? {
         match arg {
             Short('h') | Long("help") => return Ok(Parsed::Help),
@@ -202,6 +209,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Parsed, ArgsErr
             Long("group") => group = true,
             Long("lease-secs") => lease_secs = number("--lease-secs", value(&mut p)?, 1..=300)?,
             Long("commit-secs") => commit_secs = number("--commit-secs", value(&mut p)?, 1..=3600)?,
+            Long("wait-secs") => wait_secs = number("--wait-secs", value(&mut p)?, 0..=3600)?,
             _ => return Err(arg.unexpected().into()),
         }
     }
@@ -237,6 +245,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Parsed, ArgsErr
             endorsements,
             attestation_dir,
             sim_measurement,
+            wait: std::time::Duration::from_secs(wait_secs),
         },
         kbs: kbs.ok_or_else(|| missing("--kbs"))?,
         keys: keys.ok_or_else(|| missing("--keys"))?,

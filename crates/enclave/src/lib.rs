@@ -72,7 +72,11 @@ pub fn attest(
         attester,
         kbs,
     );
-    Ok(Attestation::attest(att)?)
+    Ok(Attestation::attest_within(att, a.wait, &|l| {
+        if !quiet {
+            eprintln!("{l}")
+        }
+    })?)
 }
 
 /// A flag the first SIGTERM or SIGINT sets: a following worker commits

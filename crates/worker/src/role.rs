@@ -91,10 +91,39 @@ impl std::fmt::Debug for Attestation {
 impl Attestation {
     /// Attests for the first time.
     pub fn attest(att: WorkerAttestation) -> Result<(Self, Release), RoleError> {
+        Self::attest_within(att, Duration::ZERO, &|_| {})
+    }
+
+    /// Attests for the first time, asking again for up to `wait` while the
+    /// broker cannot be reached or answers "later" (busy, starting); a
+    /// refusal (policy, evidence, revocation) ends it at once. `notice`
+    /// hears once what it waits for.
+    pub fn attest_within(
+        att: WorkerAttestation,
+        wait: Duration,
+        notice: &dyn Fn(&str),
+    ) -> Result<(Self, Release), RoleError> {
         let worker = att.worker_id();
-        let release = att
-            .fetch()
-            .map_err(|source| RoleError::NoFleetKey { worker, source })?;
+        let started = Instant::now();
+        let mut pause = Duration::from_millis(100);
+        let mut told = false;
+        let release = loop {
+            match att.fetch() {
+                Ok(r) => break r,
+                Err(e) if e.retryable() && started.elapsed() + pause < wait => {
+                    if !told {
+                        told = true;
+                        notice(&format!(
+                            "worker {worker}: waiting up to {} s for the key broker: {e}",
+                            wait.as_secs()
+                        ));
+                    }
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_secs(2));
+                }
+                Err(source) => return Err(RoleError::NoFleetKey { worker, source }),
+            }
+        };
         Ok((
             Self {
                 inner: Arc::new(Mutex::new(att)),
