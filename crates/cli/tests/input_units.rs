@@ -118,3 +118,57 @@ fn a_run_that_computes_nothing_exits_non_zero() {
     assert!(!o.status.success());
     assert!(err.contains("carol.csv"), "{err}");
 }
+
+#[test]
+fn the_gateway_refuses_milliseconds_naming_the_file_and_sends_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (keys, spool, input) = (
+        dir.path().join("keys"),
+        dir.path().join("spool"),
+        dir.path().join("in"),
+    );
+    std::fs::create_dir(&input).unwrap();
+    init_and_enrol(&keys, &spool, &["alice".to_string(), "bob".to_string()]);
+    write_rr(&input.join("alice.csv"), 1, 2);
+    write_rr(&input.join("bob.csv"), 1000, 0);
+    let kbs = Kbs::start(&keys, true);
+    attest_simulated_worker(&keys, &spool, &kbs);
+    let gateway = || {
+        let mut c = aorta();
+        c.args([
+            "gateway",
+            "--kbs",
+            &kbs.addr,
+            "--allow-simulated",
+            "--input",
+        ])
+        .arg(&input)
+        .arg("--keys")
+        .arg(&keys)
+        .arg("--spool")
+        .arg(&spool);
+        c
+    };
+    let o = gateway().output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    eprintln!("{err}");
+    assert!(!o.status.success());
+    assert!(
+        err.contains(&input.join("bob.csv").display().to_string()),
+        "{err}"
+    );
+    assert!(err.contains("multiply RR by 1000"), "{err}");
+    let sent: u64 = std::fs::read_dir(spool.join("ingest"))
+        .map(|d| {
+            d.filter_map(|e| e.ok()?.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0);
+    assert_eq!(sent, 0, "nothing sent");
+    // Fixed, it runs and its summary counts alice's two bad lines.
+    write_rr(&input.join("bob.csv"), 1, 0);
+    let o = run_ok(&mut gateway());
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("2 input lines skipped"), "{out}");
+}
