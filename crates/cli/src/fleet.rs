@@ -293,6 +293,7 @@ mod tests {
                 output: aorta_gateway::role::Output {
                     say: Arc::new(|_| {}),
                     log: Arc::new(|_| {}),
+                    names_files: false,
                 },
                 metrics: None,
                 clock: unix_now,

@@ -363,6 +363,12 @@ pub fn gateway(a: GatewayArgs) -> Result<()> {
         output: Output {
             say: std::sync::Arc::new(|l| println!("{l}")),
             log: std::sync::Arc::new(|l| eprintln!("{l}")),
+            // Input files are named after patients: named only to a person
+            // at a terminal, never into a log collector.
+            names_files: {
+                use std::io::IsTerminal;
+                std::io::stdout().is_terminal() && std::io::stderr().is_terminal()
+            },
         },
         metrics: crate::metrics::start("gateway", a.metrics.as_deref())?,
         clock: tee::unix_now,
@@ -410,7 +416,7 @@ pub struct ResultsArgs {
     /// Write the tidy CSV here.
     #[arg(long)]
     pub csv: Option<PathBuf>,
-    /// Write an SVG of heart rate and SDNN traces (first 6 patients) here.
+    /// Write an SVG of heart rate and SDNN traces here (6 patients, those with AF or alerts first; AF episodes and alerts marked).
     #[arg(long)]
     pub plot: Option<PathBuf>,
     /// Write the results as an HL7 FHIR R4 `Bundle` of `Observation`s here.

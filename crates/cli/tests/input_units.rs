@@ -149,15 +149,31 @@ fn the_gateway_refuses_milliseconds_naming_the_file_and_sends_nothing() {
         .arg(&spool);
         c
     };
+    // Into a pipe (a log collector, say): the stream's pseudonym only.
     let o = gateway().output().unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     eprintln!("{err}");
     assert!(!o.status.success());
-    assert!(
-        err.contains(&input.join("bob.csv").display().to_string()),
-        "{err}"
-    );
+    assert!(err.contains("(its input file): RR values"), "{err}");
     assert!(err.contains("multiply RR by 1000"), "{err}");
+    assert!(!err.contains("bob") && !err.contains("alice"), "{err}");
+    // At an operator's terminal (a pty from util-linux `script`): the file.
+    let cmd = gateway();
+    let line: Vec<String> = std::iter::once(cmd.get_program())
+        .chain(cmd.get_args())
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let o = std::process::Command::new("script")
+        .args(["-qec", &line.join(" "), "/dev/null"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let tty = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        tty.contains(&format!("{} (stream ", input.join("bob.csv").display())),
+        "{tty}"
+    );
+    assert!(tty.contains("multiply RR by 1000"), "{tty}");
     let sent: u64 = std::fs::read_dir(spool.join("ingest"))
         .map(|d| {
             d.filter_map(|e| e.ok()?.metadata().ok())

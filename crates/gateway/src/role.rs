@@ -29,14 +29,16 @@ use crate::{GatewayError, Profile, Signal, StreamSender, WaveSender};
 
 /// Where the role's lines go: `say` for what a person or script reads on
 /// standard output (summaries, "subscribed"), `log` for notices (standard
-/// error). Counts, pseudonyms and reasons only, never samples; a patient's
-/// name only as the path of the operator's own input file, in a line about
-/// that file (both go to the gateway's terminal at the hospital, never to
-/// the untrusted side).
+/// error). Counts, pseudonyms and reasons only, never samples or names —
+/// except with `names_files`.
 #[derive(Clone)]
 pub struct Output {
     pub say: Arc<dyn Fn(&str) + Send + Sync>,
     pub log: Arc<dyn Fn(&str) + Send + Sync>,
+    /// The lines reach a person at a terminal, not a log: a line about one
+    /// of the operator's input files (named after patients) names its path
+    /// beside the stream's pseudonym. Off, only the pseudonym.
+    pub names_files: bool,
 }
 
 /// One stream this gateway serves.
@@ -216,9 +218,13 @@ impl GatewayRole {
                 let mut spans = Vec::new();
                 for (p, s) in served.iter().zip(senders) {
                     let path = dir.join(format!("{}.csv", p.name));
-                    // Messages name the operator's file and the stream's
-                    // pseudonym, never a line's content.
-                    let label = format!("{} (stream {})", path.display(), p.stream);
+                    // Messages name the stream's pseudonym (and the file on
+                    // an operator's terminal), never a line's content.
+                    let label = if self.output.names_files {
+                        format!("{} (stream {})", path.display(), p.stream)
+                    } else {
+                        format!("stream {} (its input file)", p.stream)
+                    };
                     let file = match crate::source::read_paper_file(&path, &label, max_span_us) {
                         Ok(f) => f,
                         Err(e) => {
