@@ -89,6 +89,7 @@ fn ward_dashboard_in_a_real_browser() {
     // No session: no patient data, on the API or the FHIR endpoint.
     for path in [
         "/api/ward",
+        "/api/status",
         "/api/patient?name=alice",
         "/fhir/Observation?patient=alice",
         "/api/patient.csv?name=alice",
@@ -255,6 +256,15 @@ fn ward_dashboard_in_a_real_browser() {
     assert!(header.starts_with("stopped since 20"), "{header}");
     assert!(header.contains("not current"), "{header}");
     b.screenshot(&shots.join("ward-stopped.png")).unwrap();
+    // The patient view's header says so too.
+    b.execute("location.hash = 'patient=bob'", json!([]))
+        .unwrap();
+    b.wait_for(
+        "return document.body.dataset.patientRendered === 'bob' \
+         && document.getElementById('live').textContent.startsWith('stopped since 20')",
+        Duration::from_secs(30),
+    )
+    .unwrap();
 
     // Sign out: the session is gone for the API too.
     let cookie = session_cookie(&s.addr, "nurse", PASSWORD).unwrap();

@@ -309,8 +309,12 @@
       try { await api('/api/session'); } catch (e) { /* api() redirects on 401 */ }
     };
     // A feed that stops sends no update: look again every 10 s, so the
-    // header, the ages and "stopped since" follow the clock.
-    setInterval(refresh, 10000);
+    // header, the ages and "stopped since" follow the clock (the patient
+    // view asks for the state alone: its charts stay as they are).
+    setInterval(() => {
+      const p = view.kind === 'patient' ? api('/api/status').then(status) : renderWard();
+      p.catch((e) => console.error(e));
+    }, 10000);
     await route();
   }
 

@@ -440,6 +440,17 @@ async fn api_ward(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     json(&v)
 }
 
+/// The feed's state alone (the patient view's header, every 10 s).
+async fn api_status(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    if app.session(&headers).is_none() {
+        return unauthorized();
+    }
+    let Ok(w) = app.ward.read() else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    json(&feed_status(&app, &w, now_us()))
+}
+
 /// What every view's header says about the feed: the results cannot be
 /// read (`stalled`), none has come for a while (`stopped`, since the end of
 /// the newest), none yet (`waiting`), or `live`; with the server's clock.
@@ -659,6 +670,7 @@ fn router(app: Arc<App>) -> Router {
         .route("/api/session", get(api_session))
         .route("/api/ward", get(api_ward))
         .route("/api/patient", get(api_patient))
+        .route("/api/status", get(api_status))
         .route("/api/patient.csv", get(patient_csv))
         .route("/api/events", get(events))
         .route("/fhir/Observation", get(fhir_observations))
