@@ -90,6 +90,14 @@ fn ward_dashboard_in_a_real_browser() {
     for path in [
         "/api/ward",
         "/api/status",
+        "/api/session",
+        // Missing or malformed parameters: still 401, never a 400 that
+        // tells a stranger what the route takes (issue 21, finding 4).
+        "/api/patient",
+        "/api/patient?hours=x",
+        "/api/patient.csv",
+        "/fhir/Observation",
+        "/fhir/Observation?patient=alice&hours=-1&_count=x",
         "/api/patient?name=alice",
         "/fhir/Observation?patient=alice",
         "/api/patient.csv?name=alice",
@@ -99,6 +107,15 @@ fn ward_dashboard_in_a_real_browser() {
         assert_eq!(status, 401, "{path}");
         assert!(PATIENTS.iter().all(|p| !body.contains(p)), "{path}: {body}");
     }
+    let (status, _, body) = http(&s.addr, "POST", "/logout", None, "");
+    assert_eq!(status, 401, "{body}");
+    // A sign-in without its fields fails as any other, naming nothing.
+    let (status, _, body) = http(&s.addr, "POST", "/login", None, "user=nurse");
+    assert!(status == 303 || status == 302, "{status} {body}");
+    assert!(
+        !body.contains("password") && !body.contains("field"),
+        "{body}"
+    );
     assert_eq!(session_cookie(&s.addr, "nurse", "wrong password"), None);
     let (status, _, body) = http(&s.addr, "GET", "/api/ward", Some("aorta_session=00ff"), "");
     assert_eq!(status, 401, "a forged session: {body}");

@@ -4,8 +4,12 @@
   'use strict';
 
   if (document.body.classList.contains('login')) {
-    if (new URLSearchParams(location.search).has('failed')) {
-      document.getElementById('failed').hidden = false;
+    const q = new URLSearchParams(location.search);
+    if (q.has('failed')) document.getElementById('failed').hidden = false;
+    const wait = Number(q.get('throttled'));
+    if (q.has('throttled') && wait > 0) {
+      document.getElementById('wait').textContent = wait >= 90 ? Math.ceil(wait / 60) + ' minutes' : wait + ' seconds';
+      document.getElementById('throttled').hidden = false;
     }
     return;
   }

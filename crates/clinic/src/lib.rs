@@ -18,9 +18,11 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod conn;
 pub mod feed;
 pub mod fhir;
 pub mod report;
+pub mod throttle;
 pub mod ward;
 pub mod web;
 

@@ -108,6 +108,10 @@ impl Users {
             .collect()
     }
 
+    fn knows(&self, name: &str) -> bool {
+        self.map.contains_key(name)
+    }
+
     fn verify(&self, name: &str, password: &str) -> bool {
         use argon2::PasswordVerifier;
         let (hash, known) = match self.map.get(name) {
@@ -152,6 +156,8 @@ pub struct Config {
     /// A patient (and the feed) whose newest result ended longer ago is
     /// shown as stopped since then.
     pub stopped_after: Duration,
+    /// Connections at once and the time a request head may take.
+    pub connections: crate::conn::Limits,
 }
 
 impl Default for Config {
@@ -163,6 +169,8 @@ impl Default for Config {
             poll: Duration::from_millis(500),
             retention: Duration::from_secs(7 * 86_400),
             stopped_after: Duration::from_micros(crate::ward::DEFAULT_STALE_AFTER_US as u64),
+            // 128 descriptors kept for the results feed (spool files, NATS).
+            connections: crate::conn::Limits::from_open_file_limit(128),
         }
     }
 }
@@ -210,6 +218,10 @@ struct App {
     sessions: Mutex<HashMap<[u8; 32], Session>>,
     logins: tokio::sync::Semaphore,
     version: watch::Receiver<u64>,
+    connections: crate::conn::Connections,
+    throttle: Mutex<crate::throttle::Throttle>,
+    /// Device cookies (their keys) and the user each signed in as.
+    devices: Mutex<HashMap<[u8; 32], String>>,
 }
 
 const COOKIE: &str = "aorta_session";
@@ -323,16 +335,54 @@ fn same_origin(headers: &HeaderMap) -> bool {
     origin == format!("http://{host}") || origin == format!("https://{host}")
 }
 
+const DEVICE_COOKIE: &str = "aorta_device";
+
+/// The value of cookie `name` in `headers`.
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get(header::COOKIE)?
+        .to_str()
+        .ok()?
+        .split(';')
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
 async fn login(
     State(app): State<Arc<App>>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    Form(f): Form<LoginForm>,
+    form: Result<Form<LoginForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
     if !same_origin(&headers) {
         return (StatusCode::FORBIDDEN, "cross-origin sign-in refused").into_response();
     }
+    // A malformed form is a failed sign-in, named as nothing more.
+    let Ok(Form(f)) = form else {
+        return Redirect::to("/login?failed=1").into_response();
+    };
     if f.user.len() > 256 || f.password.len() > 1024 {
         return Redirect::to("/login?failed=1").into_response();
+    }
+    // No password is checked without a token (crate::throttle): a browser
+    // that signed in as this user before has its own bucket.
+    let device = cookie(&headers, DEVICE_COOKIE).map(token_key).filter(|k| {
+        app.devices
+            .lock()
+            .is_ok_and(|d| d.get(k).is_some_and(|u| *u == f.user))
+    });
+    let attempt = crate::throttle::Attempt {
+        user: app.cfg.users.knows(&f.user).then_some(f.user.as_str()),
+        source: peer.ip(),
+        device,
+    };
+    let allowed = app
+        .throttle
+        .lock()
+        .map_or(Err(60), |mut t| t.take(&attempt, Instant::now()));
+    if let Err(wait) = allowed {
+        return Redirect::to(&format!("/login?throttled={wait}")).into_response();
     }
     // At most two verifications at a time; further sign-ins wait briefly
     // or are told to retry, so a flood cannot queue without bound, and the
@@ -354,6 +404,7 @@ async fn login(
     let (Some(t), Some(csrf)) = (token(), token()) else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
+    let name = f.user.clone();
     if let Ok(mut s) = app.sessions.lock() {
         s.insert(
             token_key(&t),
@@ -369,13 +420,30 @@ async fn login(
     } else {
         ""
     };
-    let cookie = format!(
+    let session = format!(
         "{COOKIE}={t}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{secure}",
         app.cfg.session_ttl.as_secs()
     );
     let mut r = Redirect::to("/").into_response();
-    if let Ok(v) = HeaderValue::from_str(&cookie) {
-        r.headers_mut().insert(header::SET_COOKIE, v);
+    if let Ok(v) = HeaderValue::from_str(&session) {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+    // This browser is now known for this user (90 days).
+    if device.is_none() {
+        if let Some(d) = token() {
+            if let Ok(mut devices) = app.devices.lock() {
+                if devices.len() < 100_000 {
+                    devices.insert(token_key(&d), name);
+                    let c = format!(
+                        "{DEVICE_COOKIE}={d}; HttpOnly; SameSite=Strict; Path=/login; Max-Age={}{secure}",
+                        90 * 86_400
+                    );
+                    if let Ok(v) = HeaderValue::from_str(&c) {
+                        r.headers_mut().append(header::SET_COOKIE, v);
+                    }
+                }
+            }
+        }
     }
     r
 }
@@ -662,10 +730,23 @@ const UPLOT_JS: &str = include_str!("../assets/uPlot.iife.min.js");
 const UPLOT_CSS: &str = include_str!("../assets/uPlot.min.css");
 const UPLOT_LICENSE: &str = include_str!("../assets/uPlot.LICENSE");
 
+/// Answers 401 before anything else of the request is looked at (query
+/// parameters included): every route behind it needs a live session.
+async fn require_session(
+    State(app): State<Arc<App>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if app.session(req.headers()).is_none() {
+        return unauthorized();
+    }
+    next.run(req).await
+}
+
 fn router(app: Arc<App>) -> Router {
-    Router::new()
-        .route("/", get(index))
-        .route("/login", get(login_page).post(login))
+    // Patient data and session actions: the session is checked first, by
+    // the route layer, so no parameter is parsed for a stranger.
+    let signed_in = Router::new()
         .route("/logout", post(logout))
         .route("/api/session", get(api_session))
         .route("/api/ward", get(api_ward))
@@ -674,6 +755,14 @@ fn router(app: Arc<App>) -> Router {
         .route("/api/patient.csv", get(patient_csv))
         .route("/api/events", get(events))
         .route("/fhir/Observation", get(fhir_observations))
+        .route_layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            require_session,
+        ));
+    Router::new()
+        .route("/", get(index))
+        .route("/login", get(login_page).post(login))
+        .merge(signed_in)
         .route(
             "/assets/app.js",
             get(|| async { asset(APP_JS, "text/javascript") }),
@@ -745,6 +834,9 @@ pub fn serve_ward<S: CommittedRecords + Send + 'static>(
         sessions: Mutex::new(HashMap::new()),
         logins: tokio::sync::Semaphore::new(2),
         version: vrx,
+        connections: crate::conn::Connections::default(),
+        throttle: Mutex::new(crate::throttle::Throttle::default()),
+        devices: Mutex::new(HashMap::new()),
     });
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -761,6 +853,8 @@ pub fn serve_ward<S: CommittedRecords + Send + 'static>(
             let mut last_forget = Instant::now();
             let mut last_error: Option<String> = None;
             let mut newest = i64::MIN;
+            let mut told_connections = 0u64;
+            let mut last_told = Instant::now() - Duration::from_secs(10);
             let retention_us = follower
                 .ward
                 .read()
@@ -817,6 +911,18 @@ pub fn serve_ward<S: CommittedRecords + Send + 'static>(
                     }
                     f.error = error;
                 }
+                let c = follower.connections.stats();
+                if c.evicted + c.refused > told_connections
+                    && last_told.elapsed() >= Duration::from_secs(10)
+                {
+                    told_connections = c.evicted + c.refused;
+                    last_told = Instant::now();
+                    // Said when it changes, at most every 10 s.
+                    eprintln!(
+                        "dashboard: at the cap of {} connections: {} waiting connections of strangers closed to make room, {} refused (a flood of idle connections?)",
+                        follower.cfg.connections.max_connections, c.evicted, c.refused
+                    );
+                }
                 if last_forget.elapsed() >= Duration::from_secs(60) && newest > i64::MIN {
                     last_forget = Instant::now();
                     decryptor.forget_before(newest - retention_us);
@@ -825,14 +931,17 @@ pub fn serve_ward<S: CommittedRecords + Send + 'static>(
             }
         })
         .map_err(io)?;
+    let limits = app.cfg.connections;
+    let connections = app.connections.clone();
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::from_std(listener).map_err(io)?;
-        axum::serve(
-            listener,
-            router(app).into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-        .map_err(io)
+        let me = app.clone();
+        let signed_in: Arc<dyn Fn(&HeaderMap) -> bool + Send + Sync> =
+            Arc::new(move |h: &HeaderMap| me.session(h).is_some());
+        connections
+            .serve(listener, router(app), limits, signed_in)
+            .await
+            .map_err(io)
     })
 }
 
