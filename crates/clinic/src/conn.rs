@@ -1,24 +1,19 @@
 //! The dashboard's connections: bounded in number, timed while a request's
 //! head is read, and a flood of strangers never crowds out signed-in users.
 //!
-//! Every accepted connection is in one of three states: *waiting* (no
-//! request in flight and never signed in: a stranger between requests, or
-//! one that has sent nothing yet), *serving* (a request is being answered)
-//! or *trusted* (it carried a live session once). At the connection cap, a
-//! new connection closes the connection that has waited longest — strangers
-//! only, never one being served or a signed-in user's — so idle or
-//! half-sent connections cannot hold every slot or descriptor; a request
+//! The slots are [`aorta_slots`]' (the key broker's rule too): a
+//! connection is *waiting* between requests, *serving* while one is
+//! answered, and *trusted* once a request carried a live session; at the
+//! cap the connection waiting longest is closed to make room. A request
 //! head must arrive within [`Limits::header_timeout`].
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use hyper::service::Service as _;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
-use tokio::sync::Notify;
 
 /// How many connections, and how long a request head may take.
 #[derive(Debug, Clone, Copy)]
@@ -54,115 +49,23 @@ fn open_file_limit() -> Option<usize> {
     soft.parse().ok()
 }
 
-const WAITING: u8 = 0;
-const SERVING: u8 = 1;
-const TRUSTED: u8 = 2;
-
-struct Conn {
-    close: Notify,
-    /// State and, while waiting, its place in the eviction order.
-    state: Mutex<(u8, u64)>,
-}
-
-#[derive(Default)]
-struct Inner {
-    open: usize,
-    next: u64,
-    /// Waiting connections by when they began to wait: the oldest first.
-    waiting: BTreeMap<u64, Arc<Conn>>,
-}
-
-/// Counts of what the limits did, for tests and metrics.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct ConnStats {
-    pub open: usize,
-    pub evicted: u64,
-    pub refused: u64,
-}
-
-#[derive(Default)]
-struct Registry {
-    inner: Mutex<Inner>,
-    evicted: std::sync::atomic::AtomicU64,
-    refused: std::sync::atomic::AtomicU64,
-}
-
-impl Registry {
-    /// A slot for a new connection, closing the longest-waiting stranger
-    /// if the cap is reached; `None` when every slot is being served or
-    /// trusted.
-    fn admit(&self, max: usize) -> Option<Arc<Conn>> {
-        let mut g = self.inner.lock().ok()?;
-        if g.open >= max {
-            let (_, victim) = g.waiting.pop_first()?;
-            if let Ok(mut s) = victim.state.lock() {
-                s.0 = SERVING; // no longer in the queue
-            }
-            victim.close.notify_one();
-            self.evicted
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        }
-        g.open += 1;
-        let seq = g.next;
-        g.next += 1;
-        let c = Arc::new(Conn {
-            close: Notify::new(),
-            state: Mutex::new((WAITING, seq)),
-        });
-        g.waiting.insert(seq, c.clone());
-        Some(c)
-    }
-
-    fn set(&self, c: &Arc<Conn>, to: u8) {
-        let Ok(mut g) = self.inner.lock() else {
-            return;
-        };
-        let Ok(mut s) = c.state.lock() else {
-            return;
-        };
-        if s.0 == TRUSTED {
-            return;
-        }
-        if s.0 == WAITING {
-            g.waiting.remove(&s.1);
-        }
-        s.0 = to;
-        if to == WAITING {
-            s.1 = g.next;
-            g.next += 1;
-            g.waiting.insert(s.1, c.clone());
-        }
-    }
-
-    fn leave(&self, c: &Arc<Conn>) {
-        if let Ok(mut g) = self.inner.lock() {
-            if let Ok(s) = c.state.lock() {
-                if s.0 == WAITING {
-                    g.waiting.remove(&s.1);
-                }
-            }
-            g.open = g.open.saturating_sub(1);
-        }
-    }
-}
-
-/// The connection limits' handle: serve with it, read its counts.
-#[derive(Clone, Default)]
-pub struct Connections(Arc<Registry>);
+/// The dashboard's connection slots ([`aorta_slots`]): serve with it,
+/// read its counts.
+#[derive(Clone)]
+pub struct Connections(aorta_slots::Slots);
 
 impl Connections {
-    pub fn stats(&self) -> ConnStats {
-        use std::sync::atomic::Ordering::Relaxed;
-        ConnStats {
-            open: self.0.inner.lock().map_or(0, |g| g.open),
-            evicted: self.0.evicted.load(Relaxed),
-            refused: self.0.refused.load(Relaxed),
-        }
+    pub fn new(limits: Limits) -> Self {
+        Self(aorta_slots::Slots::new(limits.max_connections))
+    }
+
+    pub fn stats(&self) -> aorta_slots::SlotStats {
+        self.0.stats()
     }
 
     /// Accepts connections on `listener` until it fails, serving `router`
     /// on each under `limits`; `signed_in` tells whether a request carries
-    /// a live session.
+    /// a live session (its connection is then never closed to make room).
     pub async fn serve(
         &self,
         listener: tokio::net::TcpListener,
@@ -180,31 +83,31 @@ impl Connections {
                     continue;
                 }
             };
-            let Some(conn) = self.0.admit(limits.max_connections) else {
-                self.0
-                    .refused
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some(admitted) = self.0.admit() else {
                 drop(sock);
                 continue;
             };
-            let registry = self.0.clone();
+            let slot = Arc::new(admitted.slot);
             let svc = TowerToHyperService::new(router.clone());
             let signed_in = signed_in.clone();
             tokio::spawn(async move {
-                let (r2, c2) = (registry.clone(), conn.clone());
+                let s2 = Arc::clone(&slot);
                 let service = hyper::service::service_fn(
                     move |mut req: hyper::Request<hyper::body::Incoming>| {
                         // The sign-in throttle's per-address bucket.
                         req.extensions_mut()
                             .insert(axum::extract::ConnectInfo(peer));
-                        let trusted = signed_in(req.headers());
-                        r2.set(&c2, if trusted { TRUSTED } else { SERVING });
-                        let (r3, c3) = (r2.clone(), c2.clone());
+                        if signed_in(req.headers()) {
+                            s2.trust();
+                        } else {
+                            s2.serving();
+                        }
+                        let s3 = Arc::clone(&s2);
                         let fut = svc.call(req);
                         async move {
                             let res = fut.await;
-                            // Back in the queue of strangers, unless signed in.
-                            r3.set(&c3, WAITING);
+                            // Waiting again (unless trusted).
+                            s3.waiting();
                             res
                         }
                     },
@@ -215,9 +118,8 @@ impl Connections {
                     .serve_connection(TokioIo::new(sock), service);
                 tokio::select! {
                     _ = served => {}
-                    () = conn.close.notified() => {}
+                    () = slot.evicted() => {}
                 }
-                registry.leave(&conn);
             });
         }
     }

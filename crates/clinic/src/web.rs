@@ -827,6 +827,7 @@ pub fn serve_ward<S: CommittedRecords + Send + 'static>(
     ward.stale_after_us = cfg.stopped_after.as_micros().min(i64::MAX as u128) as i64;
     let (vtx, vrx) = watch::channel(ward.version);
     let poll = cfg.poll;
+    let connections = crate::conn::Connections::new(cfg.connections);
     let app = Arc::new(App {
         cfg,
         ward: RwLock::new(ward),
@@ -834,7 +835,7 @@ pub fn serve_ward<S: CommittedRecords + Send + 'static>(
         sessions: Mutex::new(HashMap::new()),
         logins: tokio::sync::Semaphore::new(2),
         version: vrx,
-        connections: crate::conn::Connections::default(),
+        connections,
         throttle: Mutex::new(crate::throttle::Throttle::default()),
         devices: Mutex::new(HashMap::new()),
     });

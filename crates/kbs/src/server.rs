@@ -97,27 +97,11 @@ struct Shared<R> {
     stats: Arc<Stats>,
     memory: Semaphore,
     handlers: Semaphore,
-    /// Connections waiting for their next request, oldest first: when the
-    /// connection cap is reached, the oldest idle one is closed to make
-    /// room, so idle sockets cannot lock clients out.
-    idle: std::sync::Mutex<
-        std::collections::BTreeMap<(tokio::time::Instant, u64), Arc<tokio::sync::Notify>>,
-    >,
-    next_id: AtomicU64,
-}
-
-impl<R> Shared<R> {
-    /// Closes the connection that has been idle longest. `false`: none is idle.
-    fn evict_oldest_idle(&self) -> bool {
-        let oldest = self.idle.lock().ok().and_then(|mut m| m.pop_first());
-        match oldest {
-            Some((_, n)) => {
-                n.notify_one();
-                true
-            }
-            None => false,
-        }
-    }
+    /// Connection slots (`aorta_slots`, the dashboard's rule too): when
+    /// the cap is reached, the connection waiting longest for its next
+    /// request is closed to make room, so idle sockets cannot lock clients
+    /// out.
+    slots: aorta_slots::Slots,
 }
 
 /// Serves until `stop` is set (checked every 100 ms).
@@ -140,13 +124,11 @@ pub fn serve_with<R: RngCore + CryptoRng + Send + 'static>(
         let shared = Arc::new(Shared {
             memory: Semaphore::new(limits.shared_buffer / 1024),
             handlers: Semaphore::new(limits.handlers.max(1)),
-            idle: std::sync::Mutex::new(std::collections::BTreeMap::new()),
-            next_id: AtomicU64::new(0),
+            slots: aorta_slots::Slots::new(limits.max_connections),
             broker,
             limits,
             stats,
         });
-        let conns = Arc::new(Semaphore::new(shared.limits.max_connections));
         let mut backoff = Duration::from_millis(10);
         let mut tick = tokio::time::interval(Duration::from_millis(100));
         loop {
@@ -160,34 +142,19 @@ pub fn serve_with<R: RngCore + CryptoRng + Send + 'static>(
                     Ok((stream, _)) => {
                         backoff = Duration::from_millis(10);
                         bump(&shared.stats.connections);
-                        let permit = match Arc::clone(&conns).try_acquire_owned() {
-                            Ok(p) => p,
-                            Err(_) => {
-                                // Full: make room by closing the connection
-                                // idle longest; refuse only if none is idle.
-                                bump(&shared.stats.busy_connections);
-                                if !shared.evict_oldest_idle() {
-                                    drop(stream);
-                                    continue;
-                                }
-                                let freed = tokio::time::timeout(
-                                    Duration::from_millis(200),
-                                    Arc::clone(&conns).acquire_owned(),
-                                )
-                                .await;
-                                match freed {
-                                    Ok(Ok(p)) => p,
-                                    _ => {
-                                        drop(stream);
-                                        continue;
-                                    }
-                                }
-                            }
+                        // Full: the connection idle longest was closed to
+                        // make room; refused only if none is idle.
+                        let Some(admitted) = shared.slots.admit() else {
+                            bump(&shared.stats.busy_connections);
+                            drop(stream);
+                            continue;
                         };
+                        if admitted.made_room {
+                            bump(&shared.stats.busy_connections);
+                        }
                         let s = Arc::clone(&shared);
                         tokio::spawn(async move {
-                            connection(stream, &s).await;
-                            drop(permit);
+                            connection(stream, &s, &admitted.slot).await;
                         });
                     }
                     Err(_) => {
@@ -215,6 +182,7 @@ async fn read_line<'s, R>(
     stream: &mut TcpStream,
     buf: &mut Vec<u8>,
     s: &'s Shared<R>,
+    slot: &aorta_slots::Slot,
 ) -> (Line, Option<tokio::sync::SemaphorePermit<'s>>) {
     let mut held: Option<tokio::sync::SemaphorePermit<'s>> = None;
     let mut chunk = [0u8; 8192];
@@ -247,19 +215,12 @@ async fn read_line<'s, R>(
         };
         let read = if deadline.is_none() {
             // Idle: may be closed to make room for a new connection.
-            let id = s.next_id.fetch_add(1, Ordering::Relaxed);
-            let key = (tokio::time::Instant::now(), id);
-            let notify = Arc::new(tokio::sync::Notify::new());
-            if let Ok(mut m) = s.idle.lock() {
-                m.insert(key, Arc::clone(&notify));
-            }
+            slot.waiting();
             let r = tokio::select! {
                 r = tokio::time::timeout(wait, stream.read(&mut chunk)) => Some(r),
-                _ = notify.notified() => None,
+                () = slot.evicted() => None,
             };
-            if let Ok(mut m) = s.idle.lock() {
-                m.remove(&key);
-            }
+            slot.serving();
             match r {
                 Some(r) => r,
                 None => return (Line::Closed, held),
@@ -341,10 +302,11 @@ async fn write(stream: &mut TcpStream, resp: &Response, s: &Shared<impl Sized>) 
 async fn connection<R: RngCore + CryptoRng + Send + 'static>(
     mut stream: TcpStream,
     s: &Arc<Shared<R>>,
+    slot: &aorta_slots::Slot,
 ) {
     let mut buf = Vec::new();
     loop {
-        let (line, permit) = read_line(&mut stream, &mut buf, s).await;
+        let (line, permit) = read_line(&mut stream, &mut buf, s, slot).await;
         let resp = match line {
             Line::Closed => return,
             Line::Refuse(error, retry) => {

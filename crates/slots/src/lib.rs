@@ -1,0 +1,231 @@
+//! Connection slots for a server facing an untrusted network: one rule,
+//! used by the key broker (`aorta-kbs`) and the dashboard (`aorta-clinic`).
+//!
+//! At most `max` connections are held. Each is in one of three states:
+//! *waiting* (for its next request, or its first: a stranger between
+//! requests), *serving* (a request is being answered) or *trusted* (it
+//! proved a credential; the server decides what counts). At the cap, a new
+//! connection is admitted by closing the connection that has waited
+//! longest — never one being served, never a trusted one — so idle or
+//! half-sent connections cannot lock anyone out; when every slot is serving
+//! or trusted, the new connection is refused. Cost per event: O(log n).
+
+#![forbid(unsafe_code)]
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::Notify;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Waiting,
+    Serving,
+    Trusted,
+}
+
+struct Entry {
+    close: Notify,
+    /// The state and, while waiting, the place in the eviction order.
+    state: Mutex<(State, u64)>,
+}
+
+#[derive(Default)]
+struct Inner {
+    open: usize,
+    next: u64,
+    /// Waiting connections by when they began to wait, oldest first.
+    waiting: BTreeMap<u64, Arc<Entry>>,
+}
+
+struct Shared {
+    max: usize,
+    inner: Mutex<Inner>,
+    evicted: AtomicU64,
+    refused: AtomicU64,
+}
+
+/// The slots of one server.
+#[derive(Clone)]
+pub struct Slots(Arc<Shared>);
+
+/// What the slots did so far.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SlotStats {
+    pub open: usize,
+    /// Waiting connections closed to make room.
+    pub evicted: u64,
+    /// Connections refused: every slot serving or trusted.
+    pub refused: u64,
+}
+
+/// A new connection's admission.
+pub struct Admitted {
+    pub slot: Slot,
+    /// A waiting connection was closed to make room.
+    pub made_room: bool,
+}
+
+/// One connection's slot; freed when dropped. It starts out waiting.
+pub struct Slot {
+    shared: Arc<Shared>,
+    entry: Arc<Entry>,
+}
+
+impl Slots {
+    /// At most `max` connections (at least 1).
+    pub fn new(max: usize) -> Self {
+        Self(Arc::new(Shared {
+            max: max.max(1),
+            inner: Mutex::new(Inner::default()),
+            evicted: AtomicU64::new(0),
+            refused: AtomicU64::new(0),
+        }))
+    }
+
+    pub fn max(&self) -> usize {
+        self.0.max
+    }
+
+    pub fn stats(&self) -> SlotStats {
+        SlotStats {
+            open: self.0.inner.lock().map_or(0, |g| g.open),
+            evicted: self.0.evicted.load(Ordering::Relaxed),
+            refused: self.0.refused.load(Ordering::Relaxed),
+        }
+    }
+
+    /// A slot for a new connection, closing the one waiting longest if the
+    /// cap is reached; `None` (counted) when none can be made.
+    pub fn admit(&self) -> Option<Admitted> {
+        let Ok(mut g) = self.0.inner.lock() else {
+            return None;
+        };
+        let mut made_room = false;
+        if g.open >= self.0.max {
+            let Some((_, victim)) = g.waiting.pop_first() else {
+                self.0.refused.fetch_add(1, Ordering::Relaxed);
+                return None;
+            };
+            if let Ok(mut s) = victim.state.lock() {
+                // Out of the queue; it closes when it sees the notice.
+                s.0 = State::Serving;
+            }
+            victim.close.notify_one();
+            self.0.evicted.fetch_add(1, Ordering::Relaxed);
+            made_room = true;
+        }
+        g.open += 1;
+        let seq = g.next;
+        g.next += 1;
+        let entry = Arc::new(Entry {
+            close: Notify::new(),
+            state: Mutex::new((State::Waiting, seq)),
+        });
+        g.waiting.insert(seq, Arc::clone(&entry));
+        Some(Admitted {
+            slot: Slot {
+                shared: Arc::clone(&self.0),
+                entry,
+            },
+            made_room,
+        })
+    }
+}
+
+impl Slot {
+    fn set(&self, to: State) {
+        let Ok(mut g) = self.shared.inner.lock() else {
+            return;
+        };
+        let Ok(mut s) = self.entry.state.lock() else {
+            return;
+        };
+        if s.0 == State::Trusted || s.0 == to {
+            return;
+        }
+        if s.0 == State::Waiting {
+            g.waiting.remove(&s.1);
+        }
+        s.0 = to;
+        if to == State::Waiting {
+            s.1 = g.next;
+            g.next += 1;
+            g.waiting.insert(s.1, Arc::clone(&self.entry));
+        }
+    }
+
+    /// Waiting for a request: may be closed to make room (oldest first).
+    pub fn waiting(&self) {
+        self.set(State::Waiting);
+    }
+
+    /// A request is being answered: not closed to make room.
+    pub fn serving(&self) {
+        self.set(State::Serving);
+    }
+
+    /// The connection proved a credential: never closed to make room again.
+    pub fn trust(&self) {
+        self.set(State::Trusted);
+    }
+
+    /// Completes when the slot is taken for a new connection: close the
+    /// connection then.
+    pub async fn evicted(&self) {
+        self.entry.close.notified().await;
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if let Ok(mut g) = self.shared.inner.lock() {
+            if let Ok(s) = self.entry.state.lock() {
+                if s.0 == State::Waiting {
+                    g.waiting.remove(&s.1);
+                }
+            }
+            g.open = g.open.saturating_sub(1);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_stranger_waiting_longest_makes_room_and_nobody_else() {
+        let slots = Slots::new(3);
+        let a = slots.admit().unwrap().slot; // waits longest
+        let b = slots.admit().unwrap().slot;
+        let c = slots.admit().unwrap().slot;
+        b.trust();
+        c.serving();
+        // Full: `a` is closed for `d`.
+        let d = slots.admit().unwrap();
+        assert!(d.made_room);
+        tokio::time::timeout(std::time::Duration::from_secs(1), a.evicted())
+            .await
+            .expect("the longest-waiting stranger is told to close");
+        drop(a);
+        // Full again, nobody waiting but `d`: `d` goes for `e`.
+        let e = slots.admit().unwrap();
+        assert!(e.made_room);
+        drop(d);
+        // `b` trusted, `c` serving, `e` serving: nothing to close.
+        e.slot.serving();
+        assert!(slots.admit().is_none());
+        // `c` done and waiting again: it can be closed now.
+        c.waiting();
+        assert!(slots.admit().is_some());
+        let st = slots.stats();
+        assert_eq!((st.evicted, st.refused), (3, 1));
+        // A trusted slot stays trusted.
+        b.waiting();
+        drop(c);
+        drop(e);
+        assert_eq!(slots.stats().open, 1, "only the trusted `b` is left");
+    }
+}
