@@ -123,30 +123,6 @@ fn idle_connections_do_not_lock_out_the_ward() {
     eprintln!("{told}");
 }
 
-/// Where a sign-in answer sends the browser, and its cookies.
-fn sign_in(addr: &str, cookie: Option<&str>, password: &str) -> (String, Vec<String>) {
-    let (status, head, _) = http(
-        addr,
-        "POST",
-        "/login",
-        cookie,
-        &format!("user=nurse&password={}", password.replace(' ', "+")),
-    );
-    assert_eq!(status, 303, "{head}");
-    let location = head
-        .lines()
-        .find_map(|l| l.strip_prefix("location: "))
-        .unwrap_or_default()
-        .to_string();
-    let cookies = head
-        .lines()
-        .filter_map(|l| l.strip_prefix("set-cookie: "))
-        .filter_map(|c| c.split(';').next())
-        .map(str::to_string)
-        .collect();
-    (location, cookies)
-}
-
 /// Issue 21, finding 3: password guessing is throttled per account (and
 /// per address) without locking out a browser that signed in before.
 #[test]
@@ -160,7 +136,7 @@ fn guessing_is_throttled_and_the_nurse_still_signs_in() {
     let s = serve(&keys, &spool, &users, &[]);
     // The nurse signed in from this browser yesterday: it holds a device
     // cookie for her.
-    let (to, cookies) = sign_in(&s.addr, None, PASSWORD);
+    let (to, cookies) = sign_in(&s.addr, None, "nurse", PASSWORD);
     assert_eq!(to, "/");
     let device = cookies
         .iter()
@@ -170,7 +146,7 @@ fn guessing_is_throttled_and_the_nurse_still_signs_in() {
     // 60 guesses as fast as the server answers.
     let (mut checked, mut throttled, mut wait) = (0, 0, 0u64);
     for i in 0..60 {
-        let (to, _) = sign_in(&s.addr, None, &format!("guess {i}"));
+        let (to, _) = sign_in(&s.addr, None, "nurse", &format!("guess {i}"));
         if to == "/login?failed=1" {
             checked += 1;
         } else if let Some(w) = to.strip_prefix("/login?throttled=") {
@@ -186,10 +162,10 @@ fn guessing_is_throttled_and_the_nurse_still_signs_in() {
     assert_eq!(checked + throttled, 60);
     assert!((1..=180).contains(&wait), "{wait}");
     // Even the right password waits, from a browser never seen...
-    let (to, _) = sign_in(&s.addr, None, PASSWORD);
+    let (to, _) = sign_in(&s.addr, None, "nurse", PASSWORD);
     assert!(to.starts_with("/login?throttled="), "{to}");
     // ...but the nurse's browser signs in at once.
-    let (to, cookies) = sign_in(&s.addr, Some(&device), PASSWORD);
+    let (to, cookies) = sign_in(&s.addr, Some(&device), "nurse", PASSWORD);
     assert_eq!(to, "/", "the nurse is not locked out");
     assert!(cookies.iter().any(|c| c.starts_with("aorta_session=")));
     // A device cookie is the nurse's only: with it, guesses at another

@@ -300,18 +300,10 @@ pub fn http(
 }
 
 pub fn session_cookie(addr: &str, user: &str, password: &str) -> Option<String> {
-    let (status, head, _) = http(
-        addr,
-        "POST",
-        "/login",
-        None,
-        &format!("user={user}&password={}", password.replace(' ', "+")),
-    );
-    assert_eq!(status, 303);
-    head.lines()
-        .find_map(|l| l.strip_prefix("set-cookie: "))
-        .and_then(|c| c.split(';').next())
-        .map(str::to_string)
+    let (_, cookies) = sign_in(addr, None, user, password);
+    cookies
+        .into_iter()
+        .find(|c| c.starts_with("aorta_session="))
 }
 
 /// `aorta results --csv CSV` over transport arguments `t`, whatever its
@@ -399,4 +391,51 @@ pub fn add_user(users: &Path, user: &str, password: &str) {
         .write_all(format!("{password}\n").as_bytes())
         .unwrap();
     assert!(p.wait().unwrap().success());
+}
+
+/// Envelopes the gateways wrote to partition 0 of `spool` (0 before any).
+#[allow(dead_code)]
+pub fn ingest_envelopes(spool: &Path) -> usize {
+    let mut reader = aorta_spool::Spool::open(spool)
+        .unwrap()
+        .ingest_reader(aorta_transport::PartitionId(0))
+        .unwrap();
+    let mut n = 0;
+    while let aorta_transport::Polled::Record { .. } =
+        aorta_transport::Consumer::poll(&mut reader).unwrap()
+    {
+        n += 1;
+    }
+    n
+}
+
+/// A sign-in as `user`: where the answer sends the browser, and the
+/// cookies it sets (name=value).
+#[allow(dead_code)]
+pub fn sign_in(
+    addr: &str,
+    cookie: Option<&str>,
+    user: &str,
+    password: &str,
+) -> (String, Vec<String>) {
+    let (status, head, _) = http(
+        addr,
+        "POST",
+        "/login",
+        cookie,
+        &format!("user={user}&password={}", password.replace(' ', "+")),
+    );
+    assert_eq!(status, 303, "{head}");
+    let location = head
+        .lines()
+        .find_map(|l| l.strip_prefix("location: "))
+        .unwrap_or_default()
+        .to_string();
+    let cookies = head
+        .lines()
+        .filter_map(|l| l.strip_prefix("set-cookie: "))
+        .filter_map(|c| c.split(';').next())
+        .map(str::to_string)
+        .collect();
+    (location, cookies)
 }
