@@ -55,6 +55,7 @@ impl TransportArgs {
             nats_ca: self.nats_ca.clone(),
             nats_client: self.nats_cert.clone().zip(self.nats_key.clone()),
             nats_replicas: self.nats_replicas,
+            notice: Some(|l| eprintln!("{l}")),
         };
         Ok(aorta_deploy::open(&spec, how)?)
     }

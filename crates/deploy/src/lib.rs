@@ -33,6 +33,9 @@ pub struct TransportSpec {
     pub nats_client: Option<(PathBuf, PathBuf)>,
     /// Replicas of the streams this process creates (1, 3 or 5).
     pub nats_replicas: usize,
+    /// Hears what the first connection waits for (a NATS server that is
+    /// not up yet); None: nothing is said.
+    pub notice: Option<fn(&str)>,
 }
 
 impl std::fmt::Debug for TransportSpec {
@@ -130,6 +133,7 @@ pub fn open(spec: &TransportSpec, how: Open) -> Result<Arc<dyn Deployment>, Depl
         return Err(DeployError::Replicas(spec.nats_replicas));
     }
     cfg.replicas = spec.nats_replicas;
+    cfg.notice = spec.notice;
     let nats = aorta_nats::Nats::connect(&cfg).map_err(|source| DeployError::Nats {
         at: cfg.redacted(),
         source,

@@ -238,6 +238,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Parsed, ArgsErr
             nats_ca: ca,
             nats_client,
             nats_replicas: replicas,
+            notice: Some(|l| eprintln!("{l}")),
         });
     Ok(Parsed::Run(Box::new(WorkerArgs {
         attest: AttestOptions {

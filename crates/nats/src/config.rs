@@ -27,6 +27,12 @@ pub struct NatsConfig {
     pub replicas: usize,
     /// How long a request may wait for the server.
     pub timeout: Duration,
+    /// How long the first connection keeps trying while no server answers
+    /// (one starting, or restarting): a process started beside its broker
+    /// waits for it rather than giving up.
+    pub connect_wait: Duration,
+    /// Hears, once, what the first connection waits for.
+    pub notice: Option<fn(&str)>,
 }
 
 impl std::fmt::Debug for NatsConfig {
@@ -109,6 +115,8 @@ impl NatsConfig {
             require_tls,
             replicas: 1,
             timeout: Duration::from_secs(10),
+            connect_wait: Duration::from_secs(60),
+            notice: None,
         })
     }
 

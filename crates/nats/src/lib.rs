@@ -124,7 +124,39 @@ impl Nats {
             .enable_all()
             .build()
             .map_err(|e| remote("starting the NATS client runtime", e, false))?;
-        let client = rt.block_on(cfg.connect())?;
+        // The first connection: servers that do not answer yet are asked
+        // again (with back-off) for up to `connect_wait`; a refusal
+        // (credentials, TLS) ends it at once.
+        let started = std::time::Instant::now();
+        let mut pause = Duration::from_millis(100);
+        let mut told = false;
+        let client = loop {
+            match rt.block_on(cfg.connect()) {
+                Ok(c) => break c,
+                Err(e) if e.retryable() && started.elapsed() + pause < cfg.connect_wait => {
+                    if let (Some(say), false) = (cfg.notice, told) {
+                        told = true;
+                        say(&format!(
+                            "waiting up to {} s for the NATS server at {}: {e}",
+                            cfg.connect_wait.as_secs(),
+                            cfg.redacted()
+                        ));
+                    }
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_secs(2));
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        if told {
+            if let Some(say) = cfg.notice {
+                say(&format!(
+                    "connected to the NATS server at {} after {:.1} s",
+                    cfg.redacted(),
+                    started.elapsed().as_secs_f64()
+                ));
+            }
+        }
         let info = client.server_info();
         let version = info.version.clone();
         match parse_version(&version) {
