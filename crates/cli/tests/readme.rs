@@ -90,9 +90,11 @@ fn git_status() -> String {
 }
 
 /// SIGTERM to the block's process group (its bash and everything it
-/// started in the background).
-fn kill_group(pgid: u32) {
-    let Ok(pgid) = i32::try_from(pgid) else {
+/// started in the background), the bash reaped, then waits until the rest
+/// of the group is gone (SIGKILL after 5 s), so that the next block can
+/// bind the same ports.
+fn stop_group(child: &mut std::process::Child) {
+    let Ok(pgid) = i32::try_from(child.id()) else {
         return;
     };
     // A group id of 0 or 1 would reach this process's group or every
@@ -100,9 +102,16 @@ fn kill_group(pgid: u32) {
     assert!(pgid > 1, "no process group to stop");
     // SAFETY: kill(2) takes plain integers and touches no memory of ours;
     // a negative pid names exactly the group made for the block
-    // (`process_group(0)`).
-    unsafe {
-        libc::kill(-pgid, libc::SIGTERM);
+    // (`process_group(0)`); signal 0 delivers nothing.
+    let signal = |sig| unsafe { libc::kill(-pgid, sig) };
+    signal(libc::SIGTERM);
+    let _ = child.wait();
+    let start = Instant::now();
+    while signal(0) == 0 && start.elapsed() < Duration::from_secs(10) {
+        if start.elapsed() > Duration::from_secs(5) {
+            signal(libc::SIGKILL);
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -138,7 +147,6 @@ fn run_block(n: usize, block: &str, bin: &Path) -> String {
         .process_group(0)
         .spawn()
         .unwrap();
-    let pgid = child.id();
     let stderr = child.stderr.take().unwrap();
     let err = std::thread::spawn(move || {
         let mut s = String::new();
@@ -163,20 +171,19 @@ fn run_block(n: usize, block: &str, bin: &Path) -> String {
     }
     if serves {
         let addr = served.unwrap_or_else(|| {
-            kill_group(pgid);
+            stop_group(&mut child);
             panic!(
                 "block {n} never served the dashboard:\n{out}\n{}",
                 err.join().unwrap()
             )
         });
         let page = http_get(&addr, "/login");
-        kill_group(pgid);
-        let _ = child.wait();
+        stop_group(&mut child);
         assert!(page.starts_with("HTTP/1.1 200"), "block {n}: {page}");
         assert!(page.contains("Aorta"), "block {n}: {page}");
     } else {
         let status = child.wait().unwrap();
-        kill_group(pgid);
+        stop_group(&mut child);
         let e = err.join().unwrap();
         assert!(
             status.success(),
