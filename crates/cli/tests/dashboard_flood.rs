@@ -96,6 +96,26 @@ fn idle_connections_do_not_lock_out_the_ward() {
     // A new sign-in works during the flood too.
     let fresh = session_cookie(&addr, "nurse", PASSWORD);
     assert!(fresh.is_some());
+    // Then 1,100 requests whose heads are complete and whose bodies never
+    // come (a sign-in promising 16,000 bytes): being "answered" does not
+    // make them unevictable.
+    drop(std::mem::take(&mut held));
+    for _ in 0..1100 {
+        if let Ok(mut c) = TcpStream::connect(&addr) {
+            let _ = c.write_all(
+                format!("POST /login HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 16000\r\n\r\nuser=").as_bytes(),
+            );
+            held.push(c);
+        }
+    }
+    assert!(held.len() >= 1000, "{}", held.len());
+    for round in 0..3 {
+        let r = within_2s(&addr, &ward).unwrap_or_else(|e| {
+            panic!("slow bodies, round {round}: /api/ward not answered within 2 s: {e}")
+        });
+        assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    }
+    assert!(session_cookie(&addr, "nurse", PASSWORD).is_some());
     // The dashboard says what it did (its feed thread reports within a
     // poll); waited for line by line, not for a time.
     let (tx, rx) = std::sync::mpsc::channel();

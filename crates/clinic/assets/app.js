@@ -147,13 +147,14 @@
 
   // At least `n` evenly spaced, round y ticks over [min, max].
   function niceTicks(min, max, n) {
-    if (!(max > min)) { max = min + 1; min -= 1; }
+    // Values (nearly) all equal: a span around them.
+    if (!(max - min > 1e-6 * Math.max(1, Math.abs(max)))) { max = min + 1; min -= 1; }
     const raw = (max - min) / (n - 1);
     const mag = Math.pow(10, Math.floor(Math.log10(raw)));
     const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((x) => x >= raw) || raw;
     const lo = Math.floor(min / step) * step;
     const out = [];
-    for (let v = lo; v <= max + step * 1e-9 || out.length < n; v += step) out.push(+v.toPrecision(12));
+    for (let i = 0; i < 50 && (out.length < n || out[out.length - 1] < max); i++) out.push(+(lo + i * step).toPrecision(12));
     return out;
   }
   const fmtTick = (v, unit) => (Math.abs(v) >= 100 || Number.isInteger(v) ? v.toFixed(0) : v.toFixed(Math.abs(v) >= 1 ? 1 : 2)) + ' ' + unit;

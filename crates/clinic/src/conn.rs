@@ -20,6 +20,8 @@ use hyper_util::service::TowerToHyperService;
 pub struct Limits {
     pub max_connections: usize,
     pub header_timeout: Duration,
+    /// From a request's head to its answer's head (body read included).
+    pub request_timeout: Duration,
 }
 
 impl Limits {
@@ -31,6 +33,7 @@ impl Limits {
         Self {
             max_connections: soft.saturating_sub(reserve).clamp(16, 4096),
             header_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -105,7 +108,17 @@ impl Connections {
                         let s3 = Arc::clone(&s2);
                         let fut = svc.call(req);
                         async move {
-                            let res = fut.await;
+                            // The answer's head within the limit, the
+                            // request's body read included (a stalled body
+                            // gets 408; event streams answer their head at
+                            // once and stream after).
+                            let res = match tokio::time::timeout(limits.request_timeout, fut).await
+                            {
+                                Ok(r) => r,
+                                Err(_) => Ok(axum::response::IntoResponse::into_response(
+                                    axum::http::StatusCode::REQUEST_TIMEOUT,
+                                )),
+                            };
                             // Waiting again (unless trusted).
                             s3.waiting();
                             res

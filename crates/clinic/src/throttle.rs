@@ -86,6 +86,19 @@ pub struct Attempt<'a> {
     pub device: Option<[u8; 32]>,
 }
 
+/// An address's bucket key: IPv4 as it is, IPv6 by its /64 (one host is
+/// given a whole /64).
+fn network_of(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => {
+            let mut o = v6.octets();
+            o[8..].fill(0);
+            IpAddr::from(o)
+        }
+    }
+}
+
 /// Sign-in buckets (see the module's text).
 #[derive(Debug, Default)]
 pub struct Throttle {
@@ -100,6 +113,15 @@ impl Throttle {
     pub fn take(&mut self, a: &Attempt<'_>, now: Instant) -> Result<(), u64> {
         if self.sources.len() > MAX_TRACKED || self.devices.len() > MAX_TRACKED {
             self.forget_full(now);
+            // Still over (a flood of fresh addresses): start the address
+            // buckets over rather than scan again on every attempt. The
+            // account buckets, which bound guessing, are kept.
+            if self.sources.len() > MAX_TRACKED / 2 {
+                self.sources.clear();
+            }
+            if self.devices.len() > MAX_TRACKED / 2 {
+                self.devices.clear();
+            }
         }
         if let Some(d) = a.device {
             let b = self
@@ -122,7 +144,7 @@ impl Throttle {
         acc.refill(ACCOUNT, now);
         let src = self
             .sources
-            .entry(a.source)
+            .entry(network_of(a.source))
             .or_insert_with(|| Bucket::new(SOURCE, now));
         src.refill(SOURCE, now);
         let wait = acc.wait(ACCOUNT).max(src.wait(SOURCE));

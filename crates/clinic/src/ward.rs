@@ -478,7 +478,8 @@ impl Ward {
         let mut series = BTreeMap::new();
         for (s, pts) in &p.series {
             let window_s = s.kind().2 / 1000;
-            let lo = pts.partition_point(|x| i64::from(x.t_s) < from_s);
+            // Shown where it ends: every window that ends in the view.
+            let lo = pts.partition_point(|x| i64::from(x.t_s) + i64::from(window_s) <= from_s);
             let pts = pts.get(lo..).unwrap_or_default();
             let per = pts.len().div_ceil(max_points.max(1)).max(1);
             let mut d = SeriesData {
@@ -698,6 +699,11 @@ mod tests {
         only.apply(&[c]);
         let t = only.trends("q", 3_600_000_000, 100).unwrap();
         assert_eq!(t.from_us, 1_290_000_000, "not 5 minutes before the data");
+        assert_eq!(
+            t.series[&Series::ClinicalSdnn].t,
+            vec![1300.0],
+            "and its point is shown"
+        );
         // Live 45 s after the newest result ends; stopped since then after.
         assert_eq!(w.stopped_since(1_345_000_000), None);
         assert_eq!(w.stopped_since(1_346_000_000), Some(1_300_000_000));

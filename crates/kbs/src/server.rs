@@ -213,20 +213,21 @@ async fn read_line<'s, R>(
                 tokio::time::Instant::saturating_duration_since(&d, tokio::time::Instant::now())
             }
         };
-        let read = if deadline.is_none() {
-            // Idle: may be closed to make room for a new connection.
+        // Idle (no byte of a request yet): closed first to make room for a
+        // new connection; part of a line read: closed only when nobody is
+        // idle, oldest request first (a slow sender keeps its slot only
+        // while nobody needs it).
+        if deadline.is_none() {
             slot.waiting();
-            let r = tokio::select! {
-                r = tokio::time::timeout(wait, stream.read(&mut chunk)) => Some(r),
-                () = slot.evicted() => None,
-            };
-            slot.serving();
-            match r {
-                Some(r) => r,
-                None => return (Line::Closed, held),
-            }
-        } else {
-            tokio::time::timeout(wait, stream.read(&mut chunk)).await
+        }
+        let r = tokio::select! {
+            r = tokio::time::timeout(wait, stream.read(&mut chunk)) => Some(r),
+            () = slot.evicted() => None,
+        };
+        slot.serving();
+        let read = match r {
+            Some(r) => r,
+            None => return (Line::Closed, held),
         };
         let n = match read {
             Err(_) => {

@@ -3,12 +3,15 @@
 //!
 //! At most `max` connections are held. Each is in one of three states:
 //! *waiting* (for its next request, or its first: a stranger between
-//! requests), *serving* (a request is being answered) or *trusted* (it
-//! proved a credential; the server decides what counts). At the cap, a new
-//! connection is admitted by closing the connection that has waited
-//! longest — never one being served, never a trusted one — so idle or
-//! half-sent connections cannot lock anyone out; when every slot is serving
-//! or trusted, the new connection is refused. Cost per event: O(log n).
+//! requests), *serving* (a request has begun: its head, or part of a line,
+//! has arrived) or *trusted* (it proved a credential; the server decides
+//! what counts). At the cap, a new connection is admitted by closing the
+//! connection that has waited longest; if none waits, the stranger whose
+//! request began longest ago (a slow or stalled sender holds a slot no
+//! longer than the next connection needs it); never a trusted one. So
+//! idle, half-sent or slow connections cannot lock anyone out; only when
+//! every slot is trusted is a new connection refused. A connection closed
+//! to make room stays closing. Cost per event: O(log n).
 
 #![forbid(unsafe_code)]
 
@@ -23,6 +26,8 @@ enum State {
     Waiting,
     Serving,
     Trusted,
+    /// Chosen to make room: it closes, whatever it does meanwhile.
+    Closing,
 }
 
 struct Entry {
@@ -37,6 +42,18 @@ struct Inner {
     next: u64,
     /// Waiting connections by when they began to wait, oldest first.
     waiting: BTreeMap<u64, Arc<Entry>>,
+    /// Strangers being served, by when their request began, oldest first.
+    serving: BTreeMap<u64, Arc<Entry>>,
+}
+
+impl Inner {
+    fn queue(&mut self, state: State) -> Option<&mut BTreeMap<u64, Arc<Entry>>> {
+        match state {
+            State::Waiting => Some(&mut self.waiting),
+            State::Serving => Some(&mut self.serving),
+            State::Trusted | State::Closing => None,
+        }
+    }
 }
 
 struct Shared {
@@ -54,9 +71,9 @@ pub struct Slots(Arc<Shared>);
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct SlotStats {
     pub open: usize,
-    /// Waiting connections closed to make room.
+    /// Waiting (or slow) strangers' connections closed to make room.
     pub evicted: u64,
-    /// Connections refused: every slot serving or trusted.
+    /// Connections refused: every slot trusted.
     pub refused: u64,
 }
 
@@ -103,14 +120,22 @@ impl Slots {
             return None;
         };
         let mut made_room = false;
+        // Connections already closing free their slots soon: they do not
+        // count against the cap twice.
         if g.open >= self.0.max {
-            let Some((_, victim)) = g.waiting.pop_first() else {
-                self.0.refused.fetch_add(1, Ordering::Relaxed);
-                return None;
+            let victim = match g.waiting.pop_first() {
+                Some((_, v)) => v,
+                None => match g.serving.pop_first() {
+                    Some((_, v)) => v,
+                    None => {
+                        self.0.refused.fetch_add(1, Ordering::Relaxed);
+                        return None;
+                    }
+                },
             };
             if let Ok(mut s) = victim.state.lock() {
-                // Out of the queue; it closes when it sees the notice.
-                s.0 = State::Serving;
+                // Out of every queue; it closes when it sees the notice.
+                s.0 = State::Closing;
             }
             victim.close.notify_one();
             self.0.evicted.fetch_add(1, Ordering::Relaxed);
@@ -142,17 +167,19 @@ impl Slot {
         let Ok(mut s) = self.entry.state.lock() else {
             return;
         };
-        if s.0 == State::Trusted || s.0 == to {
+        if matches!(s.0, State::Trusted | State::Closing) || s.0 == to {
             return;
         }
-        if s.0 == State::Waiting {
-            g.waiting.remove(&s.1);
+        let seq = s.1;
+        if let Some(q) = g.queue(s.0) {
+            q.remove(&seq);
         }
         s.0 = to;
-        if to == State::Waiting {
-            s.1 = g.next;
-            g.next += 1;
-            g.waiting.insert(s.1, Arc::clone(&self.entry));
+        s.1 = g.next;
+        g.next += 1;
+        let entry = Arc::clone(&self.entry);
+        if let Some(q) = g.queue(to) {
+            q.insert(s.1, entry);
         }
     }
 
@@ -161,7 +188,8 @@ impl Slot {
         self.set(State::Waiting);
     }
 
-    /// A request is being answered: not closed to make room.
+    /// A request has begun: closed to make room only when nobody waits
+    /// (oldest request first).
     pub fn serving(&self) {
         self.set(State::Serving);
     }
@@ -182,8 +210,9 @@ impl Drop for Slot {
     fn drop(&mut self) {
         if let Ok(mut g) = self.shared.inner.lock() {
             if let Ok(s) = self.entry.state.lock() {
-                if s.0 == State::Waiting {
-                    g.waiting.remove(&s.1);
+                let (state, seq) = *s;
+                if let Some(q) = g.queue(state) {
+                    q.remove(&seq);
                 }
             }
             g.open = g.open.saturating_sub(1);
@@ -196,36 +225,43 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn the_stranger_waiting_longest_makes_room_and_nobody_else() {
+    async fn waiting_strangers_make_room_first_then_slow_ones_never_trusted_ones() {
+        let within = std::time::Duration::from_secs(1);
         let slots = Slots::new(3);
         let a = slots.admit().unwrap().slot; // waits longest
         let b = slots.admit().unwrap().slot;
         let c = slots.admit().unwrap().slot;
         b.trust();
         c.serving();
-        // Full: `a` is closed for `d`.
+        // Full: `a` (waiting) is closed for `d`, not `c` (serving).
         let d = slots.admit().unwrap();
         assert!(d.made_room);
-        tokio::time::timeout(std::time::Duration::from_secs(1), a.evicted())
+        tokio::time::timeout(within, a.evicted())
             .await
             .expect("the longest-waiting stranger is told to close");
+        // Closing stays closing: it cannot be chosen again.
+        a.waiting();
         drop(a);
-        // Full again, nobody waiting but `d`: `d` goes for `e`.
+        d.slot.serving();
+        // Nobody waits: the stranger whose request began first (`c`) goes.
         let e = slots.admit().unwrap();
         assert!(e.made_room);
+        tokio::time::timeout(within, c.evicted()).await.unwrap();
+        drop(c);
+        // `e` signs in; then `d` goes; `b` and `e` are trusted, never chosen.
+        e.slot.trust();
+        let f = slots.admit().unwrap();
+        tokio::time::timeout(within, d.slot.evicted())
+            .await
+            .unwrap();
         drop(d);
-        // `b` trusted, `c` serving, `e` serving: nothing to close.
-        e.slot.serving();
+        f.slot.trust();
+        // Every slot trusted: refused.
         assert!(slots.admit().is_none());
-        // `c` done and waiting again: it can be closed now.
-        c.waiting();
-        assert!(slots.admit().is_some());
         let st = slots.stats();
-        assert_eq!((st.evicted, st.refused), (3, 1));
+        assert_eq!((st.open, st.evicted, st.refused), (3, 3, 1));
         // A trusted slot stays trusted.
         b.waiting();
-        drop(c);
-        drop(e);
-        assert_eq!(slots.stats().open, 1, "only the trusted `b` is left");
+        assert!(slots.admit().is_none());
     }
 }
