@@ -55,11 +55,12 @@ impl NatsNode {
     pub fn restart(&mut self) -> Result<(), String> {
         self.kill9();
         self.child = Some(spawn(&self.conf, &self.log)?);
-        if wait_for_port(self.port, Duration::from_secs(20)) {
-            Ok(())
-        } else {
-            Err(format!("nats-server did not listen on {} again", self.port))
+        if !wait_for_port(self.port, Duration::from_secs(20)) {
+            return Err(format!("nats-server did not listen on {} again", self.port));
         }
+        // Back means current: JetStream in contact with its meta leader
+        // again (a cluster node that only listens may still be catching up).
+        self.wait_healthy(Duration::from_secs(30))
     }
 
     /// Waits until the node's `/healthz` answers 200 (JetStream current
