@@ -676,7 +676,13 @@ fn a_forged_commit_frame_does_not_stop_the_worker() {
 /// twice with "0 duplicates dropped".
 #[test]
 fn envelopes_copied_across_partitions_are_rejected_and_results_deduplicated() {
-    let names = ["p1", "p2", "p3", "p4", "p5", "p6"];
+    // Pseudonyms are random, so partitions are too: with 16 streams both
+    // partitions hold some but with probability 2^-15 (6 streams left it
+    // to chance 1 run in 32).
+    let names = [
+        "p1", "p2", "p3", "p4", "p5", "p6", "p7", "p8", "p9", "p10", "p11", "p12", "p13", "p14",
+        "p15", "p16",
+    ];
     let d = deploy(&names);
     run_ok(d.gateway(&d.keys).args([
         "--partitions",
@@ -690,7 +696,7 @@ fn envelopes_copied_across_partitions_are_rejected_and_results_deduplicated() {
     let p1 = std::fs::read(d.ingest(1)).unwrap();
     assert!(
         !p0.is_empty() && !p1.is_empty(),
-        "six streams spread over both"
+        "sixteen streams spread over both"
     );
     // The honest run first, for the reference.
     let mut outputs = Vec::new();
@@ -703,7 +709,7 @@ fn envelopes_copied_across_partitions_are_rejected_and_results_deduplicated() {
         ])));
     }
     let reference = d.hr_windows();
-    assert_eq!(reference.len(), 6);
+    assert_eq!(reference.len(), names.len());
     // Now the attack: partition 0's log appended to partition 1's.
     append(&d.ingest(1), &p0);
     let out = run_ok(d.worker().args(["--partitions", "2", "--partition", "1"]));
